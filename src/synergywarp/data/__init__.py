@@ -1,0 +1,1 @@
+"""synergywarp.data (work in progress)."""

@@ -1,0 +1,23 @@
+"""Errors that the CLI reports as one actionable line (no traceback)."""
+
+from __future__ import annotations
+
+
+class SynergyWarpError(Exception):
+    """Base class: a user-facing problem with inputs, configs, checkpoints or the environment."""
+
+
+class ConfigError(SynergyWarpError, ValueError):
+    """A configuration value is unknown, of the wrong type, or out of range."""
+
+
+class CheckpointError(SynergyWarpError):
+    """A checkpoint is missing, unreadable, or of a different architecture."""
+
+
+class AssetError(SynergyWarpError):
+    """An offline asset (pretrained weights shipped in a package) is missing."""
+
+
+class InputError(SynergyWarpError):
+    """An input file is missing, unreadable, or not what it should be (no face, empty video...)."""

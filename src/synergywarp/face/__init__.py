@@ -1,0 +1,1 @@
+"""synergywarp.face (work in progress)."""

@@ -1,0 +1,1 @@
+"""synergywarp.inference (work in progress)."""

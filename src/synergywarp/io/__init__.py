@@ -1,0 +1,1 @@
+"""synergywarp.io (work in progress)."""

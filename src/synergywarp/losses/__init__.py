@@ -1,0 +1,1 @@
+"""synergywarp.losses (work in progress)."""

@@ -1,0 +1,1 @@
+"""synergywarp.metrics (work in progress)."""

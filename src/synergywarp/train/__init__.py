@@ -1,0 +1,1 @@
+"""synergywarp.train (work in progress)."""
