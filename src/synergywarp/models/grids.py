@@ -1,0 +1,41 @@
+"""Sampling grids and Gaussian heatmaps on the normalised cube [−1, 1]³ (last axis ordered x, y, z)."""
+
+from __future__ import annotations
+
+import torch
+
+
+def _axis(n: int, align_quirk: bool, device, dtype) -> torch.Tensor:
+    if align_quirk or n == 1:
+        # LivePortrait: endpoints exactly −1 and +1 (align_corners=True spacing).
+        return torch.linspace(-1.0, 1.0, n, device=device, dtype=dtype) if n > 1 else torch.zeros(1, device=device, dtype=dtype)
+    # Pixel centres under align_corners=False: sampling this grid is an exact identity.
+    return (torch.arange(n, device=device, dtype=dtype) * 2 + 1) / n - 1
+
+
+def identity_grid_3d(
+    depth: int, height: int, width: int, *, align_quirk: bool = False, device=None, dtype=torch.float32
+) -> torch.Tensor:
+    """Identity sampling grid ``D×H×W×3`` (x = W axis, y = H axis, z = D axis)."""
+    z = _axis(depth, align_quirk, device, dtype)
+    y = _axis(height, align_quirk, device, dtype)
+    x = _axis(width, align_quirk, device, dtype)
+    zz, yy, xx = torch.meshgrid(z, y, x, indexing="ij")
+    return torch.stack([xx, yy, zz], dim=-1)
+
+
+def identity_grid_2d(height: int, width: int, *, device=None, dtype=torch.float32) -> torch.Tensor:
+    """Identity grid ``H×W×2`` (x, y) at pixel centres (align_corners=False)."""
+    y = _axis(height, False, device, dtype)
+    x = _axis(width, False, device, dtype)
+    yy, xx = torch.meshgrid(y, x, indexing="ij")
+    return torch.stack([xx, yy], dim=-1)
+
+
+def gaussian_heatmaps(keypoints: torch.Tensor, grid: torch.Tensor, variance: float) -> torch.Tensor:
+    """Gaussians centred on keypoints: ``exp(−½‖g − x_k‖² / σ²)``.
+
+    keypoints: ``B×K×3``; grid: ``D×H×W×3``. Returns ``B×K×D×H×W``.
+    """
+    diff = grid[None, None] - keypoints[:, :, None, None, None, :]
+    return torch.exp(-0.5 * diff.pow(2).sum(-1) / variance)

@@ -1,0 +1,225 @@
+"""SynergyWarpNet: explicit 3D warping (DOFW) → reference-augmented correction (RAC) → confidence-guided
+fusion (CGF) → SPADE decoder.
+
+Work that depends only on the source or the reference set is done once (:meth:`encode_source`,
+:meth:`encode_references`); :meth:`animate` is the per-driving-frame path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from einops import rearrange
+from torch import nn
+
+from synergywarp.models.appearance import AppearanceEncoder
+from synergywarp.models.config import ModelConfig
+from synergywarp.models.decoder import SPADEDecoder
+from synergywarp.models.fusion import ConfidenceGuidedFusion
+from synergywarp.models.keypoints import keypoints_from_motion, relative_keypoints
+from synergywarp.models.motion import MotionEncoder, MotionParams
+from synergywarp.models.rac import ReferenceAugmentedCorrection, ReferenceTokens
+from synergywarp.models.warping import WarpingNetwork
+
+
+@dataclass
+class SourceState:
+    """Per-source cache. volume: ``B×C×D×H×W``; keypoints x_s: ``B×K×3``; for ``motion: learned`` also
+    the canonical keypoints x_c,s (``B×K×3``) and the source's :class:`MotionParams`."""
+
+    volume: torch.Tensor
+    keypoints: torch.Tensor
+    canonical: torch.Tensor | None = None
+    motion: MotionParams | None = None
+
+
+class SynergyWarpNet(nn.Module):
+    """The full network. Build with :func:`synergywarp.models.create_model` or from a checkpoint with
+    :meth:`from_pretrained`.
+
+    Images are ``B×3×S×S`` in [0, 1] with ``S = config.image_size``; keypoints ``B×K×3`` in the
+    normalised crop cube. The output image is ``B×3×config.output_size²``.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        config.validate()
+        self.config = config
+        a = config.appearance
+        self.appearance_encoder = AppearanceEncoder(a)
+        self.motion_encoder = (
+            MotionEncoder(config.motion_encoder, config.num_kp) if config.motion == "learned" else None
+        )
+        self.warping = WarpingNetwork(
+            config.warp, config.num_kp, a.volume_channels, a.volume_depth, config.grid_align_quirk
+        )
+        self.rac = (
+            ReferenceAugmentedCorrection(
+                config.rac, config.num_kp, a.volume_channels, a.volume_depth, config.warp.out_channels
+            )
+            if config.rac.enabled
+            else None
+        )
+        self.fusion = ConfidenceGuidedFusion(config.cgf, config.warp.out_channels)
+        self.decoder = SPADEDecoder(config.decoder)
+
+    # ------------------------------------------------------------------ checkpoints
+    @classmethod
+    def from_pretrained(cls, path, map_location: str | torch.device = "cpu") -> "SynergyWarpNet":
+        """Rebuild a model from a safetensors checkpoint that carries its config."""
+        from synergywarp.models.checkpoint import load_model
+
+        return load_model(path, map_location=map_location)
+
+    def save_pretrained(self, path, **metadata) -> None:
+        """Write weights + config to a safetensors file (atomically)."""
+        from synergywarp.models.checkpoint import save_model
+
+        save_model(self, path, **metadata)
+
+    # ------------------------------------------------------------------ motion
+    @property
+    def uses_learned_motion(self) -> bool:
+        return self.motion_encoder is not None
+
+    def image_motion(self, image: torch.Tensor) -> MotionParams:
+        """M(image) (``motion: learned`` only)."""
+        if self.motion_encoder is None:
+            raise ValueError("this model uses tracked keypoints; it has no motion encoder")
+        return self.motion_encoder(image)
+
+    def motion_keypoints(self, source: SourceState, motion: MotionParams) -> torch.Tensor:
+        """Keypoints ``B×K×3`` of the source's canonical keypoints under another image's motion."""
+        return keypoints_from_motion(source.canonical, motion)
+
+    def relative_driving_keypoints(
+        self, source: SourceState, driving: MotionParams, driving_first: MotionParams
+    ) -> torch.Tensor:
+        """Relative transfer of the driving change (since its first frame) onto the source."""
+        return relative_keypoints(source.canonical, source.motion, driving, driving_first)
+
+    # ------------------------------------------------------------------ per source / reference set
+    def encode_source(self, image: torch.Tensor, keypoints: torch.Tensor | None = None) -> SourceState:
+        """Appearance volume and keypoints of the source (once per source)."""
+        volume = self.appearance_encoder(image)
+        if self.motion_encoder is None:
+            if keypoints is None:
+                raise ValueError("motion: tracked needs source keypoints (B×K×3)")
+            return SourceState(volume=volume, keypoints=keypoints)
+        motion = self.motion_encoder(image)
+        return SourceState(
+            volume=volume, keypoints=keypoints_from_motion(motion.kp, motion), canonical=motion.kp, motion=motion
+        )
+
+    def encode_references(
+        self,
+        source: SourceState,
+        images: torch.Tensor | None,
+        keypoints: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+    ) -> ReferenceTokens | None:
+        """Reference key/value tokens (once per reference set); None when RAC is disabled.
+
+        images: ``B×R×3×S×S`` or None (R = 0); keypoints ``B×R×K×3`` (required for ``motion: tracked``;
+        for ``learned`` they are the source's canonical keypoints under each reference's motion);
+        mask: ``B×R`` bool, True where a reference is real (padding otherwise).
+        """
+        if self.rac is None:
+            return None
+        volumes = None
+        if images is not None and images.shape[1] > 0:
+            r = images.shape[1]
+            flat = rearrange(images, "b r c h w -> (b r) c h w")
+            volumes = rearrange(self.appearance_encoder(flat), "(b r) c d h w -> b r c d h w", r=r)
+            if keypoints is None:
+                if self.motion_encoder is None:
+                    raise ValueError("motion: tracked needs reference keypoints (B×R×K×3)")
+                motion = self.motion_encoder(flat)
+                canonical = source.canonical.repeat_interleave(r, dim=0)
+                keypoints = rearrange(keypoints_from_motion(canonical, motion), "(b r) k t -> b r k t", r=r)
+        return self.rac.encode_references(volumes, keypoints, mask, source.volume, source.keypoints)
+
+    # ------------------------------------------------------------------ per driving frame
+    def animate(
+        self,
+        source: SourceState,
+        driving_keypoints: torch.Tensor,
+        references: ReferenceTokens | None = None,
+        *,
+        fusion_mode: str | None = None,
+        return_explicit: bool = False,
+    ) -> dict[str, torch.Tensor | None]:
+        """Animate the cached source with driving keypoints ``N×K×3`` (source batch 1 or N).
+
+        ``fusion_mode="explicit"`` skips RAC and CGF (the LivePortrait-equivalent explicit path).
+        Returns a dict: image ``N×3×S'×S'``, explicit_feature E, correction A, fused_feature,
+        confidence ``N×g×h×w``, flow ``N×D×h×w×3``, occlusion ``N×1×h×w``, masks, kp_source,
+        kp_driving and (with ``return_explicit``) explicit_image = G(E).
+        """
+        n = driving_keypoints.shape[0]
+        volume, kp_source = source.volume, source.keypoints
+        if volume.shape[0] != n:
+            volume = volume.expand(n, *volume.shape[1:])
+            kp_source = kp_source.expand(n, *kp_source.shape[1:])
+        warp = self.warping(volume, driving_keypoints, kp_source)
+        explicit = warp.feature
+        mode = fusion_mode or self.config.cgf.mode
+        if self.rac is None or mode == "explicit":
+            correction = None
+            fused, confidence = self.fusion(explicit, explicit, warp.occlusion, mode="explicit")
+        else:
+            if references is None:
+                references = self.rac.encode_references(None, None, None, source.volume, source.keypoints)
+            correction = self.rac(explicit, driving_keypoints, references)
+            fused, confidence = self.fusion(explicit, explicit + correction, warp.occlusion, mode=mode)
+        out: dict[str, torch.Tensor | None] = {
+            "image": self.decoder(fused),
+            "explicit_feature": explicit,
+            "correction": correction,
+            "fused_feature": fused,
+            "confidence": confidence,
+            "flow": warp.flow,
+            "occlusion": warp.occlusion,
+            "masks": warp.masks,
+            "kp_source": kp_source,
+            "kp_driving": driving_keypoints,
+        }
+        if return_explicit:
+            out["explicit_image"] = self.decoder(explicit) if correction is not None else out["image"]
+        return out
+
+    def forward(
+        self,
+        source: torch.Tensor,
+        driving: torch.Tensor,
+        references: torch.Tensor | None = None,
+        reference_mask: torch.Tensor | None = None,
+        *,
+        source_keypoints: torch.Tensor | None = None,
+        driving_keypoints: torch.Tensor | None = None,
+        reference_keypoints: torch.Tensor | None = None,
+        fusion_mode: str | None = None,
+        return_explicit: bool = False,
+    ) -> dict[str, torch.Tensor | None]:
+        """Training path: source ``B×3×S×S``, driving ``B×3×S×S``, references ``B×R×3×S×S`` (optional).
+
+        For ``motion: learned`` keypoints are predicted (driving: source canonical keypoints under the
+        driving's pose and expression) and the motion parameters are returned for the priors; for
+        ``motion: tracked`` all keypoints must be given.
+        """
+        state = self.encode_source(source, source_keypoints)
+        driving_motion = None
+        if driving_keypoints is None:
+            if self.motion_encoder is None:
+                raise ValueError("motion: tracked needs driving keypoints (B×K×3)")
+            driving_motion = self.motion_encoder(driving)
+            driving_keypoints = self.motion_keypoints(state, driving_motion)
+        tokens = None
+        if self.rac is not None and (fusion_mode or self.config.cgf.mode) != "explicit":
+            tokens = self.encode_references(state, references, reference_keypoints, reference_mask)
+        out = self.animate(state, driving_keypoints, tokens, fusion_mode=fusion_mode, return_explicit=return_explicit)
+        if state.motion is not None:
+            out["source_motion"] = state.motion  # type: ignore[assignment]
+            out["driving_motion"] = driving_motion  # type: ignore[assignment]
+        return out
