@@ -1,0 +1,229 @@
+"""Streaming video decode (PyAV) and frame-folder input, as H×W×3 uint8 RGB frames.
+
+Files are decoded packet by packet, so only a few frames are ever held in memory. The first frame is
+decoded eagerly when a video is opened, so missing, corrupt and zero-frame inputs fail with an
+InputError before any work starts; a file that breaks off later yields the frames that decode, warns,
+and stops. Display-matrix rotation (phone videos) is applied, as ffmpeg's autorotate does.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from synergywarp.errors import InputError
+from synergywarp.io.image import IMAGE_EXTENSIONS, read_image
+
+VIDEO_EXTENSIONS: frozenset[str] = frozenset(
+    {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".gif", ".mpg", ".mpeg", ".ts", ".wmv", ".flv"}
+)
+"""Lower-case suffixes (with the dot) treated as video files."""
+
+DEFAULT_FOLDER_FPS = 25.0
+"""Frame rate reported for a folder of image frames (a folder carries no timing)."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a video (file or frame folder) holds; width/height are after display rotation."""
+
+    fps: float
+    num_frames: int | None  # None when the container does not say (e.g. some mkv/webm)
+    width: int
+    height: int
+    has_audio: bool
+
+
+def is_video_path(path: str | Path) -> bool:
+    """True for a folder (read as a frame folder) or a path with one of VIDEO_EXTENSIONS."""
+    path = Path(path)
+    return path.is_dir() or path.suffix.lower() in VIDEO_EXTENSIONS
+
+
+def _natural_key(path: Path) -> list[int | str]:
+    """Sort key that orders `frame2.png` before `frame10.png` (zero-padded names sort as usual)."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
+
+
+def list_frame_files(folder: str | Path) -> list[Path]:
+    """Image files directly inside `folder` (IMAGE_EXTENSIONS, hidden files skipped), sorted by name.
+
+    Digit runs compare as numbers, so unpadded names (1, 2, ..., 10) keep their order too.
+    Raises InputError when the folder is missing or holds no image frames.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"frame folder not found: {folder}")
+    frames = [
+        entry
+        for entry in folder.iterdir()
+        if entry.is_file() and not entry.name.startswith(".") and entry.suffix.lower() in IMAGE_EXTENSIONS
+    ]
+    if not frames:
+        raise InputError(f"no image frames ({', '.join(sorted(IMAGE_EXTENSIONS))}) in folder {folder}")
+    return sorted(frames, key=_natural_key)
+
+
+def open_video(
+    path: str | Path, *, folder_fps: float = DEFAULT_FOLDER_FPS
+) -> tuple[VideoInfo, Iterator[np.ndarray]]:
+    """Open a video file or frame folder: its VideoInfo and a generator of H×W×3 uint8 RGB frames.
+
+    The first frame is decoded here, so bad input raises InputError now rather than mid-iteration.
+    Close the generator (or exhaust it) to release the file early.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return _open_frame_folder(path, folder_fps)
+    container, stream = open_video_container(path)
+    expected = stream.frames if stream.frames and stream.frames > 0 else None
+    frames = _decode_frames(container, stream, path, expected)
+    try:
+        first = next(frames)
+    except StopIteration:  # pragma: no cover - _decode_frames raises instead of ending empty
+        raise InputError(f"no video frames in {path}") from None
+    fps = _stream_fps(stream, path)
+    info = VideoInfo(
+        fps=fps,
+        num_frames=expected,
+        width=int(first.shape[1]),
+        height=int(first.shape[0]),
+        has_audio=len(container.streams.audio) > 0,
+    )
+    return info, _prepend(first, frames)
+
+
+def probe_video(path: str | Path, *, folder_fps: float = DEFAULT_FOLDER_FPS) -> VideoInfo:
+    """VideoInfo of a video file or frame folder (decodes only the first frame)."""
+    info, frames = open_video(path, folder_fps=folder_fps)
+    frames.close()
+    return info
+
+
+def iter_video_frames(path: str | Path, *, folder_fps: float = DEFAULT_FOLDER_FPS) -> Iterator[np.ndarray]:
+    """Stream the frames of a video file or frame folder as H×W×3 uint8 RGB arrays (a generator)."""
+    return open_video(path, folder_fps=folder_fps)[1]
+
+
+def read_video(path: str | Path, *, folder_fps: float = DEFAULT_FOLDER_FPS) -> tuple[np.ndarray, float]:
+    """Decode a whole video into memory: (T×H×W×3 uint8 RGB frames, fps). Prefer iter_video_frames."""
+    info, frames = open_video(path, folder_fps=folder_fps)
+    return np.stack(list(frames)), info.fps
+
+
+def _prepend(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    yield first
+    yield from rest
+
+
+def _error_reason(error: BaseException) -> str:
+    return getattr(error, "strerror", None) or str(error) or type(error).__name__
+
+
+def open_video_container(path: Path) -> tuple[av.container.InputContainer, av.VideoStream]:
+    """Open a container and its first video stream, turning every failure into an InputError."""
+    if not path.exists():
+        raise InputError(f"video not found: {path}")
+    if path.stat().st_size == 0:
+        raise InputError(f"video file is empty: {path}")
+    if path.suffix.lower() in IMAGE_EXTENSIONS:
+        raise InputError(f"expected a video but got an image file: {path}")
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, OSError, UnicodeDecodeError) as error:
+        raise InputError(f"not a readable video: {path} ({_error_reason(error)})") from None
+    if not container.streams.video:
+        has_audio = bool(container.streams.audio)
+        container.close()
+        if has_audio:
+            raise InputError(f"no video stream in {path} (the file holds audio only)")
+        raise InputError(f"no video frames in {path} (the file holds no video or audio stream)")
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    return container, stream
+
+
+def _stream_fps(stream: av.VideoStream, path: Path) -> float:
+    """Frames per second from the stream's average rate, else its guessed/base rate."""
+    for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
+        if rate is not None and rate > 0:
+            return float(rate)
+    warnings.warn(f"{path}: frame rate unknown, assuming {DEFAULT_FOLDER_FPS:g} fps", stacklevel=3)
+    return DEFAULT_FOLDER_FPS
+
+
+def _frame_to_rgb(frame: av.VideoFrame) -> np.ndarray:
+    """Decoded frame → H×W×3 uint8 RGB with the display-matrix rotation applied.
+
+    The array owns its memory (a copy out of FFmpeg's frame buffer), so it is independent of the
+    decoder and visible to Python memory accounting such as tracemalloc.
+    """
+    rgb = frame.to_ndarray(format="rgb24")
+    quarter_turns = round(frame.rotation / 90) % 4 if frame.rotation else 0
+    return np.ascontiguousarray(np.rot90(rgb, k=quarter_turns)) if quarter_turns else rgb.copy()
+
+
+def _decode_frames(
+    container: av.container.InputContainer, stream: av.VideoStream, path: Path, expected: int | None
+) -> Iterator[np.ndarray]:
+    """Yield decoded frames; warn and stop at a break-off after ≥1 frame, InputError before that."""
+    decoded = 0
+    shape: tuple[int, ...] | None = None
+    try:
+        try:
+            for packet in container.demux(stream):
+                for frame in packet.decode():
+                    rgb = _frame_to_rgb(frame)
+                    if shape is None:
+                        shape = rgb.shape
+                    elif rgb.shape != shape:  # mid-stream size change: keep the first size
+                        rgb = _frame_to_rgb(frame.reformat(width=shape[1], height=shape[0]))
+                    decoded += 1
+                    yield rgb
+        except (av.FFmpegError, OSError) as error:
+            if decoded == 0:
+                reason = _error_reason(error)
+                raise InputError(f"corrupt video, no frame decodes: {path} ({reason})") from None
+            warnings.warn(
+                f"{path}: decoding stopped after {decoded} frames ({_error_reason(error)}); "
+                "the file looks truncated or corrupt",
+                stacklevel=2,
+            )
+            return
+        if decoded == 0:
+            raise InputError(f"no video frames in {path} (empty or corrupt video stream)")
+        if expected is not None and decoded < expected:
+            warnings.warn(
+                f"{path}: only {decoded} of {expected} frames decoded; the file looks truncated",
+                stacklevel=2,
+            )
+    finally:
+        container.close()
+
+
+def _open_frame_folder(folder: Path, fps: float) -> tuple[VideoInfo, Iterator[np.ndarray]]:
+    files = list_frame_files(folder)
+    first = read_image(files[0])
+    info = VideoInfo(
+        fps=float(fps), num_frames=len(files), width=first.shape[1], height=first.shape[0],
+        has_audio=False,
+    )
+    return info, _iter_frame_files(first, files)
+
+
+def _iter_frame_files(first: np.ndarray, files: list[Path]) -> Iterator[np.ndarray]:
+    yield first
+    for file in files[1:]:
+        rgb = read_image(file)
+        if rgb.shape != first.shape:
+            raise InputError(
+                f"frame {file} is {rgb.shape[1]}×{rgb.shape[0]} but the first frame is "
+                f"{first.shape[1]}×{first.shape[0]}"
+            )
+        yield rgb
