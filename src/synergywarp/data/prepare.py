@@ -1,0 +1,393 @@
+"""Turn real talking-head videos into the clip dataset layout (CONTRACTS.md, issue 3 item 2).
+
+For every input video (mp4/mov/avi/mkv/..., or a folder of frames) the face is tracked with
+mediapipe FaceMesh, one stable square crop is chosen for the clip (``fixed``) or a smoothed track
+(``smooth``), and ``DIR/<split>/<clip>.mp4`` (size², H.264) plus ``<clip>.npz`` are written:
+
+- ``landmarks`` T×468×3 float32, crop-normalised (x, y in [−1, 1], z on x's scale, right-down-in);
+  frames where no face was found (``valid`` False) hold the nearest valid frame's landmarks;
+- ``valid`` T bool; ``rotation`` T×3×3, ``pose`` T×3 (pitch, yaw, roll degrees), ``scale`` T,
+  ``translation`` T×3 (float32; the similarity fit of ``synergywarp.face.fit_head_pose``);
+- ``fps`` float, ``identity`` str, ``crop_matrix`` T×2×3 (full-frame px → crop px),
+  ``source_size`` (height, width) of the original frames.
+
+``DIR/manifest.json``: ``{"version": 1, "clips": [{"name", "split", "identity", "num_frames",
+"fps", "size", "source", "video", "arrays"}, ...]}`` (paths relative to DIR, sorted by name).
+
+Resumable: each file is written to a hidden temporary and renamed when complete, the npz last, so a
+clip whose npz and mp4 both exist is finished and is skipped on a rerun; the manifest is rewritten
+atomically after every clip. Splits are by identity when an identity map (CSV ``clip,identity``) is
+given, else by clip; a group goes to ``test`` by a stable hash of its name, so reruns agree.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import re
+import time
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from synergywarp.errors import ConfigError, InputError
+from synergywarp.face import LandmarkDetector, apply_crop, fit_head_poses, stable_video_crops, to_crop_coords
+from synergywarp.io import VIDEO_EXTENSIONS, VideoWriter, is_video_path, list_frame_files, open_video
+from synergywarp.io.image import IMAGE_EXTENSIONS
+from synergywarp.io.video_writer import temporary_sibling
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_VERSION = 1
+SPLITS = ("train", "test")
+REQUIRED_ARRAYS = ("landmarks", "valid", "rotation", "pose", "scale", "translation", "fps", "identity")
+
+
+@dataclass
+class ClipRecord:
+    """One finished clip of the dataset (a manifest entry)."""
+
+    name: str
+    split: str
+    identity: str
+    num_frames: int
+    fps: float
+    size: int
+    source: str
+
+    def to_json(self) -> dict[str, object]:
+        return {**self.__dict__, "video": f"{self.split}/{self.name}.mp4", "arrays": f"{self.split}/{self.name}.npz"}
+
+
+@dataclass
+class PrepareReport:
+    """What ``prepare_dataset`` did: new clips, clips already finished, and skipped inputs."""
+
+    prepared: list[ClipRecord] = field(default_factory=list)
+    reused: list[ClipRecord] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
+    frames_processed: int = 0
+    seconds: float = 0.0
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.frames_processed / self.seconds if self.seconds > 0 else 0.0
+
+    def summary(self) -> str:
+        """Human-readable lines for the CLI."""
+        lines = [f"prepared {len(self.prepared)} clips ({self.frames_processed} frames, "
+                 f"{self.frames_per_second:.1f} frames/s), {len(self.reused)} already done, "
+                 f"{len(self.skipped)} skipped"]
+        lines += [f"  skipped {source}: {reason}" for source, reason in self.skipped]
+        return "\n".join(lines)
+
+
+def _sanitize(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "clip"
+
+
+def discover_clips(inputs: Iterable[str | Path]) -> list[tuple[str, Path]]:
+    """(clip name, path) for every video or frame folder under ``inputs``.
+
+    A file is one clip; a folder holding image files (and no videos) is one clip of frames; any
+    other folder is searched recursively for videos and frame folders. Names are the path relative
+    to the given folder with separators as ``_`` (``id10001/abc/00001.mp4`` → ``id10001_abc_00001``);
+    clashing names get a short hash of the full path appended.
+    """
+    found: list[tuple[str, Path]] = []
+    for given in map(Path, inputs):
+        if not given.exists():
+            raise InputError(f"input not found: {given}")
+        if given.is_file() or _is_frame_folder(given):
+            found.append((_sanitize(given.stem if given.is_file() else given.name), given))
+            continue
+        for path in sorted(given.rglob("*")):
+            is_clip = (path.is_file() and is_video_path(path)) or (path.is_dir() and _is_frame_folder(path))
+            if is_clip:
+                relative = path.relative_to(given).with_suffix("") if path.is_file() else path.relative_to(given)
+                found.append((_sanitize("_".join(relative.parts)), path))
+    names: dict[str, int] = {}
+    for name, _ in found:
+        names[name] = names.get(name, 0) + 1
+    return [(name if names[name] == 1 else f"{name}_{_hash_hex(str(path.resolve()))[:6]}", path)
+            for name, path in found]
+
+
+def _is_frame_folder(folder: Path) -> bool:
+    if not folder.is_dir():
+        return False
+    entries = list(folder.iterdir())
+    has_images = any(e.is_file() and e.suffix.lower() in IMAGE_EXTENSIONS for e in entries)
+    has_videos = any(e.is_file() and e.suffix.lower() in VIDEO_EXTENSIONS for e in entries)
+    return has_images and not has_videos
+
+
+def _hash_hex(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def read_identity_map(path: str | Path) -> dict[str, str]:
+    """CSV ``clip,identity`` (a header line ``clip,identity`` is optional) → {clip key: identity}.
+
+    A clip key may be the clip name, the file name, its stem, or a path."""
+    path = Path(path)
+    try:
+        rows = list(csv.reader(path.read_text(encoding="utf-8").splitlines()))
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"cannot read identity map {path}: {error}") from None
+    mapping: dict[str, str] = {}
+    for number, row in enumerate(rows, start=1):
+        if not row or not "".join(row).strip() or row[0].startswith("#"):
+            continue
+        if len(row) < 2:
+            raise InputError(f"identity map {path} line {number}: expected 'clip,identity', got {row!r}")
+        clip, identity = row[0].strip(), row[1].strip()
+        if number == 1 and (clip.lower(), identity.lower()) == ("clip", "identity"):
+            continue
+        mapping[clip] = identity
+    return mapping
+
+
+def _identity_for(name: str, path: Path, mapping: dict[str, str] | None) -> str | None:
+    if mapping is None:
+        return name
+    for key in (name, path.name, path.stem, str(path), str(path.resolve())):
+        if key in mapping:
+            return mapping[key]
+    return None
+
+
+def assign_splits(groups: Iterable[str], test_fraction: float) -> set[str]:
+    """The groups (identities or clips) that go to ``test``: the round(test_fraction·n) groups with
+    the smallest name hash, at least one when test_fraction > 0 and there are ≥ 2 groups."""
+    unique = sorted(set(groups), key=_hash_hex)
+    count = round(test_fraction * len(unique))
+    if 0 < test_fraction < 1 and len(unique) >= 2:
+        count = min(max(count, 1), len(unique) - 1)
+    return set(unique[:count])
+
+
+def clip_is_complete(out_dir: Path, name: str) -> Path | None:
+    """The npz of a finished clip named ``name`` in either split (npz readable, mp4 present)."""
+    for split in SPLITS:
+        arrays, video = out_dir / split / f"{name}.npz", out_dir / split / f"{name}.mp4"
+        if arrays.is_file() and video.is_file() and video.stat().st_size > 0:
+            try:
+                with np.load(arrays) as data:
+                    if all(key in data.files for key in REQUIRED_ARRAYS):
+                        return arrays
+            except (OSError, ValueError, EOFError):
+                pass
+    return None
+
+
+def save_clip_arrays(path: Path, arrays: dict[str, np.ndarray | float | str]) -> None:
+    """Write an npz atomically (hidden temporary beside it, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = temporary_sibling(path)
+    try:
+        with open(temporary, "wb") as handle:
+            np.savez(handle, **arrays)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def load_manifest(out_dir: Path) -> dict[str, dict[str, object]]:
+    """{clip name: manifest entry} of ``out_dir/manifest.json`` ({} when absent or unreadable)."""
+    try:
+        data = json.loads((out_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
+        return {entry["name"]: entry for entry in data.get("clips", [])}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def update_manifest(out_dir: Path, records: Iterable[ClipRecord]) -> None:
+    """Merge ``records`` (by name) into ``out_dir/manifest.json``, written atomically."""
+    entries = load_manifest(out_dir)
+    entries.update({record.name: record.to_json() for record in records})
+    manifest = {"version": MANIFEST_VERSION, "clips": [entries[name] for name in sorted(entries)]}
+    path = out_dir / MANIFEST_NAME
+    temporary = temporary_sibling(path)
+    temporary.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def _record_from_arrays(name: str, split: str, arrays_path: Path, source: str, size: int) -> ClipRecord:
+    with np.load(arrays_path) as data:
+        return ClipRecord(name, split, str(data["identity"]), int(len(data["valid"])),
+                          float(data["fps"]), size, source)
+
+
+def _remove_stale_temporaries(folder: Path, name: str) -> None:
+    for stale in folder.glob(f".{name}.*.part"):
+        stale.unlink(missing_ok=True)
+
+
+def _fill_invalid(points: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Frames without a face take the nearest valid frame's landmarks (T×468×3)."""
+    valid_index = np.flatnonzero(valid)
+    nearest = valid_index[np.abs(np.arange(len(points))[:, None] - valid_index[None, :]).argmin(axis=1)]
+    return points[nearest]
+
+
+@dataclass
+class PrepareOptions:
+    """Cropping and filtering settings of ``prepare_dataset``."""
+
+    size: int = 256  # side of the square crop (px)
+    min_frames: int = 16  # shorter clips, or clips with fewer face frames, are skipped
+    crop_mode: Literal["fixed", "smooth"] = "fixed"  # one box per clip, or a smoothed track
+    scale: float | None = None  # crop side / landmark box side (None: face.DEFAULT_SCALE)
+    vy: float | None = None  # vertical shift of the crop centre × side (None: face.DEFAULT_VY)
+    align_roll: bool = False  # rotate the crop so the eye line is horizontal
+    smooth_sigma: float = 5.0  # frames; temporal smoothing of the 'smooth' track
+    crf: int = 18  # H.264 quality of the written clips
+
+    def validate(self) -> None:
+        """ConfigError naming the first bad field."""
+        if self.crop_mode not in ("fixed", "smooth"):
+            raise ConfigError(f"prepare crop_mode must be 'fixed' or 'smooth', got {self.crop_mode!r}")
+        if self.size < 16:
+            raise ConfigError(f"prepare size must be at least 16 px, got {self.size}")
+        if self.min_frames < 1:
+            raise ConfigError(f"prepare min_frames must be at least 1, got {self.min_frames}")
+        if self.scale is not None and self.scale <= 0:
+            raise ConfigError(f"prepare scale must be positive, got {self.scale}")
+
+    def crop_kwargs(self) -> dict[str, object]:
+        kwargs: dict[str, object] = {"align_roll": self.align_roll, "smooth_sigma": self.smooth_sigma}
+        if self.scale is not None:
+            kwargs["scale"] = self.scale
+        if self.vy is not None:
+            kwargs["vy"] = self.vy
+        return kwargs
+
+
+def _track_landmarks(path: Path, detector: LandmarkDetector) -> tuple[np.ndarray, float, tuple[int, int]]:
+    """Pass 1: T×468×3 full-frame landmarks (NaN where no face), fps, (height, width)."""
+    info, frames = open_video(path)
+    detector.reset()
+    tracks = []
+    for frame in frames:
+        found = detector(frame)
+        tracks.append(found.points if found is not None else np.full((468, 3), np.nan, np.float32))
+    return np.stack(tracks), info.fps, (info.height, info.width)
+
+
+def prepare_clip(name: str, path: Path, split: str, identity: str, out_dir: Path,
+                 options: PrepareOptions, detector: LandmarkDetector) -> ClipRecord:
+    """Crop one clip into ``out_dir/split``; InputError (with the reason) when it cannot be used."""
+    tracks, fps, source_size = _track_landmarks(path, detector)
+    valid = np.isfinite(tracks).all(axis=(1, 2))
+    if len(tracks) < options.min_frames:
+        raise InputError(f"too short: {len(tracks)} frames < min_frames {options.min_frames}")
+    if not valid.any():
+        raise InputError("no face found in any frame")
+    if valid.sum() < options.min_frames:
+        raise InputError(f"face found in only {int(valid.sum())} of {len(tracks)} frames (< min_frames)")
+    crops = stable_video_crops(tracks, options.size, options.crop_mode, **options.crop_kwargs())
+    folder = out_dir / split
+    _remove_stale_temporaries(folder, name)
+    written = 0
+    with VideoWriter(folder / f"{name}.mp4", fps, crf=options.crf) as writer:
+        for frame, crop in zip(open_video(path)[1], crops):
+            writer.write(apply_crop(frame, crop))
+            written += 1
+        if written != len(tracks):
+            writer.abort()
+            raise InputError(f"second decode gave {written} frames, the first {len(tracks)}")
+    filled = _fill_invalid(tracks, valid)
+    landmarks = np.stack([to_crop_coords(points, crop) for points, crop in zip(filled, crops)])
+    poses = fit_head_poses(landmarks)
+    save_clip_arrays(folder / f"{name}.npz", {
+        "landmarks": landmarks.astype(np.float32), "valid": valid,
+        "rotation": poses["rotation"], "pose": poses["pose"], "scale": poses["scale"],
+        "translation": poses["translation"], "fps": np.float64(fps), "identity": np.str_(identity),
+        "crop_matrix": np.stack([c.matrix for c in crops]).astype(np.float32),
+        "source_size": np.array(source_size, dtype=np.int64),
+    })
+    return ClipRecord(name, split, identity, len(tracks), float(fps), options.size, str(path))
+
+
+def prepare_dataset(inputs: list[Path], out_dir: Path, size: int = 256, identity_map: Path | None = None,
+                    test_fraction: float = 0.1, min_frames: int = 16, progress: bool = False, *,
+                    options: PrepareOptions | None = None,
+                    on_clip: Callable[[str, str], None] | None = None) -> PrepareReport:
+    """Crop every video/frame folder in ``inputs`` into the clip layout under ``out_dir``.
+
+    ``options`` overrides the crop settings (its size/min_frames win over the arguments when given).
+    ``on_clip(name, status)`` is called after each clip (status: "prepared", "reused" or a skip reason).
+    Returns a PrepareReport; unusable clips are reported, not raised. InputError when an input path
+    is missing, nothing is found, or the identity map is unreadable.
+    """
+    started = time.perf_counter()
+    out_dir = Path(out_dir)
+    options = options or PrepareOptions(size=size, min_frames=min_frames)
+    options.validate()
+    if not 0.0 <= test_fraction <= 1.0:
+        raise ConfigError(f"prepare test_fraction must be in [0, 1], got {test_fraction}")
+    clips = discover_clips(inputs)
+    if not clips:
+        raise InputError(f"no videos or frame folders found in {', '.join(map(str, inputs))}")
+    mapping = read_identity_map(identity_map) if identity_map is not None else None
+    report = PrepareReport()
+    identities: dict[str, str] = {}
+    for name, path in clips:
+        identity = _identity_for(name, path, mapping)
+        if identity is None:
+            report.skipped.append((str(path), f"not in identity map {identity_map}"))
+        else:
+            identities[name] = identity
+    test_groups = assign_splits(identities.values(), test_fraction)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifest = load_manifest(out_dir)
+    detector = LandmarkDetector(static_image=False)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(identities), unit="clip", desc="prepare")
+    try:
+        for name, path in clips:
+            if name not in identities:
+                continue
+            status = "prepared"
+            done = clip_is_complete(out_dir, name)
+            if done is not None:
+                source = str(manifest.get(name, {}).get("source", path))
+                record = _record_from_arrays(name, done.parent.name, done, source, options.size)
+                report.reused.append(record)
+                status = "reused"
+            else:
+                split = "test" if identities[name] in test_groups else "train"
+                try:
+                    with warnings.catch_warnings(record=True) as caught:
+                        warnings.simplefilter("always")
+                        record = prepare_clip(name, path, split, identities[name], out_dir, options, detector)
+                    report.prepared.append(record)
+                    report.frames_processed += record.num_frames
+                    for warning in caught:  # truncated videos etc.: keep the clip, pass the warning on
+                        warnings.warn(f"{path}: {warning.message}", stacklevel=2)
+                except InputError as error:
+                    status = str(error)
+                    report.skipped.append((str(path), status))
+                    record = None
+            if record is not None:
+                update_manifest(out_dir, [record])
+            if on_clip is not None:
+                on_clip(name, status)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix_str(f"{name}: {status}"[:40])
+    finally:
+        detector.close()
+        if bar is not None:
+            bar.close()
+    report.seconds = time.perf_counter() - started
+    return report
