@@ -1,0 +1,81 @@
+"""Z-ordered piecewise-affine warping of a triangle mesh by inverse mapping.
+
+Pixel coordinates here follow OpenCV: pixel (row i, column j) has its centre at (x, y) = (j, i).
+The target triangles are rasterised back to front (largest mean depth first) into a triangle-id
+buffer, so a nearer triangle hides a farther one where the mesh folds (a nose turned sideways,
+a cheek behind it). Each covered pixel's affine map back to the source triangle gives sampling
+coordinates for one ``cv2.remap``. Inside the mesh the map is continuous; anti-aliasing of
+silhouettes comes from rendering at a supersampled resolution and area-downsampling (engine).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+SUBPIXEL_BITS = 4
+
+
+@lru_cache(maxsize=8)
+def _pixel_grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    return xs, ys
+
+
+def triangle_affines(source_xy: np.ndarray, target_xy: np.ndarray, triangles: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Per triangle, the affine map target → source: (F×2×3 float32, F bool non-degenerate).
+
+    ``source_xy``/``target_xy`` N×2 pixel positions of the mesh points, ``triangles`` F×3."""
+    tgt = target_xy[triangles]  # F×3×2
+    src = source_xy[triangles]
+    tgt_h = np.concatenate([tgt, np.ones(tgt.shape[:2] + (1,))], axis=2)  # F×3×3, rows = vertices
+    det = np.linalg.det(tgt_h)
+    valid = np.abs(det) > 1e-6
+    safe = np.where(valid[:, None, None], tgt_h, np.eye(3))
+    # src_rowsᵀ = A · tgt_hᵀ  →  A = src_rowsᵀ · (tgt_hᵀ)⁻¹
+    affine = np.einsum("fvc,fvk->fck", src, np.linalg.inv(safe).transpose(0, 2, 1))
+    # einsum above: A[f] = srcᵀ @ inv(tgt_hᵀ); inv(tgt_hᵀ) = inv(tgt_h)ᵀ
+    return affine.astype(np.float32), valid
+
+
+def rasterise_triangle_ids(target_xy: np.ndarray, depth: np.ndarray, triangles: np.ndarray,
+                           valid: np.ndarray, height: int, width: int) -> np.ndarray:
+    """H×W int32 buffer of the front-most triangle index at each pixel (−1 where none).
+
+    Triangles are drawn in order of decreasing mean vertex ``depth`` (N, larger = farther)."""
+    ids = np.full((height, width), -1, np.int32)
+    order = np.argsort(-depth[triangles].mean(axis=1), kind="stable")
+    fixed = np.round(target_xy * (1 << SUBPIXEL_BITS)).astype(np.int32)[triangles]  # F×3×2
+    lo = target_xy[triangles].min(axis=1)
+    hi = target_xy[triangles].max(axis=1)
+    on_canvas = valid & (hi[:, 0] >= -1) & (hi[:, 1] >= -1) & (lo[:, 0] <= width) & (lo[:, 1] <= height)
+    for index in order[on_canvas[order]].tolist():
+        cv2.fillConvexPoly(ids, fixed[index], index, lineType=cv2.LINE_8, shift=SUBPIXEL_BITS)
+    return ids
+
+
+def warp_mesh(source: np.ndarray, source_xy: np.ndarray, target_xy: np.ndarray, depth: np.ndarray,
+              triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Warp H×W×C float32 ``source`` so mesh points move from ``source_xy`` to ``target_xy`` (N×2 px).
+
+    Returns (H×W×C warped, H×W int32 triangle ids, −1 = not covered by the mesh)."""
+    height, width = source.shape[:2]
+    affine, valid = triangle_affines(source_xy, target_xy, triangles)
+    ids = rasterise_triangle_ids(target_xy, depth, triangles, valid, height, width)
+    xs, ys = _pixel_grid(height, width)
+    per_pixel = affine[np.maximum(ids, 0)]  # H×W×2×3
+    map_x = per_pixel[..., 0, 0] * xs + per_pixel[..., 0, 1] * ys + per_pixel[..., 0, 2]
+    map_y = per_pixel[..., 1, 0] * xs + per_pixel[..., 1, 1] * ys + per_pixel[..., 1, 2]
+    warped = cv2.remap(source, map_x, map_y, interpolation=cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_REPLICATE)
+    if warped.ndim == 2:
+        warped = warped[..., None]
+    return warped, ids
+
+
+def normalised_to_pixels(points: np.ndarray, size: int) -> np.ndarray:
+    """Crop-normalised x, y (edge convention, ...×2+) → OpenCV pixel-centre coordinates (...×2)."""
+    return (np.asarray(points)[..., :2] + 1.0) * (size / 2.0) - 0.5
