@@ -1,0 +1,90 @@
+"""Argument parsing for ``synergywarp prepare`` and ``synergywarp synth`` (the CLI layer of ``data``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from synergywarp.errors import InputError
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    from synergywarp.data.prepare import PrepareOptions, prepare_dataset
+
+    options = PrepareOptions(
+        size=args.size, min_frames=args.min_frames, crop_mode=args.crop_mode, scale=args.crop_scale,
+        vy=args.crop_vy, align_roll=args.align_roll, smooth_sigma=args.smooth_sigma, crf=args.crf,
+    )
+    report = prepare_dataset(
+        [Path(p) for p in args.inputs], Path(args.out), identity_map=args.identity_map,
+        test_fraction=args.test_fraction, progress=not args.no_progress, options=options,
+    )
+    print(report.summary())
+    if not report.prepared and not report.reused:
+        raise InputError("no clip could be prepared (see the reasons above)")
+    return 0
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from synergywarp.data.synth import SynthConfig, build_corpus
+    from synergywarp.data.synth.corpus import collect_images
+
+    test_identities: int | list[str]
+    try:
+        test_identities = int(args.test_identities)
+    except ValueError:
+        test_identities = [name for name in args.test_identities.split(",") if name]
+    manifest = build_corpus(
+        collect_images(args.images), args.out, clips_per_image=args.clips, frames=args.frames, seed=args.seed,
+        size=args.size, test_identities=test_identities, progress=not args.no_progress,
+        config=SynthConfig(size=args.size, frames=args.frames, fps=args.fps, flip_prob=args.flip_prob),
+        all_faces=not args.largest_face_only,
+    )
+    for path, reason in manifest.get("skipped", []):
+        print(f"warning: skipped {path}: {reason}", file=sys.stderr)
+    clips = manifest.get("clips", [])
+    splits = {s: sum(1 for c in clips if c["split"] == s) for s in ("train", "test")}
+    print(f"{len(clips)} clips in {args.out} (train {splits['train']}, test {splits['test']})")
+    if not clips:
+        raise InputError("no clip was rendered (no usable face in the given images)")
+    return 0
+
+
+def add_prepare_parser(subparsers) -> None:
+    p = subparsers.add_parser("prepare", help="crop real talking-head videos into a training/eval dataset",
+                              description="Crop every video (mp4/mov/avi/mkv or a folder of frames) into "
+                              "DIR/train|test/<clip>.mp4 with per-frame landmarks and head pose (npz).")
+    p.add_argument("inputs", nargs="+", help="video files, frame folders, or folders containing them")
+    p.add_argument("--out", required=True, help="output dataset folder")
+    p.add_argument("--size", type=int, default=256, help="crop side in pixels (default 256)")
+    p.add_argument("--identity-map", type=Path, default=None, help="CSV clip,identity: split by identity")
+    p.add_argument("--test-fraction", type=float, default=0.1, help="share of clips/identities in test")
+    p.add_argument("--min-frames", type=int, default=16, help="skip clips with fewer face frames")
+    p.add_argument("--crop-mode", choices=["fixed", "smooth"], default="fixed",
+                   help="one crop for the clip (fixed) or a smoothed track")
+    p.add_argument("--crop-scale", type=float, default=None, help="crop side / face size (default 1.9)")
+    p.add_argument("--crop-vy", type=float, default=None, help="vertical shift of the crop (default -0.06)")
+    p.add_argument("--align-roll", action="store_true", help="rotate crops so the eyes are level")
+    p.add_argument("--smooth-sigma", type=float, default=5.0, help="frames of smoothing for --crop-mode smooth")
+    p.add_argument("--crf", type=int, default=18, help="H.264 quality of the written clips")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_prepare)
+
+
+def add_synth_parser(subparsers) -> None:
+    p = subparsers.add_parser("synth", help="render synthetic talking-head clips from still portraits",
+                              description="Re-pose still portraits in 3D (head turns, expressions, blinks) "
+                              "into clips with ground-truth pose, in the same layout as `prepare`.")
+    p.add_argument("--images", nargs="+", required=True, help="portrait files or folders")
+    p.add_argument("--out", required=True, help="output dataset folder")
+    p.add_argument("--clips", type=int, default=8, help="clips per identity (default 8)")
+    p.add_argument("--frames", type=int, default=64, help="frames per clip (default 64)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", type=int, default=256, help="clip side in pixels (default 256)")
+    p.add_argument("--fps", type=float, default=25.0)
+    p.add_argument("--test-identities", default="0", help="how many identities (or a comma list) go to test")
+    p.add_argument("--flip-prob", type=float, default=0.5, help="probability of a mirrored clip")
+    p.add_argument("--largest-face-only", action="store_true", help="one identity per image (the largest face)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_synth)
