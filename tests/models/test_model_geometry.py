@@ -97,3 +97,39 @@ def test_gaussian_heatmap_peaks_at_keypoint():
     kp = grid[2, 5, 3][None, None]  # exactly on a lattice point
     heat = gaussian_heatmaps(kp, grid, 0.01)[0, 0]
     assert heat[2, 5, 3] == 1.0 and heat.argmax() == 2 * 64 + 5 * 8 + 3
+
+
+def test_gradcheck_keypoints_to_flow_and_warp_float64():
+    """Gradients of keypoints → heatmaps → sparse motions → warped volume are exact (float64 gradcheck)."""
+    from torch.autograd import gradcheck
+
+    from synergywarp.models.dense_motion import DenseMotionNetwork
+    from synergywarp.models.config import DenseMotionConfig
+
+    net = DenseMotionNetwork(DenseMotionConfig(block_expansion=2, max_features=4, num_blocks=1, compress=1,
+                                               mask_kernel=3, occlusion_kernel=3), num_kp=2,
+                             feature_channels=2, volume_depth=2).double().eval()
+    volume = torch.rand(1, 2, 2, 4, 4, dtype=torch.float64)
+    kp_s = (torch.rand(1, 2, 3, dtype=torch.float64) - 0.5) * 0.8
+
+    def warp(kp_d):
+        flow = net(volume, kp_d, kp_s).flow
+        return F.grid_sample(volume, flow, align_corners=False)
+
+    kp_d = ((torch.rand(1, 2, 3, dtype=torch.float64) - 0.5) * 0.8).requires_grad_()
+    assert gradcheck(warp, (kp_d,), eps=1e-6, atol=1e-5)
+    grid = identity_grid_3d(2, 3, 3, dtype=torch.float64)
+    assert gradcheck(lambda k: gaussian_heatmaps(k, grid, 0.05), (kp_d,), eps=1e-6, atol=1e-5)
+
+
+def test_bf16_autocast_close_to_fp32():
+    """bf16 autocast (CPU) stays close to fp32 on the explicit features (dtype-aware tolerance)."""
+    model = create_model("tiny").eval()
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        ref = model(x, torch.flip(x, dims=[-1]), fusion_mode="explicit")
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = model(x, torch.flip(x, dims=[-1]), fusion_mode="explicit")
+    rel = (low["explicit_feature"].float() - ref["explicit_feature"]).norm() / ref["explicit_feature"].norm()
+    assert rel < 3e-2
+    assert low["image"].dtype in (torch.bfloat16, torch.float32) and torch.isfinite(low["image"]).all()
