@@ -32,6 +32,7 @@ class SourceState:
     keypoints: torch.Tensor
     canonical: torch.Tensor | None = None
     motion: MotionParams | None = None
+    source_only_tokens: ReferenceTokens | None = None  # RAC keys of the source alone (R = 0), built once
 
 
 class SynergyWarpNet(nn.Module):
@@ -170,7 +171,11 @@ class SynergyWarpNet(nn.Module):
             fused, confidence = self.fusion(explicit, explicit, warp.occlusion, mode="explicit")
         else:
             if references is None:
-                references = self.rac.encode_references(None, None, None, source.volume, source.keypoints)
+                if source.source_only_tokens is None:
+                    source.source_only_tokens = self.rac.encode_references(
+                        None, None, None, source.volume, source.keypoints
+                    )
+                references = source.source_only_tokens
             correction = self.rac(explicit, driving_keypoints, references)
             fused, confidence = self.fusion(explicit, explicit + correction, warp.occlusion, mode=mode)
         out: dict[str, torch.Tensor | None] = {
