@@ -1,0 +1,151 @@
+"""Driving motion → driving keypoints, and temporal smoothing.
+
+- ``motion: learned``: the model's motion encoder; absolute (the source's canonical keypoints under
+  the driving's pose and expression) or relative (the driving's change since its first frame applied
+  to the source, LivePortrait's transfer) — see :func:`learned_driving_keypoints`.
+- ``motion: tracked`` (SPEC §2b): FaceMesh landmarks fitted to the canonical face
+  (:func:`synergywarp.face.fit_head_pose`); :func:`transfer_tracked_motion` moves the source's
+  landmarks by the driving's change in rotation, scale, translation and expression. Training uses
+  the same function, so both see identical keypoints.
+- :class:`OneEuroFilter`: causal, speed-adaptive low-pass filter on keypoint sequences.
+
+Landmarks are crop-normalised (CONTRACTS.md); ``p_obs = s·R·(p_can + δ) + t`` with ``δ`` the
+expression residual in the canonical frame.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+import torch
+
+from synergywarp.face.keypoints import tracked_keypoints
+from synergywarp.face.pose import CANONICAL_FACE, RIGID_LANDMARK_INDICES, HeadPose, fit_head_pose
+from synergywarp.tracked_keypoints import TRACKED_KEYPOINT_INDICES
+
+# The landmarks tracked motion needs: the rigid set (pose fit) and the keypoint set (expression).
+MOTION_LANDMARK_INDICES: tuple[int, ...] = tuple(sorted(set(RIGID_LANDMARK_INDICES) | set(TRACKED_KEYPOINT_INDICES)))
+
+
+def expand_motion_landmarks(subset: np.ndarray) -> np.ndarray:
+    """...×M×3 points at :data:`MOTION_LANDMARK_INDICES` → ...×468×3 with NaN elsewhere."""
+    subset = np.asarray(subset, dtype=np.float32)
+    full = np.full(subset.shape[:-2] + (468, 3), np.nan, dtype=np.float32)
+    full[..., list(MOTION_LANDMARK_INDICES), :] = subset
+    return full
+
+
+def _compose(rotation: np.ndarray, scale: float, translation: np.ndarray, expression: np.ndarray) -> np.ndarray:
+    """``s·R·(canonical + δ) + t`` for 468×3 ``δ`` (row-wise)."""
+    shape = CANONICAL_FACE.astype(np.float64) + expression
+    return (scale * shape @ np.asarray(rotation, np.float64).T + translation).astype(np.float32)
+
+
+def relative_pose_transfer(source: HeadPose, driving: HeadPose, driving_first: HeadPose) -> np.ndarray:
+    """The source's 468×3 landmarks moved by the driving's change since its first frame.
+
+    ``R = R_s·R_d0ᵀ·R_d`` (the rotation change measured in the driving's canonical frame, as
+    LivePortrait composes it), ``s = s_s·s_d/s_d0``, ``t = t_s + (t_d − t_d0)·s_s/s_d0`` (the driving's
+    shift rescaled to the source face's size), ``δ = δ_s + δ_d − δ_d0``. When ``driving`` is
+    ``driving_first`` this reproduces the source's landmarks exactly.
+    """
+    r_s, r_d, r_d0 = (np.asarray(p.rotation, np.float64) for p in (source, driving, driving_first))
+    rotation = r_s @ r_d0.T @ r_d
+    scale = source.scale * driving.scale / driving_first.scale
+    shift = np.asarray(driving.translation, np.float64) - np.asarray(driving_first.translation, np.float64)
+    translation = np.asarray(source.translation, np.float64) + shift * (source.scale / driving_first.scale)
+    expression = (np.asarray(source.expression, np.float64) + np.asarray(driving.expression, np.float64)
+                  - np.asarray(driving_first.expression, np.float64))
+    return _compose(rotation, scale, translation, expression)
+
+
+def transfer_tracked_motion(
+    source: np.ndarray,
+    driving: np.ndarray,
+    driving_first: np.ndarray,
+    mode: Literal["relative", "absolute"] = "relative",
+) -> np.ndarray:
+    """Driving landmarks for a ``motion: tracked`` model (crop-normalised, NaN rows allowed).
+
+    source: 468×3 (the source's landmarks in its crop); driving: 468×3 or T×468×3; driving_first:
+    468×3 (the driving's reference frame). ``relative``: see :func:`relative_pose_transfer`;
+    ``absolute``: the driving's landmarks as measured (its head pose, position and face shape).
+    Returns the shape of ``driving``.
+    """
+    driving = np.asarray(driving, dtype=np.float32)
+    if mode == "absolute":
+        return driving.copy()
+    if mode != "relative":
+        raise ValueError(f"mode must be 'relative' or 'absolute', got {mode!r}")
+    source_pose, first_pose = fit_head_pose(source), fit_head_pose(driving_first)
+    frames = driving.reshape(-1, 468, 3)
+    moved = np.stack([relative_pose_transfer(source_pose, fit_head_pose(f), first_pose) for f in frames])
+    return moved.reshape(driving.shape)
+
+
+def tracked_driving_keypoints(
+    source: np.ndarray, driving: np.ndarray, driving_first: np.ndarray,
+    mode: Literal["relative", "absolute"] = "relative",
+) -> np.ndarray:
+    """:func:`transfer_tracked_motion` then the 32-keypoint subset: ``...×32×3`` float32."""
+    return tracked_keypoints(transfer_tracked_motion(source, driving, driving_first, mode)).astype(np.float32)
+
+
+def learned_driving_keypoints(model, state, images: torch.Tensor, first_motion,
+                              mode: Literal["relative", "absolute"] = "relative") -> torch.Tensor:
+    """``motion: learned``: driving images ``N×3×S×S`` → keypoints ``N×K×3``.
+
+    ``first_motion`` is the :class:`MotionParams` of the driving's reference frame (batch 1); used
+    in relative mode, where the reference frame gives back the source's own keypoints.
+    """
+    motion = model.image_motion(images)
+    if mode == "absolute":
+        return model.motion_keypoints(state, motion)
+    return model.relative_driving_keypoints(state, motion, first_motion)
+
+
+class OneEuroFilter:
+    """One-Euro filter (Casiez et al., CHI 2012) over arrays of any fixed shape, element-wise.
+
+    The cut-off frequency rises with the filtered speed: ``f_c = min_cutoff + beta·|ẋ|``, so slow
+    jitter is removed while fast motion keeps little lag. ``strength`` s sets ``min_cutoff = 1/s`` Hz
+    and ``beta = 10/s`` (per crop-cube unit per second; keypoints span [−1, 1]); s = 0 passes values
+    through unchanged. The first value passes through unchanged.
+    """
+
+    def __init__(self, strength: float, fps: float, derivative_cutoff: float = 1.0):
+        self.strength = float(strength)
+        self.period = 1.0 / float(fps)
+        self.min_cutoff = 1.0 / self.strength if self.strength > 0 else math.inf
+        self.beta = 10.0 / self.strength if self.strength > 0 else 0.0
+        self.derivative_cutoff = derivative_cutoff
+        self._value: np.ndarray | None = None
+        self._speed: np.ndarray | None = None
+
+    def _alpha(self, cutoff: np.ndarray | float) -> np.ndarray | float:
+        tau = 1.0 / (2.0 * math.pi * np.asarray(cutoff, dtype=np.float64))
+        return 1.0 / (1.0 + tau / self.period)
+
+    def reset(self) -> None:
+        self._value, self._speed = None, None
+
+    def __call__(self, value: np.ndarray) -> np.ndarray:
+        """Filter the next sample (array of the same shape every call); returns the filtered sample."""
+        value = np.asarray(value, dtype=np.float64)
+        if self.strength <= 0:
+            return value
+        if self._value is None:
+            self._value, self._speed = value.copy(), np.zeros_like(value)
+            return value.copy()
+        speed = (value - self._value) / self.period
+        a_d = self._alpha(self.derivative_cutoff)
+        self._speed = a_d * speed + (1.0 - a_d) * self._speed
+        a = self._alpha(self.min_cutoff + self.beta * np.abs(self._speed))
+        self._value = a * value + (1.0 - a) * self._value
+        return self._value.copy()
+
+    def filter_sequence(self, values: np.ndarray) -> np.ndarray:
+        """Filter T samples ``T×...`` in order (continuing from the current state)."""
+        return np.stack([self(v) for v in np.asarray(values)]) if len(values) else np.asarray(values)

@@ -1,0 +1,50 @@
+"""User options of the animation pipeline (architecture hyper-parameters live in the model config)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from synergywarp.errors import ConfigError
+from synergywarp.face.crop import DEFAULT_SCALE, DEFAULT_VY
+
+MotionMode = Literal["relative", "absolute"]
+DrivingCropMode = Literal["fixed", "smooth"]
+
+
+@dataclass
+class AnimateOptions:
+    """How to animate one source with one driving video (see ``synergywarp animate --help``)."""
+
+    motion: MotionMode = "relative"  # relative: driving changes since its first frame applied to the source
+    crop: bool = True  # False: inputs are face crops already, only resized to the model resolution
+    paste_back: bool = True  # paste the animated crop into the full source frame (crop mode only)
+    smooth: float = 0.5  # One-Euro smoothing strength of the driving keypoints; 0 = off
+    batch: int = 8  # driving frames per network call
+    driving_crop: DrivingCropMode = "fixed"  # one crop for the whole clip, or a smoothed per-frame track
+    crop_scale: float = DEFAULT_SCALE  # crop side / landmark box side
+    crop_vy: float = DEFAULT_VY  # vertical crop offset (fraction of the side; negative = up)
+    feather: float = 0.08  # paste-back blend ramp, fraction of the crop side
+    check_identity: bool = True  # warn when a reference looks like another person (dlib distance)
+    fusion_mode: Literal["confidence", "add", "explicit"] | None = None  # None: the checkpoint's own
+    fps: float = 25.0  # frame rate assumed for driving frames given as arrays (files carry their own)
+
+    def validate(self) -> "AnimateOptions":
+        """Raise :class:`ConfigError` naming the first bad field."""
+        if self.motion not in ("relative", "absolute"):
+            raise ConfigError(f"motion must be 'relative' or 'absolute', got {self.motion!r}")
+        if self.driving_crop not in ("fixed", "smooth"):
+            raise ConfigError(f"driving_crop must be 'fixed' or 'smooth', got {self.driving_crop!r}")
+        if not self.smooth >= 0:
+            raise ConfigError(f"smooth must be ≥ 0, got {self.smooth}")
+        if int(self.batch) != self.batch or self.batch < 1:
+            raise ConfigError(f"batch must be a positive integer, got {self.batch}")
+        if not self.crop_scale > 0:
+            raise ConfigError(f"crop_scale must be > 0, got {self.crop_scale}")
+        if not 0 <= self.feather <= 0.5:
+            raise ConfigError(f"feather must be in [0, 0.5], got {self.feather}")
+        if self.fusion_mode not in (None, "confidence", "add", "explicit"):
+            raise ConfigError(f"fusion_mode must be confidence, add or explicit, got {self.fusion_mode!r}")
+        if not self.fps > 0:
+            raise ConfigError(f"fps must be > 0, got {self.fps}")
+        return self

@@ -1,0 +1,323 @@
+"""The Animator: crop → motion → warp → decode → paste-back, streaming over the driving frames.
+
+Source and reference work (face crops, ``encode_source``, ``encode_references``, identity check) is
+done once per :meth:`Animator.prepare`; driving frames are decoded, animated ``options.batch`` at a
+time and yielded, so memory does not grow with the video's length (the tracking pass keeps ~1 KB
+of landmarks per frame). Writing videos is in :mod:`synergywarp.inference.output`.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from einops import rearrange
+
+from synergywarp.errors import CheckpointError
+from synergywarp.face import apply_crop, paste_back, tracked_keypoints
+from synergywarp.inference.identity import warn_on_identity_mismatch
+from synergywarp.inference.inputs import (
+    DrivingFrames,
+    DrivingTrack,
+    ImageInput,
+    PreparedFace,
+    ProgressCallback,
+    center_square_crop,
+    prepare_face,
+    track_driving,
+)
+from synergywarp.inference.motion import (
+    OneEuroFilter,
+    expand_motion_landmarks,
+    learned_driving_keypoints,
+    tracked_driving_keypoints,
+)
+from synergywarp.inference.options import AnimateOptions
+from synergywarp.inference.runtime import Runtime
+from synergywarp.models import ReferenceTokens, SourceState, SynergyWarpNet
+
+BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "assets" / "models" / "demo.safetensors"
+
+
+def resolve_checkpoint(checkpoint: str | Path | None) -> Path:
+    """The checkpoint to load: ``checkpoint`` or the bundled demo model (CheckpointError if neither)."""
+    if checkpoint is not None:
+        return Path(checkpoint)
+    if BUNDLED_MODEL.is_file():
+        return BUNDLED_MODEL
+    raise CheckpointError(f"no bundled model at {BUNDLED_MODEL}; pass --checkpoint PATH "
+                          "(a SynergyWarp .safetensors checkpoint)")
+
+
+def to_tensor(images: np.ndarray | Sequence[np.ndarray]) -> torch.Tensor:
+    """N×H×W×3 uint8 → ``N×3×H×W`` float32 in [0, 1] (CPU)."""
+    batch = torch.from_numpy(np.ascontiguousarray(np.stack(list(images)) if not isinstance(images, np.ndarray)
+                                                  else images))
+    return rearrange(batch, "n h w c -> n c h w").float().div_(255.0)
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """``N×3×H×W`` in [0, 1] → N×H×W×3 uint8."""
+    images = images.detach().float().clamp_(0.0, 1.0).mul_(255.0).round_().to(torch.uint8)
+    return rearrange(images, "n c h w -> n h w c").cpu().numpy()
+
+
+@dataclass
+class AnimatedFrame:
+    """One output frame. image: the final frame (H×W×3 full source with the face pasted back, or the
+    animated crop); crop: the animated crop S'×S'×3; driving: the driving crop S×S×3 the model saw;
+    keypoints: the driving keypoints K×3 used; face_found: False where the motion was held."""
+
+    index: int
+    image: np.ndarray
+    crop: np.ndarray
+    driving: np.ndarray
+    keypoints: np.ndarray
+    face_found: bool
+
+
+@dataclass
+class PreparedSource:
+    """Cached per-source work: the source (and reference) crops, the network's source state and
+    reference tokens, and the fusion mode used (``explicit`` when RAC was never trained)."""
+
+    source: PreparedFace
+    references: list[PreparedFace]
+    state: SourceState
+    reference_tokens: ReferenceTokens | None
+    fusion_mode: str | None
+    options: AnimateOptions
+
+    @property
+    def keypoints(self) -> np.ndarray:
+        """The source's keypoints ``K×3`` (crop cube)."""
+        return self.state.keypoints[0].detach().float().cpu().numpy()
+
+
+@dataclass
+class _Session:
+    """Per-call state of :meth:`Animator.animate` (driving reference frame, hold value, filter)."""
+
+    prepared: PreparedSource
+    frames: DrivingFrames
+    track: DrivingTrack | None
+    first_motion: object | None  # MotionParams of the reference frame (learned)
+    first_landmarks: np.ndarray | None  # 468×3 of the reference frame (tracked)
+    held_keypoints: np.ndarray  # K×3
+    smoother: OneEuroFilter
+
+
+class Animator:
+    """Animate portraits with a SynergyWarp network (see :meth:`from_pretrained` and :meth:`animate`)."""
+
+    def __init__(self, model: SynergyWarpNet, runtime: Runtime | None = None, *,
+                 checkpoint_path: str | Path | None = None):
+        self.runtime = runtime or Runtime.create("cpu", "fp32")
+        self.model = self.runtime.prepare_model(model)
+        self.checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
+        self._animate_fn = self.runtime.maybe_compile(self.model.animate)
+
+    @classmethod
+    def from_pretrained(cls, checkpoint: str | Path | None = None, device: str = "auto", dtype: str = "auto",
+                        compile: bool = False) -> "Animator":
+        """Load a checkpoint (default: the bundled demo model) onto ``device`` with compute ``dtype``."""
+        runtime = Runtime.create(device, dtype, compile)
+        path = resolve_checkpoint(checkpoint)
+        return cls(SynergyWarpNet.from_pretrained(path, map_location="cpu"), runtime, checkpoint_path=path)
+
+    # ------------------------------------------------------------------ facts about the model
+    @property
+    def config(self):
+        return self.model.config
+
+    @property
+    def trained_stages(self) -> list[str] | None:
+        """The checkpoint's ``trained_stages`` metadata, or None when it does not record them."""
+        raw = getattr(self.model, "checkpoint_metadata", {}).get("trained_stages")
+        if raw is None:
+            return None
+        try:
+            stages = json.loads(raw)
+        except json.JSONDecodeError:
+            return None
+        return [str(s) for s in stages] if isinstance(stages, list) else None
+
+    @property
+    def rac_usable(self) -> bool:
+        """RAC is built and (when the checkpoint says) trained."""
+        stages = self.trained_stages
+        return self.model.rac is not None and (stages is None or "rac" in stages)
+
+    def describe(self) -> str:
+        """One line: model name, motion, resolution, checkpoint, device and trained stages."""
+        cfg = self.config
+        stages = self.trained_stages
+        origin = f" from {self.checkpoint_path}" if self.checkpoint_path else ""
+        trained = f"; trained stages: {', '.join(stages)}" if stages is not None else ""
+        origin_note = getattr(self.model, "checkpoint_metadata", {}).get("source")
+        if origin_note:
+            trained += f"; source: {origin_note.strip(chr(34))}"
+        return (f"model {cfg.name} ({cfg.motion} motion, {cfg.image_size}² → {cfg.output_size}²){origin} "
+                f"on {self.runtime.describe()}{trained}")
+
+    # ------------------------------------------------------------------ source and references (once)
+    def prepare(self, source: ImageInput, references: Iterable[ImageInput] = (),
+                options: AnimateOptions | None = None) -> PreparedSource:
+        """Crop the source and references, encode them once, check the references' identity."""
+        options = (options or AnimateOptions()).validate()
+        size, tracked = self.config.image_size, self.config.motion == "tracked"
+        src = prepare_face(source, size, options, need_landmarks=tracked, name="source image")
+        refs = list(references)
+        fusion_mode = options.fusion_mode
+        if refs and not self.rac_usable:
+            why = ("'s RAC stage was never trained (trained_stages: "
+                   f"{', '.join(self.trained_stages or [])})" if self.model.rac is not None else " has no RAC")
+            warnings.warn(f"{len(refs)} reference image(s) unused: the checkpoint{why}; "
+                          "using the explicit path", stacklevel=2)
+            refs = []
+        if not self.rac_usable:
+            fusion_mode = "explicit"
+        prepared_refs = [prepare_face(r, size, options, need_landmarks=tracked, name=f"reference image {i}")
+                         for i, r in enumerate(refs)]
+        if prepared_refs and options.check_identity and src.box is not None:
+            boxed = [(r.name, r.image, r.box) for r in prepared_refs if r.box is not None]
+            warn_on_identity_mismatch((src.image, src.box), boxed)
+        runtime, model = self.runtime, self.model
+        with runtime.context():
+            source_kp = self._keypoints_tensor([src]) if tracked else None
+            state = model.encode_source(runtime.to_device(to_tensor([src.crop_image])), source_kp)
+            tokens = None
+            if model.rac is not None and fusion_mode != "explicit":
+                images = keypoints = None
+                if prepared_refs:
+                    images = runtime.to_device(to_tensor([r.crop_image for r in prepared_refs]))[None]
+                    keypoints = self._keypoints_tensor(prepared_refs)[None] if tracked else None
+                tokens = model.encode_references(state, images, keypoints)
+        return PreparedSource(src, prepared_refs, state, tokens, fusion_mode, options)
+
+    def _keypoints_tensor(self, faces: Sequence[PreparedFace]) -> torch.Tensor:
+        """Tracked keypoints ``N×32×3`` of prepared faces, on the device."""
+        points = np.stack([tracked_keypoints(f.landmarks) for f in faces]).astype(np.float32)
+        return torch.from_numpy(points).to(self.runtime.device)
+
+    # ------------------------------------------------------------------ driving (streamed)
+    def animate(self, source: ImageInput | PreparedSource, driving: ImageInput | Iterable[np.ndarray],
+                references: Iterable[ImageInput] = (), options: AnimateOptions | None = None, *,
+                progress: ProgressCallback | None = None) -> Iterator[AnimatedFrame]:
+        """Animate ``source`` with ``driving`` (video/image path, frame folder, T×H×W×3 array or
+        iterable of frames); returns an iterator of :class:`AnimatedFrame`.
+
+        Source, references and the driving's tracking pass are processed now (errors raise here);
+        frames are then animated lazily as the iterator is consumed. A :class:`PreparedSource` (from
+        :meth:`prepare`) brings its own references and options; ``references``/``options`` are then unused.
+        """
+        prepared = source if isinstance(source, PreparedSource) else self.prepare(source, references, options)
+        session = self._start(prepared, driving, progress)
+        return self._stream(session, progress)
+
+    def animate_to_file(self, source: ImageInput, driving: ImageInput | Iterable[np.ndarray], out: str | Path,
+                        references: Iterable[ImageInput] = (), options: AnimateOptions | None = None, **kwargs):
+        """Animate and write ``out``; see :func:`synergywarp.inference.output.animate_to_file` for the
+        keyword options (compare, frames_dir, overwrite, progress). Returns an AnimationResult."""
+        from synergywarp.inference.output import animate_to_file
+
+        return animate_to_file(self, source, driving, out, references, options, **kwargs)
+
+    def _start(self, prepared: PreparedSource, driving, progress: ProgressCallback | None) -> _Session:
+        options, cfg = prepared.options, self.config
+        tracked = cfg.motion == "tracked"
+        frames = driving if isinstance(driving, DrivingFrames) else DrivingFrames(driving, options.fps)
+        track = None
+        if options.crop or tracked:
+            if not frames.reiterable:
+                frames.materialise()
+            track = track_driving(frames, cfg.image_size, options, need_landmarks=tracked, progress=progress)
+        first_index = track.first_valid if track is not None else 0
+        first_crop = None
+        if frames.reiterable:
+            reader = iter(frames)
+            for index, frame in enumerate(reader):
+                if index == first_index:
+                    first_crop = self._driving_crop(frame, index, track)
+                    break
+            reader.close()  # type: ignore[attr-defined]
+        first_motion = first_landmarks = None
+        with self.runtime.context():
+            if tracked:
+                first_landmarks = expand_motion_landmarks(track.landmarks[first_index])
+            elif first_crop is not None:
+                first_motion = self.model.image_motion(self.runtime.to_device(to_tensor([first_crop])))
+        session = _Session(prepared, frames, track, first_motion, first_landmarks,
+                           held_keypoints=prepared.keypoints, smoother=OneEuroFilter(options.smooth, frames.fps))
+        if options.motion == "absolute" and first_crop is not None:
+            session.held_keypoints = self._keypoints(session, [first_crop], [first_index])[0]
+        return session
+
+    def _driving_crop(self, frame: np.ndarray, index: int, track: DrivingTrack | None) -> np.ndarray:
+        if track is not None and index < track.num_frames:
+            crop = track.crops[index]
+        else:
+            crop = center_square_crop(frame.shape[0], frame.shape[1], self.config.image_size)
+        return apply_crop(frame, crop, border="replicate")
+
+    def _keypoints(self, session: _Session, crops: Sequence[np.ndarray], indices: Sequence[int]) -> np.ndarray:
+        """Raw (unheld, unsmoothed) driving keypoints ``N×K×3`` for driving crops."""
+        prepared, mode = session.prepared, session.prepared.options.motion
+        if self.config.motion == "tracked":
+            out = np.full((len(indices), self.config.num_kp, 3), np.nan, np.float32)
+            for row, index in enumerate(indices):
+                if session.track.valid[index]:
+                    driving = expand_motion_landmarks(session.track.landmarks[index])
+                    out[row] = tracked_driving_keypoints(prepared.source.landmarks, driving,
+                                                         session.first_landmarks, mode)
+            return out
+        if session.first_motion is None:  # a one-shot iterator without crop: its first frame is the reference
+            with self.runtime.context():
+                session.first_motion = self.model.image_motion(self.runtime.to_device(to_tensor(crops[:1])))
+        with self.runtime.context():
+            kp = learned_driving_keypoints(self.model, prepared.state, self.runtime.to_device(to_tensor(crops)),
+                                           session.first_motion, mode)
+        return kp.float().cpu().numpy()
+
+    def _stream(self, session: _Session, progress: ProgressCallback | None) -> Iterator[AnimatedFrame]:
+        batch: list[tuple[int, np.ndarray]] = []
+        size = session.prepared.options.batch
+        for index, frame in enumerate(session.frames):
+            batch.append((index, self._driving_crop(frame, index, session.track)))
+            if len(batch) == size:
+                yield from self._animate_batch(session, batch, progress)
+                batch = []
+        if batch:
+            yield from self._animate_batch(session, batch, progress)
+
+    def _animate_batch(self, session: _Session, batch: list[tuple[int, np.ndarray]],
+                       progress: ProgressCallback | None) -> Iterator[AnimatedFrame]:
+        prepared, options = session.prepared, session.prepared.options
+        indices = [i for i, _ in batch]
+        crops = [c for _, c in batch]
+        raw = self._keypoints(session, crops, indices)
+        valid = [session.track is None or (i < session.track.num_frames and bool(session.track.valid[i]))
+                 for i in indices]
+        keypoints = np.empty_like(raw)
+        for row, ok in enumerate(valid):
+            if ok:
+                session.held_keypoints = raw[row]
+            keypoints[row] = session.smoother(session.held_keypoints)
+        with self.runtime.context():
+            out = self._animate_fn(prepared.state, torch.from_numpy(keypoints).to(self.runtime.device),
+                                   prepared.reference_tokens, fusion_mode=prepared.fusion_mode)
+            animated = to_uint8(out["image"])
+        source = prepared.source
+        for row, index in enumerate(indices):
+            image = animated[row]
+            if options.crop and options.paste_back:
+                image = paste_back(source.image, animated[row], source.crop, feather=options.feather)
+            if progress is not None:
+                progress("animating", 1)
+            yield AnimatedFrame(index=index, image=image, crop=animated[row], driving=crops[row],
+                                keypoints=keypoints[row], face_found=valid[row])

@@ -1,0 +1,179 @@
+"""``synergywarp animate`` / ``synergywarp demo`` end to end, and every bad input as one error line."""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+import pytest
+
+from synergywarp.inference import demo, pipeline
+from synergywarp.io import probe_video, read_video, write_image
+
+from .conftest import ASTRONAUT, GRACE, write_video
+
+
+@pytest.fixture(scope="module")
+def driving_with_audio(tmp_path_factory, grace_crops):
+    return write_video(tmp_path_factory.mktemp("drv") / "driving.mp4", grace_crops, fps=15, audio=True)
+
+
+def count_streams(path) -> tuple[int, int, int]:
+    """(decoded video frames, video streams, audio streams)."""
+    with av.open(str(path)) as container:
+        frames = sum(1 for _ in container.decode(video=0))
+        return frames, len(container.streams.video), len(container.streams.audio)
+
+
+def test_animate_end_to_end(run_cli, capsys, tmp_path, checkpoints, driving_with_audio):
+    out, frames_dir = tmp_path / "out.mp4", tmp_path / "frames"
+    rc = run_cli("animate", "--source", GRACE, "--driving", driving_with_audio, "--ref", ASTRONAUT,
+                 "--out", out, "--checkpoint", checkpoints["tiny"], "--compare", "--frames-dir", frames_dir,
+                 "--batch", 5)
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert "wrote 12 frames" in captured.out and "with audio" in captured.out
+    assert "unused" in captured.err  # references given to an explicit-only checkpoint
+    frames, _, audio_streams = count_streams(out)
+    assert frames == 12 and audio_streams == 1
+    info = probe_video(out)
+    assert info.fps == pytest.approx(15.0) and info.has_audio
+    assert (info.height, info.width) == (512, 438)  # the full source frame (437 padded to even)
+    video, _ = read_video(out)
+    assert np.abs(video.astype(float) - video[:1]).mean(axis=(1, 2, 3)).max() > 0.5  # frames not constant
+    compare = tmp_path / "out_compare.mp4"
+    assert count_streams(compare)[0] == 12 and probe_video(compare).width > 2 * info.width
+    assert sorted(p.name for p in frames_dir.iterdir())[:2] == ["000000.png", "000001.png"]
+    assert len(list(frames_dir.iterdir())) == 12
+
+
+def test_no_crop_outputs_the_model_resolution(run_cli, capsys, tmp_path, checkpoints, grace_crops):
+    driving = write_video(tmp_path / "d.mp4", grace_crops[:4], fps=10)
+    source = tmp_path / "face.png"
+    write_image(source, grace_crops[0])
+    out = tmp_path / "o.mp4"
+    rc = run_cli("animate", "--source", source, "--driving", driving, "--out", out,
+                 "--checkpoint", checkpoints["tiny"], "--no-crop", "--motion", "absolute", "--smooth", 0)
+    assert rc == 0, capsys.readouterr().err
+    info = probe_video(out)
+    assert (info.width, info.height, info.fps, info.has_audio) == (64, 64, 10.0, False)
+
+
+def test_demo_writes_both_videos(run_cli, capsys, tmp_path, checkpoints):
+    rc = run_cli("demo", "--out", tmp_path / "demo", "--checkpoint", checkpoints["tiny_rac"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    driving_frames = probe_video(demo.DEMO_DRIVING).num_frames
+    assert count_streams(tmp_path / "demo" / "demo.mp4")[0] == driving_frames
+    assert count_streams(tmp_path / "demo" / "demo_compare.mp4")[0] == driving_frames
+    assert "different person" not in captured.err  # the bundled references show the source person
+
+
+def test_bundled_demo_assets_are_small():
+    source, references, driving = demo.demo_inputs()
+    info = probe_video(driving)
+    assert (info.width, info.height) == (128, 128)
+    assert info.num_frames / info.fps <= 3.0
+    assert driving.stat().st_size <= 300_000
+    assert len(references) >= 2 and source.is_file()
+
+
+# ---------------------------------------------------------------------------------------------- bad input
+def assert_one_error(capsys, rc: int, *fragments: str) -> str:
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert rc == 1, err
+    assert len(lines) == 1 and "Traceback" not in err, err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture
+def animate_args(tmp_path, checkpoints, driving_with_audio):
+    """A valid command line; tests replace one part."""
+    def build(**changes):
+        args = {"--source": GRACE, "--driving": driving_with_audio, "--out": tmp_path / "out.mp4",
+                "--checkpoint": checkpoints["tiny"]}
+        args.update(changes)
+        flat = ["animate"]
+        for key, value in args.items():
+            if value is not None:
+                flat += [key, value]
+        return flat
+    return build
+
+
+def test_missing_source(run_cli, capsys, tmp_path, animate_args):
+    missing = tmp_path / "nope.jpg"
+    assert_one_error(capsys, run_cli(*animate_args(**{"--source": missing})), str(missing))
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_source_that_is_not_an_image(run_cli, capsys, tmp_path, animate_args):
+    fake = tmp_path / "fake.png"
+    fake.write_text("this is text, not a picture")
+    assert_one_error(capsys, run_cli(*animate_args(**{"--source": fake})), str(fake))
+
+
+def test_driving_that_is_not_a_video(run_cli, capsys, tmp_path, animate_args):
+    fake = tmp_path / "fake.mp4"
+    fake.write_text("this is text, not a video")
+    assert_one_error(capsys, run_cli(*animate_args(**{"--driving": fake})), str(fake))
+
+
+def test_corrupt_and_zero_frame_videos(run_cli, capsys, tmp_path, animate_args, driving_with_audio):
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes(driving_with_audio.read_bytes()[:400])
+    assert_one_error(capsys, run_cli(*animate_args(**{"--driving": truncated})), str(truncated))
+    empty = tmp_path / "empty.mp4"
+    with av.open(str(empty), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width = stream.height = 64
+    assert_one_error(capsys, run_cli(*animate_args(**{"--driving": empty})), str(empty))
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_no_face_in_the_source_names_the_file(run_cli, capsys, tmp_path, animate_args):
+    blank = tmp_path / "wall.png"
+    write_image(blank, np.full((200, 160, 3), 180, np.uint8))
+    assert_one_error(capsys, run_cli(*animate_args(**{"--source": blank})), "no face", str(blank))
+
+
+def test_existing_output_is_kept_without_overwrite(run_cli, capsys, tmp_path, animate_args):
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"precious")
+    assert_one_error(capsys, run_cli(*animate_args()), "--overwrite")
+    assert out.read_bytes() == b"precious"
+
+
+def test_output_folder_not_writable(run_cli, capsys, tmp_path, animate_args, monkeypatch):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    assert_one_error(capsys, run_cli(*animate_args(**{"--out": blocker / "out.mp4"})), "folder")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    from synergywarp.inference import output
+
+    real_access = output.os.access
+    monkeypatch.setattr(output.os, "access", lambda p, mode: False if str(p) == str(locked) else real_access(p, mode))
+    assert_one_error(capsys, run_cli(*animate_args(**{"--out": locked / "out.mp4"})), "not writable", str(locked))
+    assert list(locked.iterdir()) == []
+
+
+@pytest.mark.parametrize("flag,value,fragment", [("--device", "tpu", "unknown device"),
+                                                  ("--dtype", "fp64", "unknown dtype"),
+                                                  ("--batch", "0", "batch"),
+                                                  ("--smooth", "-1", "smooth")])
+def test_bad_options(run_cli, capsys, tmp_path, animate_args, flag, value, fragment):
+    assert_one_error(capsys, run_cli(*animate_args(**{flag: value})), fragment)
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_empty_references_folder(run_cli, capsys, tmp_path, animate_args):
+    (tmp_path / "refs").mkdir()
+    assert_one_error(capsys, run_cli(*animate_args(), "--refs-dir", tmp_path / "refs"), "no images")
+
+
+def test_missing_bundled_model_names_the_checkpoint_flag(run_cli, capsys, tmp_path, animate_args, monkeypatch):
+    monkeypatch.setattr(pipeline, "BUNDLED_MODEL", tmp_path / "none.safetensors")
+    assert_one_error(capsys, run_cli(*animate_args(**{"--checkpoint": None})), "--checkpoint")

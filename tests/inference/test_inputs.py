@@ -1,0 +1,90 @@
+"""Source images in awkward formats, huge images, and no-crop landmarks for tracked models."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from synergywarp.inference import AnimateOptions, Animator
+from synergywarp.inference.inputs import DrivingFrames, prepare_face
+from synergywarp.models import create_model
+
+from .conftest import GRACE
+
+OPTIONS = AnimateOptions()
+
+
+def crop_centre_and_side(prepared) -> tuple[np.ndarray, float]:
+    crop = prepared.crop
+    centre = crop.inverse @ np.array([crop.size / 2, crop.size / 2, 1.0])
+    return centre, crop.size / crop.zoom
+
+
+@pytest.fixture(scope="module")
+def reference_crop(grace):
+    return crop_centre_and_side(prepare_face(grace, 64, OPTIONS, need_landmarks=False))
+
+
+def _variants(grace: np.ndarray, folder):
+    grey = folder / "grey.png"
+    Image.fromarray(cv2.cvtColor(grace, cv2.COLOR_RGB2GRAY)).save(grey)
+    rgba = folder / "rgba.png"
+    alpha = np.full(grace.shape[:2] + (1,), 255, np.uint8)
+    alpha[:20] = 0  # a transparent strip at the top
+    Image.fromarray(np.concatenate([grace, alpha], axis=2), "RGBA").save(rgba)
+    sixteen = folder / "sixteen.png"
+    grey16 = cv2.cvtColor(grace, cv2.COLOR_RGB2GRAY).astype(np.uint16) * 257
+    Image.fromarray(grey16).save(sixteen)
+    rotated = folder / "exif_rotated.jpg"
+    stored = Image.fromarray(np.ascontiguousarray(np.rot90(grace, k=1)))  # stored sideways ...
+    exif = Image.Exif()
+    exif[0x0112] = 6  # ... with "rotate 90° clockwise to display"
+    stored.save(rotated, exif=exif, quality=95)
+    return [grey, rgba, sixteen, rotated]
+
+
+def test_grey_rgba_16bit_and_exif_rotated_sources_find_the_same_face(tmp_path, grace, reference_crop):
+    centre, side = reference_crop
+    for path in _variants(grace, tmp_path):
+        prepared = prepare_face(path, 64, OPTIONS, need_landmarks=False)
+        assert prepared.image.shape == grace.shape and prepared.image.dtype == np.uint8, path.name
+        got_centre, got_side = crop_centre_and_side(prepared)
+        assert np.abs(got_centre - centre).max() < 6, path.name
+        assert got_side == pytest.approx(side, rel=0.05), path.name
+
+
+def test_huge_source_is_found_and_cropped_at_full_resolution(grace, reference_crop):
+    centre, side = reference_crop
+    factor = 6
+    huge = cv2.resize(grace, (grace.shape[1] * factor, grace.shape[0] * factor), interpolation=cv2.INTER_LINEAR)
+    prepared = prepare_face(huge, 64, OPTIONS, need_landmarks=False)
+    got_centre, got_side = crop_centre_and_side(prepared)
+    assert got_side == pytest.approx(side * factor, rel=0.05)
+    assert np.abs(got_centre - centre * factor).max() < 6 * factor
+
+
+def test_tracked_model_without_crop_uses_landmarks_of_the_given_crop(grace_crops):
+    animator = Animator(create_model("tiny_tracked"))
+    options = AnimateOptions(crop=False, smooth=0.0)
+    prepared = animator.prepare(grace_crops[0], options=options)
+    kp = prepared.keypoints
+    assert kp.shape == (32, 3) and np.abs(kp[:, :2]).max() < 1.0
+    frames = list(animator.animate(prepared, grace_crops[:3]))
+    assert frames[0].image.shape == (64, 64, 3)  # model resolution, no paste-back
+    np.testing.assert_allclose(frames[0].keypoints, kp, atol=1e-4)
+
+
+def test_driving_arrays_and_images(tmp_path, grace):
+    from synergywarp.io import write_image
+
+    single = tmp_path / "still.png"
+    write_image(single, grace)
+    frames = DrivingFrames(single)
+    assert frames.num_frames == 1 and frames.audio_path is None and frames.fps == 25.0
+    stacked = DrivingFrames(np.stack([grace, grace]))
+    assert stacked.num_frames == 2 and len(list(stacked)) == 2 and len(list(stacked)) == 2  # re-iterable
+    one_shot = DrivingFrames(iter([grace, grace, grace]))
+    one_shot.materialise()
+    assert one_shot.num_frames == 3 and len(list(one_shot)) == 3
