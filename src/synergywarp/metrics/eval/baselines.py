@@ -1,0 +1,275 @@
+"""Every evaluated method behind one small adapter, so all see identical crops and frames.
+
+A :class:`Method` turns a task's inputs (:class:`TaskInputs`: the source and driving clips at their
+crop size S) into output frames ``N×H×W×3 uint8`` for the requested driving frames:
+
+- ``static``: the source frame copied (no motion at all);
+- ``geometric``: no learning — the source warped piecewise-affinely along the 468 FaceMesh
+  landmarks (source → driving, absolute or relatively transferred) with the synthetic engine's
+  z-ordered renderer; three support rings around the face silhouette carry 60/30/10 % of the
+  nearest silhouette point's motion and the outer ring (and so the background) is held still;
+- ``explicit``: the network with ``fusion_mode="explicit"`` (RAC off, C ≡ 1);
+- ``full@R``: the network with its own fusion and R reference frames.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Protocol as TypingProtocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+
+from synergywarp.data import EvalClip
+from synergywarp.metrics.eval.protocol import EvalTask
+
+RING_MOTION_SHARE = (0.6, 0.3, 0.1)  # support rings 1–3 (geometric baseline); the outer ring stays
+
+
+@dataclass
+class TaskInputs:
+    """The clips of one task; frames S×S×3 uint8, landmarks 468×3 crop-normalised."""
+
+    task: EvalTask
+    source_clip: EvalClip
+    driving_clip: EvalClip
+    _transferred: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+
+    @property
+    def source(self) -> np.ndarray:
+        return self.source_clip.frames[self.task.source_frame]
+
+    @property
+    def source_landmarks(self) -> np.ndarray:
+        return np.asarray(self.source_clip.arrays["landmarks"][self.task.source_frame], np.float32)
+
+    def driving(self, frames: tuple[int, ...]) -> np.ndarray:
+        """N×S×S×3 uint8 driving frames."""
+        return self.driving_clip.frames[list(frames)]
+
+    def reference_frames(self, num_references: int) -> list[int]:
+        return list(self.task.references_for(num_references))
+
+    def target_landmarks(self, frames: tuple[int, ...]) -> np.ndarray:
+        """N×468×3 landmarks the output should show: the driving's own (absolute) or the source's
+        moved by the driving's change since its frame 0 (relative, tracked-motion transfer)."""
+        landmarks = np.asarray(self.driving_clip.arrays["landmarks"], np.float32)
+        if self.task.motion_mode == "absolute":
+            return landmarks[list(frames)]
+        from synergywarp.inference.motion import transfer_tracked_motion
+
+        missing = [f for f in frames if f not in self._transferred]
+        if missing:
+            moved = transfer_tracked_motion(self.source_landmarks, landmarks[missing], landmarks[0], "relative")
+            self._transferred.update(zip(missing, moved))
+        return np.stack([self._transferred[f] for f in frames])
+
+
+class Method(TypingProtocol):
+    """An evaluated method: ``name`` (table row), ``network`` (what produced it, one line)."""
+
+    name: str
+    network: str
+    cache_group: str  # what all its outputs depend on (checkpoint, version): the cache folder
+
+    def fingerprint(self, task: EvalTask) -> str:
+        """Everything besides the frame that its outputs for ``task`` depend on (checked on reuse)."""
+        ...
+
+    def generate(self, inputs: TaskInputs, frames: tuple[int, ...]) -> np.ndarray:
+        """N×H×W×3 uint8 outputs for the driving ``frames``."""
+        ...
+
+
+class StaticMethod:
+    """The source frame copied for every driving frame."""
+
+    name = "static"
+    network = "none (the source frame copied)"
+    cache_group = "static-v1"
+
+    def fingerprint(self, task: EvalTask) -> str:
+        return self.cache_group
+
+    def generate(self, inputs: TaskInputs, frames: tuple[int, ...]) -> np.ndarray:
+        return np.repeat(inputs.source[None], len(frames), axis=0)
+
+
+def geometric_warp(source: np.ndarray, source_landmarks: np.ndarray, target_landmarks: np.ndarray,
+                   mesh=None) -> np.ndarray:
+    """S×S×3 uint8 source warped so its 468×3 landmarks move to ``target_landmarks`` (crop-normalised).
+
+    The head mesh of the synthetic engine (landmarks + support rings) is used; ring k of 1–3 moves
+    by ``RING_MOTION_SHARE[k−1]`` of its silhouette point's motion, the outer ring stays put.
+    """
+    from synergywarp.data.synth.mesh import build_head_mesh
+    from synergywarp.data.synth.render import normalised_to_pixels, warp_mesh
+
+    mesh = mesh if mesh is not None else build_head_mesh(source_landmarks)
+    size = source.shape[0]
+    motion = np.asarray(target_landmarks, np.float64) - mesh.points[:468]
+    target = mesh.points.copy()
+    target[:468] = target_landmarks
+    for ring, share in enumerate(RING_MOTION_SHARE, start=1):
+        indices = mesh.ring(ring)
+        target[indices] += share * motion[mesh.parent[indices]]
+    warped, ids = warp_mesh(source.astype(np.float32), normalised_to_pixels(mesh.points, size),
+                            normalised_to_pixels(target, size), target[:, 2], mesh.triangles)
+    warped = np.where((ids >= 0)[..., None], warped, source.astype(np.float32))
+    return np.clip(np.rint(warped), 0, 255).astype(np.uint8)
+
+
+class GeometricMethod:
+    """No learning: piecewise-affine warp of the source along its 468 landmarks (see module doc)."""
+
+    name = "geometric"
+    network = ("none (piecewise-affine warp along the 468 FaceMesh landmarks of source → driving, "
+               "z-ordered, background held still)")
+
+    cache_group = f"geometric-v1 rings={RING_MOTION_SHARE}"
+
+    def fingerprint(self, task: EvalTask) -> str:
+        return f"{self.cache_group} motion={task.motion_mode}"
+
+    def generate(self, inputs: TaskInputs, frames: tuple[int, ...]) -> np.ndarray:
+        from synergywarp.data.synth.mesh import build_head_mesh
+
+        source_landmarks = inputs.source_landmarks
+        mesh = build_head_mesh(source_landmarks)
+        targets = inputs.target_landmarks(frames)
+        return np.stack([geometric_warp(inputs.source, source_landmarks, t, mesh) for t in targets])
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class LoadedModel:
+    """A checkpoint loaded once and shared by the ``explicit`` and ``full@R`` methods."""
+
+    def __init__(self, path: str | Path, device: str | torch.device = "cpu", batch_size: int = 8) -> None:
+        from synergywarp.models import SynergyWarpNet
+
+        self.path = Path(path)
+        self.device = torch.device(device)
+        self.model = SynergyWarpNet.from_pretrained(self.path, map_location="cpu").to(self.device).eval()
+        self.batch_size = batch_size
+
+    @cached_property
+    def sha256(self) -> str:
+        return file_sha256(self.path)
+
+    @property
+    def config(self):
+        return self.model.config
+
+    @property
+    def trained_stages(self) -> list[str] | None:
+        raw = getattr(self.model, "checkpoint_metadata", {}).get("trained_stages")
+        try:
+            stages = json.loads(raw) if raw is not None else None
+        except json.JSONDecodeError:
+            return None
+        return [str(s) for s in stages] if isinstance(stages, list) else None
+
+    def describe(self, fusion: str) -> str:
+        cfg = self.config
+        return (f"SynergyWarpNet {cfg.name} ({cfg.motion} motion, {cfg.image_size}²→{cfg.output_size}², "
+                f"fusion {fusion}) from {self.path.name} (sha256 {self.sha256[:12]})")
+
+    def to_input(self, images: np.ndarray) -> torch.Tensor:
+        """N×H×W×3 uint8 → N×3×S×S float in [0, 1] at the model's input size (antialiased bilinear)."""
+        tensor = rearrange(torch.from_numpy(np.ascontiguousarray(images)), "n h w c -> n c h w").float() / 255.0
+        size = self.config.image_size
+        if tensor.shape[-1] != size or tensor.shape[-2] != size:
+            tensor = F.interpolate(tensor, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+        return tensor.to(self.device)
+
+
+def _keypoints(landmarks: np.ndarray, device: torch.device) -> torch.Tensor:
+    from synergywarp.face.keypoints import tracked_keypoints
+
+    keypoints = tracked_keypoints(np.asarray(landmarks, np.float32))
+    return torch.from_numpy(np.ascontiguousarray(keypoints)).float().to(device)
+
+
+class ModelMethod:
+    """The network: ``explicit`` (fusion_mode explicit, no references) or ``full@R``."""
+
+    def __init__(self, loaded: LoadedModel, num_references: int | None) -> None:
+        self.loaded = loaded
+        self.num_references = num_references
+        self.fusion_mode = "explicit" if num_references is None else None
+        self.name = "explicit" if num_references is None else f"full@{num_references}"
+        fusion = "explicit (RAC off, C ≡ 1)" if num_references is None else loaded.config.cgf.mode
+        self.network = loaded.describe(fusion)
+        stages = loaded.trained_stages
+        if num_references is not None and stages is not None and "rac" not in stages:
+            warnings.warn(f"{self.name}: the checkpoint's RAC stage was never trained (trained_stages: "
+                          f"{', '.join(stages)}); its numbers describe an untrained RAC", stacklevel=2)
+
+    @property
+    def cache_group(self) -> str:
+        return f"model-v1 {self.name} sha256={self.loaded.sha256}"
+
+    def fingerprint(self, task: EvalTask) -> str:
+        refs = "" if self.num_references is None else f" refs={task.references_for(self.num_references)}"
+        return f"{self.cache_group} motion={task.motion_mode}{refs}"
+
+    @torch.no_grad()
+    def generate(self, inputs: TaskInputs, frames: tuple[int, ...]) -> np.ndarray:
+        loaded, model = self.loaded, self.loaded.model
+        tracked = loaded.config.motion == "tracked"
+        device = loaded.device
+        state = model.encode_source(loaded.to_input(inputs.source[None]),
+                                    _keypoints(inputs.source_landmarks[None], device) if tracked else None)
+        tokens = None
+        if self.num_references:
+            ref_frames = inputs.reference_frames(self.num_references)
+            images = loaded.to_input(inputs.source_clip.frames[ref_frames])[None]
+            ref_kp = None
+            if tracked:
+                ref_kp = _keypoints(inputs.source_clip.arrays["landmarks"][ref_frames], device)[None]
+            tokens = model.encode_references(state, images, ref_kp)
+        first_motion = None
+        if not tracked and inputs.task.motion_mode == "relative":
+            first_motion = model.image_motion(loaded.to_input(inputs.driving_clip.frames[:1]))
+        outputs = []
+        for start in range(0, len(frames), loaded.batch_size):
+            chunk = frames[start:start + loaded.batch_size]
+            if tracked:
+                driving_kp = _keypoints(inputs.target_landmarks(chunk), device)
+            else:
+                motion = model.image_motion(loaded.to_input(inputs.driving(chunk)))
+                driving_kp = (model.motion_keypoints(state, motion) if first_motion is None
+                              else model.relative_driving_keypoints(state, motion, first_motion))
+            image = model.animate(state, driving_kp, tokens, fusion_mode=self.fusion_mode)["image"]
+            outputs.append(rearrange(image.float().clamp(0, 1).mul(255).round().to(torch.uint8).cpu(),
+                                     "n c h w -> n h w c").numpy())
+        return np.concatenate(outputs)
+
+
+def build_methods(loaded: LoadedModel | None, refs: tuple[int, ...],
+                  names: tuple[str, ...] = ("static", "geometric", "explicit", "full")) -> list[Method]:
+    """The methods of one run in table order: static, geometric, explicit, full@R for each R."""
+    methods: list[Method] = []
+    if "static" in names:
+        methods.append(StaticMethod())
+    if "geometric" in names:
+        methods.append(GeometricMethod())
+    if loaded is not None and "explicit" in names:
+        methods.append(ModelMethod(loaded, None))
+    if loaded is not None and "full" in names:
+        methods.extend(ModelMethod(loaded, count) for count in refs)
+    return methods

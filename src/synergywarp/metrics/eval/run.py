@@ -1,0 +1,229 @@
+"""One evaluation run: plan → (cached) extraction per method and task → scoring → report files."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from synergywarp.data import EvalClip, find_clip, load_clip
+from synergywarp.errors import CheckpointError, ConfigError
+from synergywarp.metrics.eval.baselines import LoadedModel, Method, TaskInputs, build_methods
+from synergywarp.metrics.eval.extract import ExtractionStats, Extraction, FeatureExtractor
+from synergywarp.metrics.eval.protocol import PROTOCOLS, EvalTask, cross_plan, read_pairs, safe_name, self_plan
+from synergywarp.metrics.eval.score import MethodScore, TaskFeatures, score_method
+
+METHOD_CHOICES = ("static", "geometric", "explicit", "full")
+MODEL_METHODS = ("explicit", "full")
+REAL_GROUP = "real-v1"
+BUNDLED_MODEL = Path(__file__).resolve().parents[2] / "assets" / "models" / "demo.safetensors"
+
+
+@dataclass
+class EvalOptions:
+    """What ``synergywarp eval`` runs (see its --help). ``cache``: None = ``out/cache``."""
+
+    data: Path
+    checkpoint: Path | None = None
+    split: str = "test"
+    refs: tuple[int, ...] = (0, 1, 2, 4)
+    protocol: str = "self"
+    pairs: Path | None = None
+    out: Path = Path("eval")
+    cache: Path | None = None
+    use_cache: bool = True
+    max_frames: int | None = None
+    max_clips: int | None = None
+    device: str = "auto"
+    face_metrics: bool = True
+    methods: tuple[str, ...] = METHOD_CHOICES
+    batch_size: int = 8
+    inception: Path | None = None
+
+    def validate(self) -> "EvalOptions":
+        if self.protocol not in PROTOCOLS:
+            raise ConfigError(f"--protocol must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}")
+        if self.protocol == "cross" and self.pairs is None:
+            raise ConfigError("--protocol cross needs --pairs CSV (rows source_clip,source_frame,driving_clip)")
+        unknown = [m for m in self.methods if m not in METHOD_CHOICES]
+        if unknown or not self.methods:
+            raise ConfigError(f"--methods must be a subset of {','.join(METHOD_CHOICES)}, "
+                              f"got {','.join(self.methods)}")
+        if self.max_frames is not None and self.max_frames < 1:
+            raise ConfigError(f"--max-frames must be ≥ 1, got {self.max_frames}")
+        if self.batch_size < 1:
+            raise ConfigError(f"--batch must be ≥ 1, got {self.batch_size}")
+        return self
+
+
+@dataclass
+class EvalResult:
+    """Everything one run produced (the report files are written from this)."""
+
+    protocol: str
+    data: Path
+    split: str
+    refs: tuple[int, ...]
+    checkpoint: Path | None
+    tasks: list[EvalTask]
+    scores: list[MethodScore]
+    stats: ExtractionStats
+    fid_name: str
+    fid_network: str
+    face_metrics: bool
+    cache_dir: Path | None
+    seconds: float
+    files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def frames_per_second(self) -> float:
+        """Scored output frames (all methods) per second of the whole run."""
+        frames = sum(len(score.rows) for score in self.scores)
+        return frames / self.seconds if self.seconds > 0 else float("nan")
+
+    def score(self, method: str) -> MethodScore:
+        return next(s for s in self.scores if s.name == method)
+
+
+def resolve_checkpoint(checkpoint: str | Path | None) -> Path:
+    """``checkpoint`` or the bundled demo model (the inference helper's rule); CheckpointError if neither."""
+    try:
+        from synergywarp.inference.pipeline import resolve_checkpoint as resolve
+    except ImportError:
+        resolve = None
+    if resolve is not None:
+        path = Path(resolve(checkpoint))
+    elif checkpoint is not None:
+        path = Path(checkpoint)
+    elif BUNDLED_MODEL.is_file():
+        path = BUNDLED_MODEL
+    else:
+        raise CheckpointError(f"no bundled model at {BUNDLED_MODEL}; pass --checkpoint PATH "
+                              "(or --methods static,geometric to evaluate the baselines only)")
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    return path
+
+
+def resolve_device(name: str) -> torch.device:
+    try:
+        from synergywarp.inference.runtime import resolve_device as resolve
+    except ImportError:
+        if name == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(name)
+    return resolve(name)
+
+
+class ClipStore:
+    """Decoded clips of a dataset, loaded on first use (a few kept in memory)."""
+
+    def __init__(self, root: Path, keep: int = 4) -> None:
+        self.root, self.keep = root, keep
+        self._clips: OrderedDict[str, EvalClip] = OrderedDict()
+        self._stamps: dict[str, str] = {}
+
+    def stamp(self, name: str) -> str:
+        """Sizes and modification times of a clip's video and npz: cached features of a re-written
+        clip are not reused."""
+        if name not in self._stamps:
+            entry = find_clip(self.root, name)
+            stats = [entry.video.stat(), entry.arrays.stat()]
+            self._stamps[name] = ",".join(f"{s.st_size}:{s.st_mtime_ns}" for s in stats)
+        return self._stamps[name]
+
+    def get(self, name: str) -> EvalClip:
+        if name not in self._clips:
+            self._clips[name] = load_clip(self.root, name)
+            while len(self._clips) > self.keep:
+                self._clips.popitem(last=False)
+        self._clips.move_to_end(name)
+        return self._clips[name]
+
+
+def plan_tasks(options: EvalOptions) -> list[EvalTask]:
+    if options.protocol == "self":
+        return self_plan(options.data, options.split, options.refs, options.max_frames, options.max_clips)
+    return cross_plan(options.data, read_pairs(options.pairs), options.refs, options.max_frames)
+
+
+def _progress_bar(enabled: bool, total: int):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="task", desc="eval", dynamic_ncols=True)
+
+
+def run_eval(options: EvalOptions, progress: bool = False) -> EvalResult:
+    """Evaluate every method on every task; writes the report files into ``options.out``."""
+    from synergywarp.metrics.eval.report import write_reports
+    from synergywarp.metrics.fid import fid_features
+
+    options.validate()
+    start = time.perf_counter()
+    tasks = plan_tasks(options)
+    device = resolve_device(options.device)
+    needs_model = any(m in MODEL_METHODS for m in options.methods)
+    checkpoint = resolve_checkpoint(options.checkpoint) if needs_model else None
+    loaded = LoadedModel(checkpoint, device, options.batch_size) if checkpoint is not None else None
+    methods = build_methods(loaded, options.refs, options.methods)
+    fid_space = fid_features(options.inception, device)
+    extractor = FeatureExtractor(fid_space, options.face_metrics, pose_metrics=options.protocol == "cross",
+                                 device=device, batch_size=options.batch_size)
+    cache_dir = (options.cache or options.out / "cache") if options.use_cache else None
+    extraction = Extraction(extractor, cache_dir)
+    clips = ClipStore(Path(options.data))
+    per_method: dict[str, list[TaskFeatures]] = {m.name: [] for m in methods}
+    bar = _progress_bar(progress, len(tasks) * len(methods))
+    try:
+        with torch.inference_mode():
+            for task in tasks:
+                _evaluate_task(task, methods, extraction, clips, per_method, bar)
+    finally:
+        extractor.close()
+        if bar is not None:
+            bar.close()
+    scores = [score_method(m.name, m.network, per_method[m.name], fid_space, options.face_metrics) for m in methods]
+    result = EvalResult(options.protocol, Path(options.data), options.split, options.refs, checkpoint, tasks, scores,
+                        extraction.stats, fid_space.name, fid_space.network, options.face_metrics, cache_dir,
+                        time.perf_counter() - start)
+    result.files = write_reports(result, Path(options.out))
+    return result
+
+
+def _evaluate_task(task: EvalTask, methods: list[Method], extraction: Extraction, clips: ClipStore,
+                   per_method: dict[str, list[TaskFeatures]], bar) -> None:
+    """Extract (or load) the real frames and every method's outputs for one task."""
+    inputs: list[TaskInputs] = []
+
+    def task_inputs() -> TaskInputs:  # clips decoded only when something is not cached
+        if not inputs:
+            inputs.append(TaskInputs(task, clips.get(task.source_clip), clips.get(task.driving_clip)))
+        return inputs[0]
+
+    source_stamp, driving_stamp = clips.stamp(task.source_clip), clips.stamp(task.driving_clip)
+    real = extraction.features("real", REAL_GROUP, f"{REAL_GROUP} data={driving_stamp}",
+                               safe_name(task.driving_clip), task.driving_frames,
+                               lambda frames: (task_inputs().driving(frames), None))
+    source = extraction.features("real", REAL_GROUP, f"{REAL_GROUP} data={source_stamp}",
+                                 safe_name(task.source_clip), (task.source_frame,),
+                                 lambda frames: (task_inputs().source_clip.frames[list(frames)], None))
+    with_truth = task.protocol == "self"
+    for method in methods:
+        if bar is not None:
+            bar.set_postfix_str(f"{task.driving_clip} {method.name}")
+
+        def make(frames: tuple[int, ...], method: Method = method):
+            data = task_inputs()
+            return method.generate(data, frames), (data.driving(frames) if with_truth else None)
+
+        fingerprint = f"{method.fingerprint(task)} data={source_stamp}/{driving_stamp}"
+        outputs = extraction.features(method.name, method.cache_group, fingerprint, task.key, task.driving_frames,
+                                      make)
+        per_method[method.name].append(TaskFeatures(task, outputs, real, source))
+        if bar is not None:
+            bar.update(1)

@@ -1,0 +1,30 @@
+"""benchmarks/run_all.py: one table from speed, end-to-end animate and eval throughput, written as JSON."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def test_run_all_writes_every_section(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("run_all", BENCHMARKS / "run_all.py")
+    run_all = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_all)
+    out = tmp_path / "bench.json"
+    assert run_all.main(["--configs", "tiny", "--refs", "0", "1", "--repeats", "1", "--frames", "4",
+                         "--size", "128", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    by_section = {section: [r for r in rows if r["section"] == section] for section in ("speed", "animate", "eval")}
+    assert [r["item"] for r in by_section["speed"]] == ["tiny explicit fp32", "tiny full@0 fp32", "tiny full@1 fp32"]
+    assert all(r["value"] > 0 for r in by_section["speed"])
+    assert [r["item"] for r in by_section["animate"]] == ["end-to-end explicit", "end-to-end full@1"]
+    assert all(r["value"] is not None and r["value"] > 0 for r in by_section["animate"])
+    cold, warm = by_section["eval"]
+    assert cold["value"] > 0 and math.isfinite(warm["value"])
+    assert " 0 extracted" in warm["note"] and " 0 extracted" not in cold["note"]
+    printed = capsys.readouterr().out
+    assert "synergywarp eval (cold cache)" in printed and "end-to-end explicit" in printed
