@@ -117,3 +117,13 @@ def _gradient_l1(prediction: torch.Tensor, target: torch.Tensor) -> float:
     dx = (prediction[..., 1:] - prediction[..., :-1]) - (target[..., 1:] - target[..., :-1])
     dy = (prediction[..., 1:, :] - prediction[..., :-1, :]) - (target[..., 1:, :] - target[..., :-1, :])
     return dx.abs().mean().item() + dy.abs().mean().item()
+
+
+def test_bf16_autocast_on_cpu(vgg16_loss, astronaut_64, gaussian_blur):
+    """Mixed-precision training: bf16 inputs work (antialiased pyramids resample in fp32) and agree with fp32."""
+    blurred = gaussian_blur(astronaut_64, 1.0)
+    reference = vgg16_loss(blurred, astronaut_64).item()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = vgg16_loss(blurred.bfloat16(), astronaut_64.bfloat16())
+    assert torch.isfinite(low)
+    assert abs(low.item() - reference) / reference < 0.05

@@ -15,7 +15,9 @@ def resize_antialiased(image: torch.Tensor, size: tuple[int, int]) -> torch.Tens
     if tuple(image.shape[-2:]) == tuple(size):
         return image
     antialias = size[0] < image.shape[-2] or size[1] < image.shape[-1]
-    return F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=antialias)
+    # antialiased kernels have no bf16/fp16 CPU implementation: resample in fp32 and cast back
+    resized = F.interpolate(image.float(), size=size, mode="bilinear", align_corners=False, antialias=antialias)
+    return resized.to(image.dtype)
 
 
 def image_pyramid(image: torch.Tensor, scales: Sequence[float] = DEFAULT_SCALES) -> list[torch.Tensor]:

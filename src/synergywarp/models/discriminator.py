@@ -47,6 +47,9 @@ class MultiScaleDiscriminator(nn.Module):
     def forward(self, image: torch.Tensor) -> list[tuple[list[torch.Tensor], torch.Tensor]]:
         outputs = []
         for i, disc in enumerate(self.discriminators):
-            scaled = image if i == 0 else F.interpolate(image, scale_factor=0.5**i, mode="bilinear", antialias=True)
+            scaled = image
+            if i > 0:  # antialiased resampling in fp32 (no low-precision CPU kernel), then back
+                scaled = F.interpolate(image.float(), scale_factor=0.5**i, mode="bilinear", antialias=True)
+                scaled = scaled.to(image.dtype)
             outputs.append(disc(scaled))
         return outputs
