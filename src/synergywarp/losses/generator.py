@@ -76,7 +76,7 @@ class LossWeights:
 
 
 class GeneratorLoss(nn.Module):
-    """Weighted sum of the generator's loss terms; returns ``(total, {name: weighted float})``.
+    """Weighted sum of the generator's loss terms; returns ``(total, {name: weighted 0-d detached tensor})``.
 
     The perceptual network is built only when its weight is non-zero (lazily if the weights change
     later through the public ``weights`` attribute). Logged values are the weighted terms (they sum
@@ -141,7 +141,7 @@ class GeneratorLoss(nn.Module):
         pose_predicted: torch.Tensor | None = None,
         pose_target: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
-    ) -> tuple[torch.Tensor, dict[str, float]]:
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Total generator loss -> (scalar, {term: weighted value, "total": value}).
 
         prediction, driving, source: B×3×H×W in [0, 1]; flow: B×D×h×w×3 backward grid; occlusion:
@@ -175,8 +175,10 @@ class GeneratorLoss(nn.Module):
             for name, weight in active.items()
         }
         total = torch.stack(list(terms.values())).sum() if terms else prediction.new_zeros(())
-        values = torch.stack([t.detach().float() for t in (*terms.values(), total)]).tolist()
-        return total, dict(zip((*terms.keys(), "total"), values))
+        # detached 0-d tensors: no device sync here; callers convert with float() on log steps
+        logged = {name: value.detach().float() for name, value in terms.items()}
+        logged["total"] = total.detach().float()
+        return total, logged
 
     def _term(self, name: str, prediction: torch.Tensor, driving: torch.Tensor, given: dict,
               occlusion: torch.Tensor | None, estimated_keypoints: torch.Tensor | None,

@@ -240,7 +240,7 @@ class Trainer:
         self._first_bad = torch.where(bad & (self._first_bad < 0), self.step + 1, self._first_bad)
         if g_norm is not None:
             values["grad_norm/generator"] = g_norm.detach()
-        values.update({f"loss/{k}": torch.tensor(v) for k, v in g_values.items() if k != "total"})
+        values.update({f"loss/{k}": v for k, v in g_values.items() if k != "total"})
         return values, out
 
     # ---------------------------------------------------------------- checks, checkpoints
