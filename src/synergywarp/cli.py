@@ -55,14 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (module_name, function) in COMMANDS.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as err:  # an area still under construction
-            if not err.name or not err.name.startswith("synergywarp"):
-                raise
-            continue
-        getattr(module, function)(subparsers)
+    for module_name, function in COMMANDS.values():
+        getattr(importlib.import_module(module_name), function)(subparsers)
     return parser
 
 
