@@ -8,7 +8,6 @@ of landmarks per frame). Writing videos is in :mod:`synergywarp.inference.output
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -138,14 +137,9 @@ class Animator:
     @property
     def trained_stages(self) -> list[str] | None:
         """The checkpoint's ``trained_stages`` metadata, or None when it does not record them."""
-        raw = getattr(self.model, "checkpoint_metadata", {}).get("trained_stages")
-        if raw is None:
-            return None
-        try:
-            stages = json.loads(raw)
-        except json.JSONDecodeError:
-            return None
-        return [str(s) for s in stages] if isinstance(stages, list) else None
+        from synergywarp.models.checkpoint import trained_stages
+
+        return trained_stages(self.model)
 
     @property
     def rac_usable(self) -> bool:

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from synergywarp.errors import AssetError
+from synergywarp.models.lpips_nets import vgg_trunk
 
 # torchvision ``features`` indices of relu1_1, relu2_1, relu3_1, relu4_1, relu5_1.
 VGG19_TAPS = (1, 6, 11, 20, 29)
@@ -31,15 +32,7 @@ class VGG19Features(nn.Module):
         super().__init__()
         self.taps = VGG19_TAPS
         self.channels = VGG19_CHANNELS
-        layers: list[nn.Module] = []
-        in_channels = 3
-        for item in _VGG19_CONFIG:
-            if item == "M":
-                layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
-            else:
-                layers += [nn.Conv2d(in_channels, int(item), kernel_size=3, padding=1), nn.ReLU(inplace=False)]
-                in_channels = int(item)
-        self.features = nn.Sequential(*layers)
+        self.features = vgg_trunk(_VGG19_CONFIG)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         outputs = []

@@ -68,6 +68,16 @@ def load_state_dict_strict(model: torch.nn.Module, state: dict[str, torch.Tensor
     model.load_state_dict(state, strict=True)
 
 
+def trained_stages(model: torch.nn.Module) -> list[str] | None:
+    """The ``trained_stages`` a loaded checkpoint records (e.g. ``["explicit", "rac", "cgf"]``), or None."""
+    raw = getattr(model, "checkpoint_metadata", {}).get("trained_stages")
+    try:
+        stages = json.loads(raw) if raw is not None else None
+    except json.JSONDecodeError:
+        return None
+    return [str(s) for s in stages] if isinstance(stages, list) else None
+
+
 def load_model(path: str | Path, map_location: str | torch.device = "cpu", config: ModelConfig | None = None):
     """Rebuild the model stored in ``path`` (or check it against ``config``) and load its weights."""
     from synergywarp.models.network import SynergyWarpNet

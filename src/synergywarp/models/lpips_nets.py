@@ -79,6 +79,19 @@ class AlexNetFeatures(_TappedFeatures):
         )
 
 
+def vgg_trunk(config: tuple) -> nn.Sequential:
+    """torchvision-layout VGG ``features``: 3×3 conv + ReLU per number, 2×2 max pool per ``"M"``."""
+    layers: list[nn.Module] = []
+    in_channels = 3
+    for item in config:
+        if item == "M":
+            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+        else:
+            layers += [nn.Conv2d(in_channels, int(item), kernel_size=3, padding=1), nn.ReLU(inplace=False)]
+            in_channels = int(item)
+    return nn.Sequential(*layers)
+
+
 class VGG16Features(_TappedFeatures):
     """VGG16 conv trunk (torchvision layout); taps relu1_2, relu2_2, relu3_3, relu4_3, relu5_3."""
 
@@ -86,15 +99,7 @@ class VGG16Features(_TappedFeatures):
         super().__init__()
         self.taps = VGG16_TAPS
         self.channels = VGG16_CHANNELS
-        layers: list[nn.Module] = []
-        in_channels = 3
-        for item in _VGG16_CONFIG:
-            if item == "M":
-                layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
-            else:
-                layers += [nn.Conv2d(in_channels, int(item), kernel_size=3, padding=1), nn.ReLU(inplace=False)]
-                in_channels = int(item)
-        self.features = nn.Sequential(*layers)
+        self.features = vgg_trunk(_VGG16_CONFIG)
 
 
 class ScalingLayer(nn.Module):

@@ -15,7 +15,6 @@ crop size S) into output frames ``N×H×W×3 uint8`` for the requested driving f
 from __future__ import annotations
 
 import hashlib
-import json
 import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -176,12 +175,9 @@ class LoadedModel:
 
     @property
     def trained_stages(self) -> list[str] | None:
-        raw = getattr(self.model, "checkpoint_metadata", {}).get("trained_stages")
-        try:
-            stages = json.loads(raw) if raw is not None else None
-        except json.JSONDecodeError:
-            return None
-        return [str(s) for s in stages] if isinstance(stages, list) else None
+        from synergywarp.models.checkpoint import trained_stages
+
+        return trained_stages(self.model)
 
     def describe(self, fusion: str) -> str:
         cfg = self.config
