@@ -114,11 +114,12 @@ def animate_to_file(animator, source: ImageInput, driving: ImageInput | Iterable
                           if compare_out is not None else None)
         png_writer = FrameFolderWriter(folder) if folder is not None else None
         for frame in stream:
-            writer.write(frame.image)
-            if compare_writer is not None:
-                compare_writer.write(side_by_side([frame.driving, source_panel, frame.image]))
-            if png_writer is not None:
-                png_writer.write(frame.image)
+            with animator.timed("encoding"):
+                writer.write(frame.image)
+                if compare_writer is not None:
+                    compare_writer.write(side_by_side([frame.driving, source_panel, frame.image]))
+                if png_writer is not None:
+                    png_writer.write(frame.image)
             count += 1
         has_audio = writer.has_audio
     return AnimationResult(out=out, compare=compare_out, frames_dir=folder, num_frames=count, fps=frames.fps,

@@ -8,7 +8,10 @@ of landmarks per frame). Writing videos is in :mod:`synergywarp.inference.output
 
 from __future__ import annotations
 
+import contextlib
+import time
 import warnings
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,6 +123,18 @@ class Animator:
         self.model = self.runtime.prepare_model(model)
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
         self._animate_fn = self.runtime.maybe_compile(self.model.animate)
+        #: seconds spent per stage since creation (tracking, crop, motion, model, paste_back; the
+        #: file writer adds encoding) — what benchmarks/animate_speed.py reports
+        self.stage_seconds: dict[str, float] = defaultdict(float)
+
+    @contextlib.contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        """Add the block's wall time to ``stage_seconds[stage]``."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stage_seconds[stage] += time.perf_counter() - start
 
     @classmethod
     def from_pretrained(cls, checkpoint: str | Path | None = None, device: str = "auto", dtype: str = "auto",
@@ -230,7 +245,8 @@ class Animator:
         if options.crop or tracked:
             if not frames.reiterable:
                 frames.materialise()
-            track = track_driving(frames, cfg.image_size, options, need_landmarks=tracked, progress=progress)
+            with self.timed("tracking"):
+                track = track_driving(frames, cfg.image_size, options, need_landmarks=tracked, progress=progress)
         first_index = track.first_valid if track is not None else 0
         first_crop = None
         if frames.reiterable:
@@ -282,7 +298,9 @@ class Animator:
         batch: list[tuple[int, np.ndarray]] = []
         size = session.prepared.options.batch
         for index, frame in enumerate(session.frames):
-            batch.append((index, self._driving_crop(frame, index, session.track)))
+            with self.timed("crop"):
+                crop = self._driving_crop(frame, index, session.track)
+            batch.append((index, crop))
             if len(batch) == size:
                 yield from self._animate_batch(session, batch, progress)
                 batch = []
@@ -294,7 +312,8 @@ class Animator:
         prepared, options = session.prepared, session.prepared.options
         indices = [i for i, _ in batch]
         crops = [c for _, c in batch]
-        raw = self._keypoints(session, crops, indices)
+        with self.timed("motion"):
+            raw = self._keypoints(session, crops, indices)
         valid = [session.track is None or (i < session.track.num_frames and bool(session.track.valid[i]))
                  for i in indices]
         keypoints = np.empty_like(raw)
@@ -302,15 +321,16 @@ class Animator:
             if ok:
                 session.held_keypoints = raw[row]
             keypoints[row] = session.smoother(session.held_keypoints)
-        with self.runtime.context():
+        with self.timed("model"), self.runtime.context():
             out = self._animate_fn(prepared.state, torch.from_numpy(keypoints).to(self.runtime.device),
                                    prepared.reference_tokens, fusion_mode=prepared.fusion_mode)
-            animated = to_uint8(out["image"])
+            animated = to_uint8(out["image"])  # copies to the host, so device time is included
         source = prepared.source
         for row, index in enumerate(indices):
             image = animated[row]
             if options.crop and options.paste_back:
-                image = paste_back(source.image, animated[row], source.crop, feather=options.feather)
+                with self.timed("paste_back"):
+                    image = paste_back(source.image, animated[row], source.crop, feather=options.feather)
             if progress is not None:
                 progress("animating", 1)
             yield AnimatedFrame(index=index, image=image, crop=animated[row], driving=crops[row],
