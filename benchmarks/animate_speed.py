@@ -77,14 +77,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--configs", nargs="+", default=["small", "lp256"])
     parser.add_argument("--dtypes", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
-    parser.add_argument("--frames", type=int, default=60, help="driving frames (lp256 uses at most 12)")
+    parser.add_argument("--frames", type=int, default=60, help="driving frames (lp256 uses at most 8)")
     parser.add_argument("--checkpoint", type=Path, default=BUNDLED, help="weights for the small config")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/animate_speed.json"))
     args = parser.parse_args(argv)
     rows = []
     for config in args.configs:
         for dtype in args.dtypes:
-            frames = min(args.frames, 12) if config == "lp256" else args.frames
+            frames = min(args.frames, 8) if config == "lp256" else args.frames
             ckpt = args.checkpoint if config.startswith("small") else None
             rows.append(run(config, dtype, frames, ckpt))
     header = (f"{'config':<8}{'dtype':<6}{'frames':>7}{'fps':>7}{'prep s':>8}"
