@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import yaml
-from conftest import write_blob_dataset
+from train_helpers import write_blob_dataset
 
 from synergywarp.train import state as S
 from synergywarp.train.logging import read_log

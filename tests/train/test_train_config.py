@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 import yaml
-from conftest import tiny_config
+from train_helpers import tiny_config
 
 from synergywarp.errors import ConfigError
 from synergywarp.train import state as S

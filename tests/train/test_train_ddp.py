@@ -11,7 +11,7 @@ import sys
 
 import torch
 import torch.multiprocessing as mp
-from conftest import BlobClips, tiny_config
+from train_helpers import BlobClips, tiny_config
 
 from synergywarp.train import distributed as D
 from synergywarp.train.logging import read_log

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from conftest import tiny_config
+from train_helpers import tiny_config
 
 from synergywarp.models import SynergyWarpNet
 from synergywarp.train.logging import read_log

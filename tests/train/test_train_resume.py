@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 import torch
-from conftest import tiny_config
+from train_helpers import tiny_config
 
 from synergywarp.models import SynergyWarpNet
 from synergywarp.train import state as S
