@@ -98,3 +98,18 @@ def test_one_euro_reduces_jitter_and_follows_fast_motion():
     step = np.concatenate([np.zeros(10), np.ones(10)])[:, None]
     out = OneEuroFilter(1.0, fps=25).filter_sequence(step)
     assert out[15, 0] > 0.8
+
+
+def test_transfer_fits_source_and_reference_poses_once(monkeypatch):
+    """Per driving frame only that frame's pose is fitted; source and reference poses are cached."""
+    from synergywarp.inference import motion as motion_module
+
+    calls = []
+    real_fit = motion_module.fit_head_pose
+    monkeypatch.setattr(motion_module, "fit_head_pose", lambda p: calls.append(1) or real_fit(p))
+    source, first = posed(yaw=-10, scale=0.5), posed(yaw=15, scale=0.7)
+    frames = [posed(yaw=15 + 4 * t, scale=0.7, expression=mouth_open(0.01 * t)) for t in range(5)]
+    transfer = motion_module.TrackedMotionTransfer(source, first, "relative")
+    cached = np.stack([transfer.keypoints(f) for f in frames])
+    assert len(calls) == 2 + len(frames)
+    np.testing.assert_allclose(cached, motion_module.tracked_driving_keypoints(source, np.stack(frames), first), atol=1e-6)

@@ -61,36 +61,53 @@ def relative_pose_transfer(source: HeadPose, driving: HeadPose, driving_first: H
     return _compose(rotation, scale, translation, expression)
 
 
+class TrackedMotionTransfer:
+    """Moves the source's landmarks by each driving frame's change (``motion: tracked``).
+
+    The head poses of the source and of the driving's reference frame are fitted once here, so the
+    per-frame cost is one pose fit of the driving frame. source, driving_first: 468×3 crop-normalised
+    landmarks (NaN rows allowed). ``relative``: see :func:`relative_pose_transfer`; ``absolute``: the
+    driving's landmarks as measured (its head pose, position and face shape).
+    """
+
+    def __init__(self, source: np.ndarray, driving_first: np.ndarray,
+                 mode: Literal["relative", "absolute"] = "relative"):
+        if mode not in ("relative", "absolute"):
+            raise ValueError(f"mode must be 'relative' or 'absolute', got {mode!r}")
+        self.mode = mode
+        if mode == "relative":
+            self.source_pose, self.first_pose = fit_head_pose(source), fit_head_pose(driving_first)
+
+    def landmarks(self, driving: np.ndarray) -> np.ndarray:
+        """Driving landmarks 468×3 or T×468×3 → the moved landmarks, same shape."""
+        driving = np.asarray(driving, dtype=np.float32)
+        if self.mode == "absolute":
+            return driving.copy()
+        frames = driving.reshape(-1, 468, 3)
+        moved = np.stack([relative_pose_transfer(self.source_pose, fit_head_pose(f), self.first_pose) for f in frames])
+        return moved.reshape(driving.shape)
+
+    def keypoints(self, driving: np.ndarray) -> np.ndarray:
+        """:meth:`landmarks` then the 32-keypoint subset: ``...×32×3`` float32."""
+        return tracked_keypoints(self.landmarks(driving)).astype(np.float32)
+
+
 def transfer_tracked_motion(
     source: np.ndarray,
     driving: np.ndarray,
     driving_first: np.ndarray,
     mode: Literal["relative", "absolute"] = "relative",
 ) -> np.ndarray:
-    """Driving landmarks for a ``motion: tracked`` model (crop-normalised, NaN rows allowed).
-
-    source: 468×3 (the source's landmarks in its crop); driving: 468×3 or T×468×3; driving_first:
-    468×3 (the driving's reference frame). ``relative``: see :func:`relative_pose_transfer`;
-    ``absolute``: the driving's landmarks as measured (its head pose, position and face shape).
-    Returns the shape of ``driving``.
-    """
-    driving = np.asarray(driving, dtype=np.float32)
-    if mode == "absolute":
-        return driving.copy()
-    if mode != "relative":
-        raise ValueError(f"mode must be 'relative' or 'absolute', got {mode!r}")
-    source_pose, first_pose = fit_head_pose(source), fit_head_pose(driving_first)
-    frames = driving.reshape(-1, 468, 3)
-    moved = np.stack([relative_pose_transfer(source_pose, fit_head_pose(f), first_pose) for f in frames])
-    return moved.reshape(driving.shape)
+    """One-shot :class:`TrackedMotionTransfer`: driving landmarks (468×3 or T×468×3) for a tracked model."""
+    return TrackedMotionTransfer(source, driving_first, mode).landmarks(driving)
 
 
 def tracked_driving_keypoints(
     source: np.ndarray, driving: np.ndarray, driving_first: np.ndarray,
     mode: Literal["relative", "absolute"] = "relative",
 ) -> np.ndarray:
-    """:func:`transfer_tracked_motion` then the 32-keypoint subset: ``...×32×3`` float32."""
-    return tracked_keypoints(transfer_tracked_motion(source, driving, driving_first, mode)).astype(np.float32)
+    """One-shot :meth:`TrackedMotionTransfer.keypoints`: ``...×32×3`` float32."""
+    return TrackedMotionTransfer(source, driving_first, mode).keypoints(driving)
 
 
 def learned_driving_keypoints(model, state, images: torch.Tensor, first_motion,

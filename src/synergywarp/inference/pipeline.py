@@ -35,9 +35,9 @@ from synergywarp.inference.inputs import (
 )
 from synergywarp.inference.motion import (
     OneEuroFilter,
+    TrackedMotionTransfer,
     expand_motion_landmarks,
     learned_driving_keypoints,
-    tracked_driving_keypoints,
 )
 from synergywarp.inference.options import AnimateOptions
 from synergywarp.inference.runtime import Runtime
@@ -112,6 +112,7 @@ class _Session:
     first_landmarks: np.ndarray | None  # 468×3 of the reference frame (tracked)
     held_keypoints: np.ndarray  # K×3
     smoother: OneEuroFilter
+    tracked_transfer: TrackedMotionTransfer | None = None  # source/reference-frame poses fitted once
 
 
 class Animator:
@@ -283,8 +284,10 @@ class Animator:
             for row, index in enumerate(indices):
                 if session.track.valid[index]:
                     driving = expand_motion_landmarks(session.track.landmarks[index])
-                    out[row] = tracked_driving_keypoints(prepared.source.landmarks, driving,
-                                                         session.first_landmarks, mode)
+                    if session.tracked_transfer is None:
+                        session.tracked_transfer = TrackedMotionTransfer(
+                            prepared.source.landmarks, session.first_landmarks, mode)
+                    out[row] = session.tracked_transfer.keypoints(driving)
             return out
         if session.first_motion is None:  # a one-shot iterator without crop: its first frame is the reference
             with self.runtime.context():
