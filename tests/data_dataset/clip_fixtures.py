@@ -2,7 +2,7 @@
 
 Each frame: dark background, a coloured disk moving across, a red strip at the top whose level
 encodes the frame index (20·t + 10), and a 4×4 white marker drawn at landmark 33 (tracked
-keypoint 0). Landmarks are CANONICAL_FACE rotated by the frame's (pitch, yaw, roll) and shifted.
+keypoint 6). Landmarks are CANONICAL_FACE rotated by the frame's (pitch, yaw, roll) and shifted.
 """
 
 from __future__ import annotations

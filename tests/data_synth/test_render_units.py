@@ -6,7 +6,7 @@ import numpy as np
 
 from synergywarp.data.synth import EXPRESSION_NAMES, random_trajectory
 from synergywarp.data.synth.expression import expression_basis
-from synergywarp.data.synth.render import warp_mesh
+from synergywarp.face.mesh_render import warp_mesh
 from synergywarp.data.synth.trajectory import PoseRanges
 from synergywarp.face import CANONICAL_FACE
 

@@ -133,8 +133,12 @@ def decode_frames(entry: ClipEntry, indices: list[int] | np.ndarray | None = Non
 
     Decodes sequentially up to the largest index and converts only the requested frames to RGB.
     InputError naming the clip when the video is missing, corrupt, or ends before a requested frame.
+    Without PyAV (the ``video`` extra) OpenCV's bundled FFmpeg decodes instead (training-only machines).
     """
-    import av
+    try:
+        import av
+    except ImportError:
+        return _decode_frames_opencv(entry, indices)
 
     from synergywarp.io.video_reader import open_video_container
 
@@ -164,6 +168,37 @@ def decode_frames(entry: ClipEntry, indices: list[int] | np.ndarray | None = Non
     if decoded == 0:
         raise InputError(f"clip {entry.name}: no frame decodes in {entry.video} (corrupt or empty video)")
     if wanted is not None:
+        raise InputError(f"clip {entry.name}: video {entry.video} has only {decoded} decodable "
+                         f"frames, frame {last} was requested")
+    return frames
+
+
+def _decode_frames_opencv(entry: ClipEntry, indices: list[int] | np.ndarray | None) -> dict[int, np.ndarray]:
+    """:func:`decode_frames` through ``cv2.VideoCapture`` (no display-rotation handling)."""
+    import cv2
+
+    wanted = None if indices is None else {int(i) for i in indices}
+    last = None if wanted is None else max(wanted, default=-1)
+    frames: dict[int, np.ndarray] = {}
+    if last is not None and last < 0:
+        return frames
+    if not entry.video.is_file():
+        raise InputError(f"clip {entry.name}: video not found: {entry.video}")
+    capture = cv2.VideoCapture(str(entry.video))
+    decoded = 0
+    try:
+        while last is None or decoded <= last:
+            ok, bgr = capture.read()
+            if not ok:
+                break
+            if wanted is None or decoded in wanted:
+                frames[decoded] = np.ascontiguousarray(bgr[..., ::-1])
+            decoded += 1
+    finally:
+        capture.release()
+    if decoded == 0:
+        raise InputError(f"clip {entry.name}: no frame decodes in {entry.video} (corrupt or empty video)")
+    if wanted is not None and decoded <= last:
         raise InputError(f"clip {entry.name}: video {entry.video} has only {decoded} decodable "
                          f"frames, frame {last} was requested")
     return frames

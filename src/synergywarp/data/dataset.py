@@ -42,6 +42,8 @@ class ClipDataset(Dataset):
     degrees); ``clip`` (name), ``source_index``, ``driving_index`` (int64) and
     ``reference_indices`` R int64 (−1 where padded).
 
+    With ``prior_grid`` also ``prior_grid`` S×S×2: the geometric mesh warp source → driving as a backward
+    grid (:func:`synergywarp.face.mesh_warp.mesh_warp_grid`, from the augmented landmarks).
     ``keypoints=False`` reads no npz (pose-diverse choice then falls back to random) and returns
     images and indices only. ``cache_frames`` keeps up to ``cache_clips`` decoded clips in memory
     (per worker). InputError/ConfigError with one line on bad folders, files or settings.
@@ -50,7 +52,8 @@ class ClipDataset(Dataset):
     def __init__(self, root: str | Path, split: str = "train", image_size: int = 128,
                  num_references: int | tuple[int, int] = 2, reference_choice: ReferenceChoice = "pose_diverse",
                  repeats: int = 1, augment: AugmentConfig | None = None, seed: int = 0,
-                 cache_frames: bool = False, *, keypoints: bool = True, cache_clips: int = 64) -> None:
+                 cache_frames: bool = False, *, keypoints: bool = True, cache_clips: int = 64,
+                 prior_grid: bool = False) -> None:
         if not isinstance(image_size, int) or image_size < 8:
             raise ConfigError(f"dataset image_size must be an integer >= 8, got {image_size!r}")
         if reference_choice not in REFERENCE_CHOICES:
@@ -70,6 +73,9 @@ class ClipDataset(Dataset):
         self.seed = int(seed)
         self.epoch = 0
         self.keypoints = keypoints
+        if prior_grid and not keypoints:
+            raise ConfigError("dataset prior_grid needs keypoints=True (the mesh warp is built from landmarks)")
+        self.prior_grid = prior_grid
         self.clips: list[ClipEntry] = list_clips(self.root, split)
         self._check_clips()
         self._frame_cache = FrameCache(cache_clips) if cache_frames else None
@@ -185,6 +191,10 @@ class ClipDataset(Dataset):
                 "driving_pose": poses[1],
                 "reference_pose": _pad(poses[2:], padding),
             })
+            if self.prior_grid:
+                from synergywarp.face.mesh_warp import mesh_warp_grid
+
+                item["prior_grid"] = torch.from_numpy(mesh_warp_grid(landmarks[0], landmarks[1], self.image_size))
         return item
 
     def _to_tensor(self, frames: np.ndarray) -> torch.Tensor:

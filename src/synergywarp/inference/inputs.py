@@ -26,7 +26,6 @@ from synergywarp.face import (
     to_crop_coords,
 )
 from synergywarp.face.types import FaceBox
-from synergywarp.inference.motion import MOTION_LANDMARK_INDICES
 from synergywarp.inference.options import AnimateOptions
 from synergywarp.io import DEFAULT_FOLDER_FPS, is_image_path, open_video, read_image
 
@@ -156,8 +155,8 @@ class DrivingFrames:
 class DrivingTrack:
     """Result of the tracking pass: per-frame crops, validity and (tracked models) motion landmarks.
 
-    crops: T crop transforms; valid: T bool (a face was found); landmarks: T×M×3 crop-normalised
-    points at :data:`MOTION_LANDMARK_INDICES` (NaN where invalid) or None.
+    crops: T crop transforms; valid: T bool (a face was found); landmarks: T×468×3 crop-normalised
+    FaceMesh points (NaN where invalid) or None.
     """
 
     crops: list[CropTransform]
@@ -189,7 +188,7 @@ def track_driving(frames: DrivingFrames, size: int, options: AnimateOptions, *, 
                   progress: ProgressCallback | None = None) -> DrivingTrack:
     """One pass of FaceMesh (video mode) over the driving frames: stable crops and motion landmarks.
 
-    Only four box corners and the M motion landmarks per frame are kept (memory ~1 KB per frame).
+    Only four box corners and the 468 landmarks per frame are kept (memory ~6 KB per frame).
     Frames without a face are reported in one warning (0-based frame numbers) and later hold the
     last good motion; InputError when no frame has a face.
     """
@@ -201,13 +200,13 @@ def track_driving(frames: DrivingFrames, size: int, options: AnimateOptions, *, 
             found = detector(frame)
             if found is None:
                 corners.append(np.full((4, 3), np.nan, np.float32))
-                motion_points.append(np.full((len(MOTION_LANDMARK_INDICES), 3), np.nan, np.float32))
+                motion_points.append(np.full((468, 3), np.nan, np.float32))
                 valid.append(False)
             else:
                 box = found.bounding_box()
                 corners.append(np.array([[box.x0, box.y0, 0], [box.x1, box.y0, 0], [box.x0, box.y1, 0],
                                          [box.x1, box.y1, 0]], np.float32))
-                motion_points.append(found.points[list(MOTION_LANDMARK_INDICES)])
+                motion_points.append(np.asarray(found.points, np.float32))
                 valid.append(True)
             if progress is not None:
                 progress("tracking", 1)

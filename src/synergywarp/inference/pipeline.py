@@ -22,6 +22,8 @@ from einops import rearrange
 
 from synergywarp.errors import CheckpointError
 from synergywarp.face import apply_crop, paste_back, tracked_keypoints
+from synergywarp.face.head_mesh import build_head_mesh
+from synergywarp.face.mesh_warp import mesh_warp_grid
 from synergywarp.inference.identity import warn_on_identity_mismatch
 from synergywarp.inference.inputs import (
     DrivingFrames,
@@ -110,9 +112,10 @@ class _Session:
     track: DrivingTrack | None
     first_motion: object | None  # MotionParams of the reference frame (learned)
     first_landmarks: np.ndarray | None  # 468×3 of the reference frame (tracked)
-    held_keypoints: np.ndarray  # K×3
+    held_motion: np.ndarray  # what is held and smoothed: K×3 keypoints (learned) or 468×3 landmarks (tracked)
     smoother: OneEuroFilter
     tracked_transfer: TrackedMotionTransfer | None = None  # source/reference-frame poses fitted once
+    source_mesh: object | None = None  # the source's head mesh (prior-grid models), built once
 
 
 class Animator:
@@ -263,10 +266,11 @@ class Animator:
                 first_landmarks = expand_motion_landmarks(track.landmarks[first_index])
             elif first_crop is not None:
                 first_motion = self.model.image_motion(self.runtime.to_device(to_tensor([first_crop])))
+        held = prepared.source.landmarks.astype(np.float32) if tracked else prepared.keypoints
         session = _Session(prepared, frames, track, first_motion, first_landmarks,
-                           held_keypoints=prepared.keypoints, smoother=OneEuroFilter(options.smooth, frames.fps))
+                           held_motion=held, smoother=OneEuroFilter(options.smooth, frames.fps))
         if options.motion == "absolute" and first_crop is not None:
-            session.held_keypoints = self._keypoints(session, [first_crop], [first_index])[0]
+            session.held_motion = self._motion(session, [first_crop], [first_index])[0]
         return session
 
     def _driving_crop(self, frame: np.ndarray, index: int, track: DrivingTrack | None) -> np.ndarray:
@@ -276,18 +280,19 @@ class Animator:
             crop = center_square_crop(frame.shape[0], frame.shape[1], self.config.image_size)
         return apply_crop(frame, crop, border="replicate")
 
-    def _keypoints(self, session: _Session, crops: Sequence[np.ndarray], indices: Sequence[int]) -> np.ndarray:
-        """Raw (unheld, unsmoothed) driving keypoints ``N×K×3`` for driving crops."""
+    def _motion(self, session: _Session, crops: Sequence[np.ndarray], indices: Sequence[int]) -> np.ndarray:
+        """Raw (unheld, unsmoothed) driving motion for driving crops: keypoints ``N×K×3`` (learned) or the
+        source's landmarks moved by the driving ``N×468×3`` (tracked)."""
         prepared, mode = session.prepared, session.prepared.options.motion
         if self.config.motion == "tracked":
-            out = np.full((len(indices), self.config.num_kp, 3), np.nan, np.float32)
+            out = np.full((len(indices), 468, 3), np.nan, np.float32)
             for row, index in enumerate(indices):
                 if session.track.valid[index]:
                     driving = expand_motion_landmarks(session.track.landmarks[index])
                     if session.tracked_transfer is None:
                         session.tracked_transfer = TrackedMotionTransfer(
                             prepared.source.landmarks, session.first_landmarks, mode)
-                    out[row] = session.tracked_transfer.keypoints(driving)
+                    out[row] = session.tracked_transfer.landmarks(driving)
             return out
         if session.first_motion is None:  # a one-shot iterator without crop: its first frame is the reference
             with self.runtime.context():
@@ -316,17 +321,27 @@ class Animator:
         indices = [i for i, _ in batch]
         crops = [c for _, c in batch]
         with self.timed("motion"):
-            raw = self._keypoints(session, crops, indices)
+            raw = self._motion(session, crops, indices)
         valid = [session.track is None or (i < session.track.num_frames and bool(session.track.valid[i]))
                  for i in indices]
-        keypoints = np.empty_like(raw)
+        motion = np.empty_like(raw)
         for row, ok in enumerate(valid):
             if ok:
-                session.held_keypoints = raw[row]
-            keypoints[row] = session.smoother(session.held_keypoints)
+                session.held_motion = raw[row]
+            motion[row] = session.smoother(session.held_motion)
+        tracked = self.config.motion == "tracked"
+        keypoints = tracked_keypoints(motion).astype(np.float32) if tracked else motion
+        prior = None
+        if self.config.warp.dense_motion.prior_candidate:
+            with self.timed("mesh_warp"):
+                size = self.config.image_size
+                if session.source_mesh is None:
+                    session.source_mesh = build_head_mesh(prepared.source.landmarks.astype(np.float32))
+                grids = [mesh_warp_grid(prepared.source.landmarks, m, size, session.source_mesh) for m in motion]
+                prior = torch.from_numpy(np.stack(grids)).to(self.runtime.device)
         with self.timed("model"), self.runtime.context():
             out = self._animate_fn(prepared.state, torch.from_numpy(keypoints).to(self.runtime.device),
-                                   prepared.reference_tokens, fusion_mode=prepared.fusion_mode)
+                                   prepared.reference_tokens, fusion_mode=prepared.fusion_mode, prior_grid=prior)
             animated = to_uint8(out["image"])  # copies to the host, so device time is included
         source = prepared.source
         for row, index in enumerate(indices):

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
-import av
+from synergywarp.io.optional_av import av
 
 from synergywarp.errors import InputError
 

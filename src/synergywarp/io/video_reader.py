@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
+from synergywarp.io.optional_av import av
 import numpy as np
 
 from synergywarp.errors import InputError

@@ -17,7 +17,7 @@ from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
 
-import av
+from synergywarp.io.optional_av import av
 import numpy as np
 
 from synergywarp.errors import InputError

@@ -56,6 +56,7 @@ class DenseMotionConfig:
     mask_kernel: int = 7  # kernel of the 3D conv predicting the K+1 motion masks
     occlusion_kernel: int = 7  # kernel of the 2D conv predicting the occlusion map
     heatmap_variance: float = 0.01
+    prior_candidate: bool = False  # one more candidate motion: a caller-given 2D backward grid (mesh warp)
 
 
 @dataclass
@@ -102,6 +103,7 @@ class DecoderConfig:
     num_middle: int = 6
     spade_hidden: int = 128
     upscale: int = 2  # 2: ×2 pixel shuffle at the end (LivePortrait, 512² out); 1: plain RGB conv
+    image_skip: bool = False  # blend the RGB with the source image warped by the predicted flow (4th channel)
 
 
 @dataclass

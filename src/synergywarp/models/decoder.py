@@ -52,7 +52,11 @@ class SPADEResBlock(nn.Module):
 
 
 class SPADEDecoder(nn.Module):
-    """Feature ``B×C×h×w`` (also the SPADE label map) → image ``B×3×4h×4w`` (×2 more with pixel shuffle), in [0, 1]."""
+    """Feature ``B×C×h×w`` (also the SPADE label map) → image ``B×3×4h×4w`` (×2 more with pixel shuffle), in [0, 1].
+
+    With ``cfg.image_skip`` a 4th channel is returned too: the blend weight (in [0, 1]) of the decoded RGB
+    against the source image warped by the predicted flow (composited by the network).
+    """
 
     def __init__(self, cfg: DecoderConfig):
         super().__init__()
@@ -63,10 +67,11 @@ class SPADEDecoder(nn.Module):
         self.num_middle = cfg.num_middle
         self.up_0 = SPADEResBlock(2 * c, c, c, cfg.spade_hidden)
         self.up_1 = SPADEResBlock(c, cfg.out_channels, c, cfg.spade_hidden)
+        channels = 4 if cfg.image_skip else 3
         if cfg.upscale > 1:
-            self.conv_img = nn.Sequential(nn.Conv2d(cfg.out_channels, 3 * 4, 3, padding=1), nn.PixelShuffle(2))
+            self.conv_img = nn.Sequential(nn.Conv2d(cfg.out_channels, channels * 4, 3, padding=1), nn.PixelShuffle(2))
         else:
-            self.conv_img = nn.Conv2d(cfg.out_channels, 3, 3, padding=1)
+            self.conv_img = nn.Conv2d(cfg.out_channels, channels, 3, padding=1)
 
     def forward(self, feature: torch.Tensor) -> torch.Tensor:
         seg = feature

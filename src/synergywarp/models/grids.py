@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 
 def _axis(n: int, align_quirk: bool, device, dtype) -> torch.Tensor:
@@ -39,3 +40,13 @@ def gaussian_heatmaps(keypoints: torch.Tensor, grid: torch.Tensor, variance: flo
     """
     diff = grid[None, None] - keypoints[:, :, None, None, None, :]
     return torch.exp(-0.5 * diff.pow(2).sum(-1) / variance)
+
+
+def resize_grid(grid: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Resize a sampling grid ``B×2×H×W`` (channels first) to ``size``: area averaging when shrinking
+    (exact for affine grids at integer factors), bilinear (``align_corners=False``) when enlarging."""
+    if tuple(grid.shape[-2:]) == tuple(size):
+        return grid
+    if grid.shape[-2] >= size[0] and grid.shape[-1] >= size[1]:
+        return F.interpolate(grid, size=size, mode="area")
+    return F.interpolate(grid, size=size, mode="bilinear", align_corners=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
@@ -17,6 +18,7 @@ from synergywarp.models.appearance import AppearanceEncoder
 from synergywarp.models.config import ModelConfig
 from synergywarp.models.decoder import SPADEDecoder
 from synergywarp.models.fusion import ConfidenceGuidedFusion
+from synergywarp.models.grids import resize_grid
 from synergywarp.models.keypoints import keypoints_from_motion, relative_keypoints
 from synergywarp.models.motion import MotionEncoder, MotionParams
 from synergywarp.models.rac import ReferenceAugmentedCorrection, ReferenceTokens
@@ -33,6 +35,7 @@ class SourceState:
     canonical: torch.Tensor | None = None
     motion: MotionParams | None = None
     source_only_tokens: ReferenceTokens | None = None  # RAC keys of the source alone (R = 0), built once
+    image: torch.Tensor | None = None  # B×3×S×S source image, kept for the decoder's image skip
 
 
 class SynergyWarpNet(nn.Module):
@@ -104,13 +107,15 @@ class SynergyWarpNet(nn.Module):
     def encode_source(self, image: torch.Tensor, keypoints: torch.Tensor | None = None) -> SourceState:
         """Appearance volume and keypoints of the source (once per source)."""
         volume = self.appearance_encoder(image)
+        kept = image if self.config.decoder.image_skip else None
         if self.motion_encoder is None:
             if keypoints is None:
                 raise ValueError("motion: tracked needs source keypoints (B×K×3)")
-            return SourceState(volume=volume, keypoints=keypoints)
+            return SourceState(volume=volume, keypoints=keypoints, image=kept)
         motion = self.motion_encoder(image)
         return SourceState(
-            volume=volume, keypoints=keypoints_from_motion(motion.kp, motion), canonical=motion.kp, motion=motion
+            volume=volume, keypoints=keypoints_from_motion(motion.kp, motion), canonical=motion.kp, motion=motion,
+            image=kept,
         )
 
     def encode_references(
@@ -150,20 +155,26 @@ class SynergyWarpNet(nn.Module):
         *,
         fusion_mode: str | None = None,
         return_explicit: bool = False,
+        prior_grid: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor | None]:
         """Animate the cached source with driving keypoints ``N×K×3`` (source batch 1 or N).
 
         ``fusion_mode="explicit"`` skips RAC and CGF (the LivePortrait-equivalent explicit path).
+        ``prior_grid`` ``N×H×W×2`` (backward sampling grid, align_corners=False convention) is required
+        by models with ``warp.dense_motion.prior_candidate`` and ignored by others.
         Returns a dict: image ``N×3×S'×S'``, explicit_feature E, correction A, fused_feature,
         confidence ``N×g×h×w``, flow ``N×D×h×w×3``, occlusion ``N×1×h×w``, masks, kp_source,
         kp_driving and (with ``return_explicit``) explicit_image = G(E).
         """
         n = driving_keypoints.shape[0]
-        volume, kp_source = source.volume, source.keypoints
+        volume, kp_source, image = source.volume, source.keypoints, source.image
         if volume.shape[0] != n:
             volume = volume.expand(n, *volume.shape[1:])
             kp_source = kp_source.expand(n, *kp_source.shape[1:])
-        warp = self.warping(volume, driving_keypoints, kp_source)
+            image = image.expand(n, *image.shape[1:]) if image is not None else None
+        if not self.config.warp.dense_motion.prior_candidate:
+            prior_grid = None
+        warp = self.warping(volume, driving_keypoints, kp_source, prior_grid)
         explicit = warp.feature
         mode = fusion_mode or self.config.cgf.mode
         if self.rac is None or mode == "explicit":
@@ -179,7 +190,7 @@ class SynergyWarpNet(nn.Module):
             correction = self.rac(explicit, driving_keypoints, references)
             fused, confidence = self.fusion(explicit, explicit + correction, warp.occlusion, mode=mode)
         out: dict[str, torch.Tensor | None] = {
-            "image": self.decoder(fused),
+            "image": self._render(fused, warp.flow, image, prior_grid),
             "explicit_feature": explicit,
             "correction": correction,
             "fused_feature": fused,
@@ -191,8 +202,36 @@ class SynergyWarpNet(nn.Module):
             "kp_driving": driving_keypoints,
         }
         if return_explicit:
-            out["explicit_image"] = self.decoder(explicit) if correction is not None else out["image"]
+            out["explicit_image"] = (
+                self._render(explicit, warp.flow, image, prior_grid) if correction is not None else out["image"]
+            )
         return out
+
+    def _render(self, feature: torch.Tensor, flow: torch.Tensor, source_image: torch.Tensor | None,
+                prior_grid: torch.Tensor | None = None) -> torch.Tensor:
+        """G(feature) ``N×3×S'×S'``; with ``decoder.image_skip`` blended with the source image warped at
+        full resolution by the flow's depth-averaged (x, y): ``w·G_rgb + (1 − w)·warp(source)``. With a
+        prior grid the warp is the full-resolution prior plus the upsampled difference flow − prior."""
+        decoded = self.decoder(feature)
+        if not self.config.decoder.image_skip:
+            return decoded
+        if source_image is None:
+            raise ValueError("this model's decoder blends in the source image: encode_source must keep it")
+        size = decoded.shape[-2:]
+        planar = rearrange(flow[..., :2].float().mean(dim=1), "n h w t -> n t h w")  # n 2 h w
+        if prior_grid is not None:  # keep the prior's full-resolution detail, upsample only the correction
+            prior = rearrange(prior_grid.float(), "n h w t -> n t h w")
+            low = resize_grid(prior, planar.shape[-2:])
+            planar = resize_grid(planar - low, size) + resize_grid(prior, size)
+        else:
+            planar = resize_grid(planar, size)
+        planar = rearrange(planar, "n t h w -> n h w t")
+        source = source_image.float()
+        if source.shape[-2:] != size:
+            source = F.interpolate(source, size=size, mode="bilinear", align_corners=False, antialias=True)
+        warped = F.grid_sample(source, planar, mode="bilinear", padding_mode="border", align_corners=False)
+        weight = decoded[:, 3:4].float()
+        return (weight * decoded[:, :3].float() + (1.0 - weight) * warped).to(decoded.dtype)
 
     def forward(
         self,
@@ -206,6 +245,7 @@ class SynergyWarpNet(nn.Module):
         reference_keypoints: torch.Tensor | None = None,
         fusion_mode: str | None = None,
         return_explicit: bool = False,
+        prior_grid: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor | None]:
         """Training path: source ``B×3×S×S``, driving ``B×3×S×S``, references ``B×R×3×S×S`` (optional).
 
@@ -223,7 +263,8 @@ class SynergyWarpNet(nn.Module):
         tokens = None
         if self.rac is not None and (fusion_mode or self.config.cgf.mode) != "explicit":
             tokens = self.encode_references(state, references, reference_keypoints, reference_mask)
-        out = self.animate(state, driving_keypoints, tokens, fusion_mode=fusion_mode, return_explicit=return_explicit)
+        out = self.animate(state, driving_keypoints, tokens, fusion_mode=fusion_mode,
+                           return_explicit=return_explicit, prior_grid=prior_grid)
         if state.motion is not None:
             out["source_motion"] = state.motion  # type: ignore[assignment]
             out["driving_motion"] = driving_motion  # type: ignore[assignment]

@@ -99,6 +99,23 @@ register("tiny_tracked")(_tracked(tiny))
 register("small_tracked")(_tracked(small))
 
 
+def _mesh(base: Callable[[], ModelConfig]) -> Callable[[], ModelConfig]:
+    def build() -> ModelConfig:
+        cfg = _tracked(base)()
+        cfg.name = f"{base().name}_tracked_mesh"
+        cfg.warp.dense_motion.prior_candidate = True
+        cfg.decoder.image_skip = True
+        return cfg
+
+    build.__doc__ = (f"{base.__doc__.split(':')[0]}, tracked keypoints, the face-mesh warp as one more candidate "
+                     "motion and a full-resolution image skip (the demo model's architecture).")
+    return build
+
+
+register("tiny_tracked_mesh")(_mesh(tiny))
+register("small_tracked_mesh")(_mesh(small))
+
+
 def list_models() -> list[str]:
     """Names of the registered configurations."""
     return sorted(_REGISTRY)

@@ -60,8 +60,14 @@ class WarpingNetwork(nn.Module):
         self.third = ConvNormLeaky2d(volume_channels * volume_depth, cfg.out_channels)
         self.fourth = nn.Conv2d(cfg.out_channels, cfg.out_channels, 1)
 
-    def forward(self, volume: torch.Tensor, kp_driving: torch.Tensor, kp_source: torch.Tensor) -> WarpOutput:
-        motion = self.dense_motion_network(volume, kp_driving, kp_source)
+    def forward(
+        self,
+        volume: torch.Tensor,
+        kp_driving: torch.Tensor,
+        kp_source: torch.Tensor,
+        prior_grid: torch.Tensor | None = None,
+    ) -> WarpOutput:
+        motion = self.dense_motion_network(volume, kp_driving, kp_source, prior_grid)
         warped = F.grid_sample(volume, motion.flow, align_corners=False)
         feature = self.fourth(self.third(rearrange(warped, "b c d h w -> b (c d) h w")))
         if motion.occlusion is not None:

@@ -60,6 +60,7 @@ class TrainSection:
     seed: int = 0
     batch_size: int = 8  # GLOBAL batch; each of N processes gets batch_size / N
     max_steps: int = 1000
+    max_minutes: float = 0.0  # wall-clock budget of one invocation (0: off); stops early with a checkpoint
     lr: float = 2e-4
     lr_discriminator: float = 2e-4
     betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
@@ -183,6 +184,8 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
     for name in ("lr", "lr_discriminator"):
         if getattr(t, name) <= 0:
             raise ConfigError(f"train.{name}: must be > 0")
+    if t.max_minutes < 0:
+        raise ConfigError(f"train.max_minutes: must be ≥ 0 (0: no time budget), got {t.max_minutes}")
     if len(t.betas) != 2 or not all(0 <= b < 1 for b in t.betas):
         raise ConfigError(f"train.betas: expected two values in [0, 1), got {t.betas}")
     if not 0 <= t.ema_decay < 1:

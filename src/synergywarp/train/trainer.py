@@ -156,6 +156,10 @@ class Trainer:
         if tracked:
             inputs["source_keypoints"] = batch["source_keypoints"]
             inputs["driving_keypoints"] = batch["driving_keypoints"]
+        if self.cfg.model.warp.dense_motion.prior_candidate:
+            if batch.get("prior_grid") is None:
+                raise ConfigError("the model takes a prior grid but the dataset gives none (ClipDataset prior_grid=True)")
+            inputs["prior_grid"] = batch["prior_grid"]
         if mode != "explicit" and refs > 0 and batch.get("references") is not None and batch["references"].shape[1]:
             inputs["references"] = batch["references"][:, :refs]
             inputs["reference_mask"] = batch["reference_mask"][:, :refs]
@@ -341,6 +345,14 @@ class Trainer:
         return {"eval/l1": model_l1 / max(count, 1), "eval/l1_static": static_l1 / max(count, 1)}
 
     # ---------------------------------------------------------------- the loop
+    def _out_of_time(self, start_time: float) -> bool:
+        """True once ``train.max_minutes`` of this invocation have passed (the same answer on every rank)."""
+        limit = self.cfg.train.max_minutes
+        if not limit:
+            return False
+        late = torch.tensor([float(time.perf_counter() - start_time >= 60.0 * limit)], device=self.device)
+        return bool(D.all_reduce_mean(self.ctx, late).item() > 0)
+
     def train(self) -> TrainResult:
         t = self.cfg.train
         main = self.ctx.is_main
@@ -351,6 +363,7 @@ class Trainer:
             (self.run_dir / "config.yaml").write_text(self.cfg.to_yaml())
         start_step, start_time = self.step, time.perf_counter()
         last: dict[str, float] = {}
+        out_of_time = False
         try:
             while self.step < t.max_steps:
                 self.sampler.set_position(self.epoch, self.batch_in_epoch)
@@ -370,8 +383,9 @@ class Trainer:
                     self.stages |= {"cgf"} if mode == "confidence" else set()
                     if t.check_replicas_every and self.step % t.check_replicas_every == 0:
                         D.assert_replicas_equal(self.ctx, self.model, self.step)
-                    log_now = self.step % t.log_every == 0 or self.step == t.max_steps
-                    ckpt_now = self.step % t.checkpoint_every == 0 or self.step == t.max_steps
+                    out_of_time = self._out_of_time(start_time)
+                    log_now = self.step % t.log_every == 0 or self.step == t.max_steps or out_of_time
+                    ckpt_now = self.step % t.checkpoint_every == 0 or self.step == t.max_steps or out_of_time
                     if log_now or ckpt_now:
                         self.check_finite()
                     row: dict[str, float] = {}
@@ -393,12 +407,14 @@ class Trainer:
                     if ckpt_now:
                         self.save()
                     logger.advance()
-                    if self.step >= t.max_steps:
+                    if self.step >= t.max_steps or out_of_time:
                         break
                 else:
                     self.epoch += 1
                     self.batch_in_epoch = 0
                     continue
+                if out_of_time:
+                    break
                 if self.batch_in_epoch >= self.sampler.batches_per_epoch():
                     self.epoch += 1
                     self.batch_in_epoch = 0

@@ -17,13 +17,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from synergywarp.data.synth import regions as rg
+from synergywarp.face import mesh_regions as rg
 from synergywarp.data.synth.expression import apply_expression, expression_basis
 from synergywarp.data.synth.head_mask import head_mask, inpaint_background
-from synergywarp.data.synth.mesh import HeadMesh, build_head_mesh, pose_mesh
+from synergywarp.face.head_mesh import HeadMesh, build_head_mesh, pose_mesh
 from synergywarp.data.synth.mouth import paint_mouth_interior
 from synergywarp.data.synth.photometric import PhotometricParams, PhotometricRanges, apply_photometric
-from synergywarp.data.synth.render import normalised_to_pixels, warp_mesh
+from synergywarp.face.mesh_render import normalised_to_pixels, warp_mesh
 from synergywarp.data.synth.trajectory import (
     EXPRESSION_NAMES, ExpressionStrengths, PoseRanges, Trajectory, random_trajectory,
 )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from synergywarp.data.synth import regions as rg
+from synergywarp.face import mesh_regions as rg
 from synergywarp.data.synth.trajectory import EXPRESSION_NAMES
 
 JAW_OPEN_RADIANS = 0.2  # jaw rotation at mouth_open = 1 (lower lip drops ≈ 0.1 face widths)

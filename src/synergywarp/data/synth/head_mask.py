@@ -14,8 +14,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from synergywarp.data.synth.mesh import HeadMesh
-from synergywarp.data.synth.render import normalised_to_pixels
+from synergywarp.face.head_mesh import HeadMesh
+from synergywarp.face.mesh_render import normalised_to_pixels
 
 GRABCUT_ITERATIONS = 3
 GRABCUT_SEED = 12345

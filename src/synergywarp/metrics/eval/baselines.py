@@ -29,7 +29,8 @@ from einops import rearrange
 from synergywarp.data import EvalClip
 from synergywarp.metrics.eval.protocol import EvalTask
 
-RING_MOTION_SHARE = (0.6, 0.3, 0.1)  # support rings 1–3 (geometric baseline); the outer ring stays
+from synergywarp.face.head_mesh import build_head_mesh
+from synergywarp.face.mesh_warp import RING_MOTION_SHARE, geometric_warp, mesh_warp_grid
 
 
 @dataclass
@@ -101,30 +102,6 @@ class StaticMethod:
         return np.repeat(inputs.source[None], len(frames), axis=0)
 
 
-def geometric_warp(source: np.ndarray, source_landmarks: np.ndarray, target_landmarks: np.ndarray,
-                   mesh=None) -> np.ndarray:
-    """S×S×3 uint8 source warped so its 468×3 landmarks move to ``target_landmarks`` (crop-normalised).
-
-    The head mesh of the synthetic engine (landmarks + support rings) is used; ring k of 1–3 moves
-    by ``RING_MOTION_SHARE[k−1]`` of its silhouette point's motion, the outer ring stays put.
-    """
-    from synergywarp.data.synth.mesh import build_head_mesh
-    from synergywarp.data.synth.render import normalised_to_pixels, warp_mesh
-
-    mesh = mesh if mesh is not None else build_head_mesh(source_landmarks)
-    size = source.shape[0]
-    motion = np.asarray(target_landmarks, np.float64) - mesh.points[:468]
-    target = mesh.points.copy()
-    target[:468] = target_landmarks
-    for ring, share in enumerate(RING_MOTION_SHARE, start=1):
-        indices = mesh.ring(ring)
-        target[indices] += share * motion[mesh.parent[indices]]
-    warped, ids = warp_mesh(source.astype(np.float32), normalised_to_pixels(mesh.points, size),
-                            normalised_to_pixels(target, size), target[:, 2], mesh.triangles)
-    warped = np.where((ids >= 0)[..., None], warped, source.astype(np.float32))
-    return np.clip(np.rint(warped), 0, 255).astype(np.uint8)
-
-
 class GeometricMethod:
     """No learning: piecewise-affine warp of the source along its 468 landmarks (see module doc)."""
 
@@ -138,8 +115,6 @@ class GeometricMethod:
         return f"{self.cache_group} motion={task.motion_mode}"
 
     def generate(self, inputs: TaskInputs, frames: tuple[int, ...]) -> np.ndarray:
-        from synergywarp.data.synth.mesh import build_head_mesh
-
         source_landmarks = inputs.source_landmarks
         mesh = build_head_mesh(source_landmarks)
         targets = inputs.target_landmarks(frames)
@@ -241,16 +216,24 @@ class ModelMethod:
         first_motion = None
         if not tracked and inputs.task.motion_mode == "relative":
             first_motion = model.image_motion(loaded.to_input(inputs.driving_clip.frames[:1]))
+        prior_model = loaded.config.warp.dense_motion.prior_candidate
+        mesh = build_head_mesh(inputs.source_landmarks) if prior_model else None
         outputs = []
         for start in range(0, len(frames), loaded.batch_size):
             chunk = frames[start:start + loaded.batch_size]
+            prior = None
             if tracked:
-                driving_kp = _keypoints(inputs.target_landmarks(chunk), device)
+                targets = inputs.target_landmarks(chunk)
+                driving_kp = _keypoints(targets, device)
+                if prior_model:
+                    size = loaded.config.image_size
+                    grids = np.stack([mesh_warp_grid(inputs.source_landmarks, t, size, mesh) for t in targets])
+                    prior = torch.from_numpy(grids).to(device)
             else:
                 motion = model.image_motion(loaded.to_input(inputs.driving(chunk)))
                 driving_kp = (model.motion_keypoints(state, motion) if first_motion is None
                               else model.relative_driving_keypoints(state, motion, first_motion))
-            image = model.animate(state, driving_kp, tokens, fusion_mode=self.fusion_mode)["image"]
+            image = model.animate(state, driving_kp, tokens, fusion_mode=self.fusion_mode, prior_grid=prior)["image"]
             outputs.append(rearrange(image.float().clamp(0, 1).mul(255).round().to(torch.uint8).cpu(),
                                      "n c h w -> n h w c").numpy())
         return np.concatenate(outputs)

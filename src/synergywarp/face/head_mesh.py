@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from synergywarp.data.synth import regions as rg
+from synergywarp.face import mesh_regions as rg
 from synergywarp.face import FACE_TRIANGLES
 
 NUM_LANDMARKS = 468

@@ -57,18 +57,27 @@ def rasterise_triangle_ids(target_xy: np.ndarray, depth: np.ndarray, triangles: 
     return ids
 
 
-def warp_mesh(source: np.ndarray, source_xy: np.ndarray, target_xy: np.ndarray, depth: np.ndarray,
-              triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Warp H×W×C float32 ``source`` so mesh points move from ``source_xy`` to ``target_xy`` (N×2 px).
+def mesh_backward_maps(source_xy: np.ndarray, target_xy: np.ndarray, depth: np.ndarray, triangles: np.ndarray,
+                       height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per target pixel, the source pixel it samples: (H×W map_x, H×W map_y float32, H×W int32 ids).
 
-    Returns (H×W×C warped, H×W int32 triangle ids, −1 = not covered by the mesh)."""
-    height, width = source.shape[:2]
+    Pixels no triangle covers (id −1) map through triangle 0's affine; callers mask them with ``ids``."""
     affine, valid = triangle_affines(source_xy, target_xy, triangles)
     ids = rasterise_triangle_ids(target_xy, depth, triangles, valid, height, width)
     xs, ys = _pixel_grid(height, width)
     per_pixel = affine[np.maximum(ids, 0)]  # H×W×2×3
     map_x = per_pixel[..., 0, 0] * xs + per_pixel[..., 0, 1] * ys + per_pixel[..., 0, 2]
     map_y = per_pixel[..., 1, 0] * xs + per_pixel[..., 1, 1] * ys + per_pixel[..., 1, 2]
+    return map_x, map_y, ids
+
+
+def warp_mesh(source: np.ndarray, source_xy: np.ndarray, target_xy: np.ndarray, depth: np.ndarray,
+              triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Warp H×W×C float32 ``source`` so mesh points move from ``source_xy`` to ``target_xy`` (N×2 px).
+
+    Returns (H×W×C warped, H×W int32 triangle ids, −1 = not covered by the mesh)."""
+    height, width = source.shape[:2]
+    map_x, map_y, ids = mesh_backward_maps(source_xy, target_xy, depth, triangles, height, width)
     warped = cv2.remap(source, map_x, map_y, interpolation=cv2.INTER_LINEAR,
                        borderMode=cv2.BORDER_REPLICATE)
     if warped.ndim == 2:

@@ -1,0 +1,63 @@
+"""The geometric mesh warp as a backward grid (the prior candidate motion) and as an image warp."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from synergywarp.face import CANONICAL_FACE
+from synergywarp.face.mesh_warp import geometric_warp, mesh_warp_grid
+
+SIZE = 96
+
+
+def _face() -> np.ndarray:
+    """Crop-normalised 468×3 landmarks: the canonical face at 0.8 of the crop."""
+    return (CANONICAL_FACE * 0.8).astype(np.float32)
+
+
+def _texture() -> np.ndarray:
+    ys, xs = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
+    image = np.stack([xs * 2.5, ys * 2.5, 127 + 100 * np.sin(xs / 5.0) * np.cos(ys / 7.0)], -1)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def _sample(image: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    tensor = torch.from_numpy(image).permute(2, 0, 1)[None].float()
+    out = F.grid_sample(tensor, torch.from_numpy(grid)[None], mode="bilinear", padding_mode="border",
+                        align_corners=False)
+    return out[0].permute(1, 2, 0).numpy()
+
+
+def test_mesh_warp_grid_is_identity_without_motion():
+    face = _face()
+    grid = mesh_warp_grid(face, face, SIZE)
+    centres = (np.arange(SIZE, dtype=np.float32) + 0.5) * 2 / SIZE - 1
+    assert grid.shape == (SIZE, SIZE, 2) and grid.dtype == np.float32
+    np.testing.assert_allclose(grid[..., 0], np.broadcast_to(centres, (SIZE, SIZE)), atol=1e-4)
+    np.testing.assert_allclose(grid[..., 1], np.broadcast_to(centres[:, None], (SIZE, SIZE)), atol=1e-4)
+
+
+def test_translated_face_samples_the_source_shifted_back_and_background_stays():
+    face = _face()
+    shift = np.array([0.125, -0.0625, 0.0], np.float32)  # 6 and −3 pixels at 96²
+    grid = mesh_warp_grid(face, face + shift, SIZE)
+    # inside the face the output samples the source one shift back: grid = identity − shift
+    centre = grid[SIZE // 2 - 4: SIZE // 2 + 4, SIZE // 2 - 4: SIZE // 2 + 4]
+    identity = mesh_warp_grid(face, face, SIZE)[SIZE // 2 - 4: SIZE // 2 + 4, SIZE // 2 - 4: SIZE // 2 + 4]
+    np.testing.assert_allclose(centre - identity, np.broadcast_to(-shift[:2], centre.shape), atol=1e-4)
+    # the canvas corners (by the still outer ring) move by well under half a pixel
+    corners = grid[[0, 0, -1, -1], [0, -1, 0, -1]]
+    np.testing.assert_allclose(np.abs(corners), (SIZE - 1) / SIZE, atol=0.5 * 2 / SIZE)
+
+
+def test_grid_sampling_matches_the_geometric_warp_image():
+    face = _face()
+    target = face.copy()
+    target[:, 0] += 0.2 * target[:, 1]  # a shear: a non-trivial piecewise-affine map
+    image = _texture()
+    expected = geometric_warp(image, face, target).astype(np.float32)
+    sampled = _sample(image, mesh_warp_grid(face, target, SIZE))
+    assert np.abs(sampled - expected).max() <= 2.0  # bilinear rounding of OpenCV's fixed-point remap
+    assert np.abs(image.astype(np.float32) - expected).mean() > 3.0  # and the warp did move the face

@@ -1,0 +1,98 @@
+"""The prior candidate motion (a caller-given 2D grid, e.g. the mesh warp) and the full-resolution
+image skip of ``*_tracked_mesh`` models."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from synergywarp.models import create_model, get_config
+
+
+def _identity_grid(n: int, size: int) -> torch.Tensor:
+    centres = (torch.arange(size, dtype=torch.float32) + 0.5) * 2 / size - 1
+    ys, xs = torch.meshgrid(centres, centres, indexing="ij")
+    return torch.stack([xs, ys], -1).expand(n, size, size, 2).clone()
+
+
+@pytest.fixture
+def model():
+    torch.manual_seed(0)
+    return create_model("tiny_tracked_mesh").eval()
+
+
+def _inputs(model, n: int = 2):
+    size = model.config.image_size
+    torch.manual_seed(1)
+    source = torch.rand(n, 3, size, size)
+    kp_s = torch.rand(n, 32, 3) * 1.6 - 0.8
+    kp_d = kp_s + 0.05 * torch.randn(n, 32, 3)
+    return source, kp_s, kp_d
+
+
+def _force_prior(model) -> None:
+    """Make the dense motion pick the prior candidate everywhere (last mask channel)."""
+    mask = model.warping.dense_motion_network.mask
+    with torch.no_grad():
+        mask.weight.zero_()
+        mask.bias.fill_(-30.0)
+        mask.bias[-1] = 30.0
+
+
+def _force_skip(model) -> None:
+    """Make the decoder's blend weight 0: the output is the warped source alone."""
+    conv = model.decoder.conv_img
+    with torch.no_grad():
+        conv.weight[3].zero_()
+        conv.bias[3] = -40.0
+
+
+def test_registered_mesh_models_take_the_prior_and_the_skip():
+    for name in ("tiny_tracked_mesh", "small_tracked_mesh"):
+        cfg = get_config(name)
+        assert cfg.motion == "tracked" and cfg.warp.dense_motion.prior_candidate and cfg.decoder.image_skip
+    assert not get_config("lp256").warp.dense_motion.prior_candidate  # LivePortrait layout untouched
+
+
+def test_prior_is_one_more_candidate_and_is_required(model):
+    source, kp_s, kp_d = _inputs(model)
+    size = model.config.image_size
+    out = model(source, source, source_keypoints=kp_s, driving_keypoints=kp_d, prior_grid=_identity_grid(2, size))
+    assert out["masks"].shape[1] == model.config.num_kp + 2
+    torch.testing.assert_close(out["masks"].sum(1), torch.ones_like(out["masks"][:, 0]), atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="prior grid"):
+        model(source, source, source_keypoints=kp_s, driving_keypoints=kp_d)
+
+
+def test_flow_follows_a_dominant_prior(model):
+    _force_prior(model)
+    source, kp_s, kp_d = _inputs(model)
+    size, feature = model.config.image_size, model.config.feature_size
+    prior = _identity_grid(2, size) + torch.tensor([0.2, -0.1])
+    out = model(source, source, source_keypoints=kp_s, driving_keypoints=kp_d, prior_grid=prior)
+    expected = _identity_grid(2, feature) + torch.tensor([0.2, -0.1])
+    for depth in range(out["flow"].shape[1]):
+        torch.testing.assert_close(out["flow"][:, depth, ..., :2], expected, atol=1e-4, rtol=0)
+
+
+def test_image_skip_warps_the_full_resolution_source(model):
+    _force_prior(model)
+    _force_skip(model)
+    source, kp_s, kp_d = _inputs(model)
+    size = model.config.image_size
+    shifted = _identity_grid(2, size) + torch.tensor([4 * 2 / size, 0.0])  # sample 4 pixels to the right
+    out = model(source, source, source_keypoints=kp_s, driving_keypoints=kp_d, prior_grid=shifted)
+    expected = F.grid_sample(source, shifted, mode="bilinear", padding_mode="border", align_corners=False)
+    torch.testing.assert_close(out["image"], expected, atol=1e-4, rtol=0)
+    # full resolution: the output keeps detail a feature-resolution flow would blur away
+    assert (out["image"][..., :-4] - source[..., 4:]).abs().max() < 1e-4
+
+
+def test_without_a_forced_blend_the_decoder_contributes(model):
+    source, kp_s, kp_d = _inputs(model)
+    size = model.config.image_size
+    grid = _identity_grid(2, size)
+    skip_only = F.grid_sample(source, grid, align_corners=False)
+    out = model(source, source, source_keypoints=kp_s, driving_keypoints=kp_d, prior_grid=grid)
+    assert (out["image"] - skip_only).abs().mean() > 1e-3
