@@ -18,7 +18,7 @@ python3 scripts/gpu/vgg_int8.py unpack .gpu/vgg16_int8.safetensors "$SYNERGYWARP
 runs=/tmp/synergywarp-runs
 rm -rf "$runs"
 status=0
-python3 scripts/train_budget.py --data .gpu/synth128 --out "$runs" --minutes "$minutes" \
+timeout -k 5 "${LAUNCH_TIMEOUT:-560}" python3 scripts/train_budget.py --data .gpu/synth128 --out "$runs" --minutes "$minutes" \
     --calibrate-seconds "${CALIBRATE_SECONDS:-45}" --workers "${WORKERS:-3}" ${BATCH:+--batch-size $BATCH} \
     --same-steps demo,explicit,rac_add \
     demo=configs/demo.yaml learned=configs/demo_learned.yaml \
