@@ -7,6 +7,10 @@ plus the bf16-vs-fp32 output PSNR. Prints a table and writes JSON.
 
     python benchmarks/speed.py                       # tiny, small, lp256
     python benchmarks/speed.py --configs small --repeats 5 --out benchmarks/results/speed.json
+    python benchmarks/speed.py --device cuda --batch 8 --out benchmarks/results/speed_cuda.json
+
+``--batch N`` animates N driving frames per call (ms are then per frame: call time / N). Models with
+a prior candidate (``*_tracked_mesh``) get a random smooth prior grid.
 """
 
 from __future__ import annotations
@@ -38,20 +42,28 @@ def attention_flops(model, num_refs: int) -> float:
     return 4.0 * nq * nk * rac.dim * rac.layers
 
 
-def make_inputs(model, num_refs: int, seed: int = 0):
+def make_inputs(model, num_refs: int, seed: int = 0, batch: int = 1, device: str = "cpu"):
     g = torch.Generator().manual_seed(seed)
     s, k = model.config.image_size, model.config.num_kp
     source = torch.rand(1, 3, s, s, generator=g)
-    driving = torch.rand(1, 3, s, s, generator=g)
+    driving = torch.rand(batch, 3, s, s, generator=g)
     refs = torch.rand(1, num_refs, 3, s, s, generator=g)
     kp = None
     if model.config.motion == "tracked":
         kp = {
             "source": torch.rand(1, k, 3, generator=g) - 0.5,
-            "driving": torch.rand(1, k, 3, generator=g) - 0.5,
+            "driving": torch.rand(batch, k, 3, generator=g) - 0.5,
             "refs": torch.rand(1, num_refs, k, 3, generator=g) - 0.5,
         }
-    return source, driving, refs, kp
+    if model.config.warp.dense_motion.prior_candidate:
+        centres = (torch.arange(s, dtype=torch.float32) + 0.5) * 2 / s - 1
+        ys, xs = torch.meshgrid(centres, centres, indexing="ij")
+        wobble = 0.05 * torch.sin(3 * xs + torch.rand(batch, 1, 1, generator=g) * 6)
+        kp = kp or {}
+        kp["prior"] = torch.stack([xs + wobble, ys - wobble], -1)
+    move = lambda t: t.to(device)  # noqa: E731
+    kp = {key: move(v) for key, v in kp.items()} if kp else None
+    return move(source), move(driving), move(refs), kp
 
 
 def prepare(model, source, driving, refs, kp, path: str):
@@ -60,8 +72,11 @@ def prepare(model, source, driving, refs, kp, path: str):
     tokens = None
     if path == "full":
         tokens = model.encode_references(state, refs, kp["refs"] if kp else None)
-    driving_kp = kp["driving"] if kp else model.motion_keypoints(state, model.image_motion(driving))
+    driving_kp = kp["driving"] if kp and "driving" in kp else model.motion_keypoints(state, model.image_motion(driving))
     return state, tokens, driving_kp
+
+
+PRIOR: dict[str, torch.Tensor | None] = {"grid": None}  # the prior grid of the current inputs, if any
 
 
 def frame_step(model, state, tokens, driving, driving_kp, path: str, learned: bool):
@@ -69,7 +84,7 @@ def frame_step(model, state, tokens, driving, driving_kp, path: str, learned: bo
     if learned:
         driving_kp = model.motion_keypoints(state, model.image_motion(driving))
     mode = "explicit" if path == "explicit" else None
-    return model.animate(state, driving_kp, tokens, fusion_mode=mode)["image"]
+    return model.animate(state, driving_kp, tokens, fusion_mode=mode, prior_grid=PRIOR["grid"])["image"]
 
 
 def count_flops(model, state, tokens, driving, driving_kp, path, learned, num_refs) -> tuple[float, bool]:
@@ -84,13 +99,21 @@ def count_flops(model, state, tokens, driving, driving_kp, path, learned, num_re
     return total, sdpa_counted
 
 
-def time_frames(fn, repeats: int, warmup: int = 2) -> float:
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def time_frames(fn, repeats: int, warmup: int = 2, device: str = "cpu") -> float:
+    """Median milliseconds of ``fn()`` (device work included: CUDA is synchronised around each call)."""
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(repeats):
+        _sync(device)
         start = time.perf_counter()
         fn()
+        _sync(device)
         times.append(time.perf_counter() - start)
     return statistics.median(times) * 1000.0
 
@@ -100,7 +123,7 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     return float("inf") if mse == 0 else 10 * math.log10(1.0 / mse)
 
 
-def calibrate_output(model) -> None:
+def calibrate_output(model, device: str = "cpu") -> None:
     """Scale the decoder's last conv so pre-sigmoid logits have std 2 on a random input.
 
     Random SPADE decoders produce logits with std ≈ 16 (a trained one: a few units), which saturates
@@ -110,27 +133,28 @@ def calibrate_output(model) -> None:
     conv = model.decoder.conv_img[0] if isinstance(model.decoder.conv_img, torch.nn.Sequential) else model.decoder.conv_img
     logits = []
     handle = conv.register_forward_hook(lambda mod, inp, out: logits.append(out))
+    _, _, _, kp = make_inputs(model, 0, seed=1, device=device)
     s = model.config.image_size
     with torch.no_grad():
-        state = model.encode_source(torch.rand(1, 3, s, s), (torch.rand(1, model.config.num_kp, 3) - 0.5)
-                                    if model.config.motion == "tracked" else None)
-        model.animate(state, state.keypoints, None, fusion_mode="explicit")
+        state = model.encode_source(torch.rand(1, 3, s, s, device=device), kp["source"] if kp and "source" in kp else None)
+        model.animate(state, state.keypoints, None, fusion_mode="explicit", prior_grid=kp.get("prior") if kp else None)
         handle.remove()
         scale = 2.0 / logits[0].std().item()
         conv.weight.mul_(scale)
         conv.bias.mul_(scale)
 
 
-def bench_config(name: str, refs_list: list[int], repeats: int, dtypes: list[str], checkpoint: Path | None = None) -> list[dict]:
+def bench_config(name: str, refs_list: list[int], repeats: int, dtypes: list[str], checkpoint: Path | None = None,
+                 device: str = "cpu", batch: int = 1) -> list[dict]:
     rows = []
     torch.manual_seed(0)
     if checkpoint is not None:
         from synergywarp.models import SynergyWarpNet
 
-        model = SynergyWarpNet.from_pretrained(checkpoint).eval()
+        model = SynergyWarpNet.from_pretrained(checkpoint).eval().to(device)
     else:
-        model = create_model(name).eval()
-        calibrate_output(model)
+        model = create_model(name).eval().to(device)
+        calibrate_output(model, device)
         with torch.no_grad():
             model.rac.out.weight.normal_(0, 0.02)  # a non-trivial correction so both paths do real work
             model.fusion.head[-1].weight.normal_(0, 0.02)
@@ -140,27 +164,29 @@ def bench_config(name: str, refs_list: list[int], repeats: int, dtypes: list[str
         for path in ("explicit", "full"):
             if path == "explicit" and num_refs != refs_list[0]:
                 continue  # the explicit path ignores references
-            source, driving, refs, kp = make_inputs(model, num_refs)
-            row = {"config": name, "refs": num_refs, "path": path, "params_M": params / 1e6}
+            source, driving, refs, kp = make_inputs(model, num_refs, batch=batch, device=device)
+            PRIOR["grid"] = kp.get("prior") if kp else None
+            row = {"config": name, "refs": num_refs, "path": path, "params_M": params / 1e6, "batch": batch}
             reference_image = None
             for dtype in dtypes:
                 bf16 = dtype == "bf16"
                 net = model
                 if bf16:
-                    net = create_model(model.config).eval()
+                    net = create_model(model.config).eval().to(device)
                     net.load_state_dict(model.state_dict())
                     to_channels_last(net)
                 src = image_to_channels_last(source) if bf16 else source
                 drv = image_to_channels_last(driving) if bf16 else driving
-                ctx = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+                ctx = torch.autocast(torch.device(device).type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
                 with torch.no_grad(), ctx:
                     state, tokens, driving_kp = prepare(net, src, drv, refs, kp, path)
-                    if dtype == "fp32":
+                    if dtype == "fp32" or "gflops" not in row:
                         flops, sdpa_counted = count_flops(net, state, tokens, drv, driving_kp, path, learned, num_refs)
-                        row["gflops"] = flops / 1e9
+                        row["gflops"] = flops / 1e9 / batch
                         row["sdpa_in_flop_counter"] = sdpa_counted
                     image = frame_step(net, state, tokens, drv, driving_kp, path, learned)
-                    ms = time_frames(lambda: frame_step(net, state, tokens, drv, driving_kp, path, learned), repeats)
+                    ms = time_frames(lambda: frame_step(net, state, tokens, drv, driving_kp, path, learned), repeats,
+                                     device=device) / batch
                 row[f"ms_{dtype}"] = ms
                 if dtype == "fp32":
                     reference_image = image
@@ -213,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", nargs="*", default=[], metavar="NAME=PATH",
                         help="use trained weights for a config, e.g. small=path/demo.safetensors")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
+    parser.add_argument("--batch", type=int, default=1, help="driving frames per call (ms are per frame)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/speed.json"))
     args = parser.parse_args(argv)
     if args.threads:
@@ -221,13 +249,15 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name in args.configs:
         ckpt = Path(checkpoints[name]) if name in checkpoints else None
-        rows.extend(bench_config(name, sorted(args.refs), args.repeats, args.dtypes, ckpt))
+        rows.extend(bench_config(name, sorted(args.refs), args.repeats, args.dtypes, ckpt, args.device, args.batch))
     print_table(rows)
     summary = summarise(rows)
     print(json.dumps(summary, indent=1))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     machine = {"platform": platform.platform(), "processor": platform.processor(), "torch": torch.__version__,
-               "threads": torch.get_num_threads(), "device": "cpu"}
+               "threads": torch.get_num_threads(), "device": args.device, "batch": args.batch}
+    if args.device.startswith("cuda"):
+        machine["gpu"] = torch.cuda.get_device_name(torch.device(args.device))
     args.out.write_text(json.dumps({"machine": machine, "rows": rows, "summary": summary}, indent=1))
     print(f"wrote {args.out}")
     return 0

@@ -17,6 +17,7 @@ import torch
 
 from synergywarp.data import list_clips, load_clip
 from synergywarp.data.sampling import self_reenactment_plan
+from synergywarp.face.mesh_warp import mesh_warp_grid
 from synergywarp.io import write_image
 from synergywarp.models import SynergyWarpNet
 from synergywarp.train.samples import sample_grid
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     model = SynergyWarpNet.from_pretrained(args.checkpoint)
     clips = list_clips(args.data, args.split)
     step = max(1, len(clips) // args.rows)
-    batch = {k: [] for k in ("source", "driving", "references", "src_kp", "drv_kp", "ref_kp")}
+    batch = {k: [] for k in ("source", "driving", "references", "src_kp", "drv_kp", "ref_kp", "prior")}
     for entry in clips[::step][: args.rows]:
         clip = load_clip(args.data, entry.name)
         plan = self_reenactment_plan(len(clip.frames), args.refs, rule="even")
@@ -54,11 +55,13 @@ def main(argv: list[str] | None = None) -> int:
         batch["source"].append(frames[0]); batch["driving"].append(frames[driving])
         batch["references"].append(frames[refs]); batch["src_kp"].append(kp[0])
         batch["drv_kp"].append(kp[driving]); batch["ref_kp"].append(kp[refs])
+        landmarks = clip.arrays["landmarks"]  # the mesh-warp prior (used by *_tracked_mesh models)
+        batch["prior"].append(torch.from_numpy(mesh_warp_grid(landmarks[0], landmarks[driving], size)))
     stacked = {k: torch.stack(v) for k, v in batch.items()}
     with torch.no_grad():
         out = model(stacked["source"], stacked["driving"], stacked["references"],
                     source_keypoints=stacked["src_kp"], driving_keypoints=stacked["drv_kp"],
-                    reference_keypoints=stacked["ref_kp"], return_explicit=True)
+                    reference_keypoints=stacked["ref_kp"], return_explicit=True, prior_grid=stacked["prior"])
     grid = sample_grid(stacked["source"], stacked["driving"], out["image"], explicit=out["explicit_image"],
                        confidence=out["confidence"], references=stacked["references"], max_rows=args.rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)

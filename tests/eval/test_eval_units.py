@@ -141,3 +141,23 @@ def test_learned_relative_motion_starts_from_the_source_pose(eval_dataset, check
     # the driving's frame 0 is the reference of the relative transfer: it reproduces the source's keypoints
     np.testing.assert_allclose(driving_kp[0].numpy(), source_kp[0].numpy(), atol=1e-5)
     assert not np.allclose(driving_kp[1].numpy(), source_kp[0].numpy(), atol=1e-3)
+
+
+def test_mesh_prior_model_gets_the_mesh_warp_of_the_target_landmarks(eval_dataset, tmp_path):
+    from synergywarp.face.mesh_warp import mesh_warp_grid
+    from synergywarp.metrics.eval import LoadedModel, ModelMethod, TaskInputs
+    from synergywarp.models import create_model
+
+    path = tmp_path / "mesh.safetensors"
+    create_model("tiny_tracked_mesh").save_pretrained(path, trained_stages=["explicit"])
+    task = self_plan(eval_dataset, "test", (0,))[1]
+    clip = load_clip(eval_dataset, task.source_clip)
+    loaded = LoadedModel(path)
+    spy = _AnimateSpy(loaded.model)
+    ModelMethod(loaded, None).generate(TaskInputs(task, clip, clip), (3, 6))
+    prior = spy.calls[0][3]["prior_grid"]
+    landmarks = clip.arrays["landmarks"].astype(np.float32)
+    expected = np.stack([mesh_warp_grid(landmarks[0], landmarks[f], 64) for f in (3, 6)])
+    assert prior.shape == (2, 64, 64, 2)
+    np.testing.assert_allclose(prior.numpy(), expected, atol=1e-6)
+    assert np.abs(expected[1] - mesh_warp_grid(landmarks[0], landmarks[0], 64)).max() > 0.02  # the head moved

@@ -88,3 +88,31 @@ def test_driving_arrays_and_images(tmp_path, grace):
     one_shot = DrivingFrames(iter([grace, grace, grace]))
     one_shot.materialise()
     assert one_shot.num_frames == 3 and len(list(one_shot)) == 3
+
+
+def test_mesh_prior_model_warps_the_source_onto_the_driving_face(grace_crops):
+    """A tiny_tracked_mesh model forced to output the prior-warped source: the Animator's mesh grids
+    (source-crop landmarks → tracked driving landmarks) land the face where the driving has it."""
+    import torch
+
+    model = create_model("tiny_tracked_mesh").eval()
+    with torch.no_grad():
+        model.warping.dense_motion_network.mask.weight.zero_()
+        model.warping.dense_motion_network.mask.bias.fill_(-30.0)
+        model.warping.dense_motion_network.mask.bias[-1] = 30.0  # the prior candidate everywhere
+        model.decoder.conv_img.weight[3].zero_()
+        model.decoder.conv_img.bias[3] = -40.0  # blend weight 0: the warped source alone
+    animator = Animator(model)
+    options = AnimateOptions(crop=False, smooth=0.0, motion="absolute")
+    frames = list(animator.animate(grace_crops[0], grace_crops[[0, 11]], options=options))
+
+    def small(image: np.ndarray) -> np.ndarray:
+        return cv2.resize(image, (64, 64), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+    target, source = small(grace_crops[11]), small(grace_crops[0])
+    face = (slice(16, 48), slice(16, 48))
+    moved = np.abs(frames[1].image.astype(np.float32) - target)[face].mean()
+    static = np.abs(source - target)[face].mean()
+    assert static > 8.0  # the face really moved between the two frames
+    assert moved < 0.5 * static, (moved, static)
+    assert np.abs(frames[0].image.astype(np.float32) - source)[face].mean() < 0.25 * static
