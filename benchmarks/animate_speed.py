@@ -26,7 +26,7 @@ from synergywarp.inference.runtime import Runtime
 from synergywarp.io import read_video
 from synergywarp.models import SynergyWarpNet, create_model
 
-STAGES = ("tracking", "crop", "motion", "model", "paste_back", "encoding")
+STAGES = ("tracking", "crop", "motion", "mesh_warp", "model", "paste_back", "encoding")
 BUNDLED = Path(__file__).parents[1] / "src" / "synergywarp" / "assets" / "models" / "demo.safetensors"
 
 

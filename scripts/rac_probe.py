@@ -4,7 +4,7 @@ On each held-out clip the source is the frame with the mouth most closed and the
 the three with the mouth most open, so the source never shows the mouth interior. The same checkpoint
 then animates them with (a) the explicit path, (b) the full model with no references (R = 0),
 (c) the full model with R references that show an open mouth (never the driving frame itself) and
-(d) with R references whose mouth is closed. L1 is measured on the whole crop and inside the mouth
+(d) with R references whose mouth is closed; for prior models also the mesh warp alone. L1 is measured on the whole crop and inside the mouth
 (the driving's outer-lip polygon, dilated by 2 px). If the correction retrieves texture from the
 references, (c) beats (b) and (d) inside the mouth.
 
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     if cfg.motion != "tracked":
         raise SystemExit("error: the probe needs a motion: tracked checkpoint (it uses the clips' landmarks)")
     size = cfg.image_size
-    variants = ("explicit", "full R=0", f"full R={args.refs} open-mouth refs", f"full R={args.refs} closed-mouth refs")
+    variants = ("mesh warp alone", "explicit", "full R=0", f"full R={args.refs} open-mouth refs", f"full R={args.refs} closed-mouth refs")
     errors: dict[str, dict[str, list[float]]] = {v: {"crop": [], "mouth": []} for v in variants}
     for entry in list_clips(args.data, args.split):
         clip = load_clip(args.data, entry.name)
@@ -81,8 +81,15 @@ def main(argv: list[str] | None = None) -> int:
         with torch.no_grad():
             state = model.encode_source(frames[[source]], kp[[source]])
             runs = {"explicit": ("explicit", None), "full R=0": (None, [])}
-            runs[variants[2]] = (None, open_refs)
-            runs[variants[3]] = (None, closed_refs)
+            runs[variants[3]] = (None, open_refs)
+            runs[variants[4]] = (None, closed_refs)
+            if prior is not None:  # the geometric prior on its own: the source sampled by the mesh grid
+                warped = torch.nn.functional.grid_sample(frames[[source]].expand(n, -1, -1, -1), prior,
+                                                         padding_mode="border", align_corners=False)
+                diff = (warped - target).abs().mean(dim=1)
+                for i in range(n):
+                    errors[variants[0]]["crop"].append(diff[i].mean().item())
+                    errors[variants[0]]["mouth"].append(diff[i][masks[i]].mean().item())
             for name, (mode, refs) in runs.items():
                 tokens = None
                 if refs is not None and model.rac is not None and mode != "explicit":
@@ -94,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                     errors[name]["crop"].append(diff[i].mean().item())
                     errors[name]["mouth"].append(diff[i][masks[i]].mean().item())
     summary = {name: {region: float(np.mean(values)) for region, values in regions.items()}
-               for name, regions in errors.items()}
+               for name, regions in errors.items() if regions["crop"]}
     count = len(errors["explicit"]["crop"])
     print(f"{count} driving frames with an open mouth, source mouth closed; checkpoint {args.checkpoint.name}")
     print(f"{'variant':<34}{'L1 crop':>10}{'L1 mouth':>10}")

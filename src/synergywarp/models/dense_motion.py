@@ -116,7 +116,10 @@ class DenseMotionNetwork(nn.Module):
         stacked = torch.cat([heat[:, :, None], deformed], dim=2)  # b k1 (1+c) d h w
         features = self.hourglass(rearrange(stacked, "b k c d h w -> b (k c) d h w"))
         masks = torch.softmax(self.mask(features), dim=1)  # b k1 d h w
-        flow = torch.einsum("bkdhw,bkdhwt->bdhwt", masks, motions)
+        # the flow in fp32 even under autocast: bf16 grid coordinates would be off by up to 1/256 of the image
+        precise = torch.promote_types(masks.dtype, torch.float32)  # fp32 (fp64 stays fp64)
+        with torch.autocast(masks.device.type, enabled=False):
+            flow = torch.einsum("bkdhw,bkdhwt->bdhwt", masks.to(precise), motions.to(precise))
         occlusion = None
         if self.occlusion is not None:
             occlusion = torch.sigmoid(self.occlusion(rearrange(features, "b c d h w -> b (c d) h w")))
