@@ -70,9 +70,16 @@ def test_shipped_configs_load():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2] / "configs"
-    names = {p.stem: load_config(p) for p in sorted(root.glob("*.yaml"))}
-    assert {"tiny", "small", "lp256"} <= set(names)
+    names = {str(p.relative_to(root).with_suffix("")): load_config(p) for p in sorted(root.rglob("*.yaml"))}
+    assert {"tiny", "small", "lp256", "demo", "demo_learned", "ablation/explicit", "ablation/rac_add",
+            "ablation/rac_cgf"} <= set(names)
     assert names["lp256"].model.name == "lp256" and "motion_encoder" in names["lp256"].train.freeze
+    # the ablation differs only in what it ablates
+    demo, explicit, add, cgf = (names[k] for k in ("demo", "ablation/explicit", "ablation/rac_add", "ablation/rac_cgf"))
+    assert cgf.model == demo.model and cgf.train == demo.train and cgf.dataset == demo.dataset
+    assert explicit.model == demo.model and not any(p.rac for p in explicit.train.phases)
+    assert add.model.cgf.mode == "add" and add.train.phases == demo.train.phases
+    assert explicit.train.max_steps == add.train.max_steps == demo.train.max_steps and demo.model.decoder.image_skip
 
 
 class _PoisonedTrainer(Trainer):
