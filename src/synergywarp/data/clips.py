@@ -174,28 +174,17 @@ def decode_frames(entry: ClipEntry, indices: list[int] | np.ndarray | None = Non
 
 
 def _decode_frames_opencv(entry: ClipEntry, indices: list[int] | np.ndarray | None) -> dict[int, np.ndarray]:
-    """:func:`decode_frames` through ``cv2.VideoCapture`` (no display-rotation handling)."""
-    import cv2
+    """:func:`decode_frames` through OpenCV (:func:`synergywarp.io.video_reader.decode_frames_opencv`)."""
+    from synergywarp.io.video_reader import decode_frames_opencv
 
     wanted = None if indices is None else {int(i) for i in indices}
     last = None if wanted is None else max(wanted, default=-1)
-    frames: dict[int, np.ndarray] = {}
     if last is not None and last < 0:
-        return frames
-    if not entry.video.is_file():
-        raise InputError(f"clip {entry.name}: video not found: {entry.video}")
-    capture = cv2.VideoCapture(str(entry.video))
-    decoded = 0
+        return {}
     try:
-        while last is None or decoded <= last:
-            ok, bgr = capture.read()
-            if not ok:
-                break
-            if wanted is None or decoded in wanted:
-                frames[decoded] = np.ascontiguousarray(bgr[..., ::-1])
-            decoded += 1
-    finally:
-        capture.release()
+        frames, decoded = decode_frames_opencv(entry.video, wanted)
+    except InputError as error:
+        raise InputError(f"clip {entry.name}: {error}") from None
     if decoded == 0:
         raise InputError(f"clip {entry.name}: no frame decodes in {entry.video} (corrupt or empty video)")
     if wanted is not None and decoded <= last:

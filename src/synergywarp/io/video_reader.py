@@ -227,3 +227,32 @@ def _iter_frame_files(first: np.ndarray, files: list[Path]) -> Iterator[np.ndarr
                 f"{first.shape[1]}×{first.shape[0]}"
             )
         yield rgb
+
+
+def decode_frames_opencv(path: str | Path, wanted: set[int] | None = None) -> tuple[dict[int, np.ndarray], int]:
+    """Decode a video file with OpenCV's bundled FFmpeg, for machines without PyAV (training only).
+
+    Returns ({frame index: H×W×3 uint8 RGB} for the ``wanted`` indices, or all frames when None, and
+    the number of frames decoded); decoding stops after the largest wanted index. No display-rotation
+    handling. InputError when the file is missing.
+    """
+    import cv2
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"video not found: {path}")
+    last = None if wanted is None else max(wanted, default=-1)
+    frames: dict[int, np.ndarray] = {}
+    capture = cv2.VideoCapture(str(path))
+    decoded = 0
+    try:
+        while last is None or decoded <= last:
+            ok, bgr = capture.read()
+            if not ok:
+                break
+            if wanted is None or decoded in wanted:
+                frames[decoded] = np.ascontiguousarray(bgr[..., ::-1])
+            decoded += 1
+    finally:
+        capture.release()
+    return frames, decoded
