@@ -3,6 +3,10 @@
 # device tool: this repository plus .gpu/ (train split of data/synth128 and the int8-packed LPIPS
 # VGG16, scripts/gpu/vgg_int8.py pack). The machine has PyTorch, OpenCV and no internet; no install
 # is needed (PYTHONPATH=src; clips decode with OpenCV when PyAV is absent).
+# Prepare .gpu/ once (ignored by git; ~45 MB):
+#   mkdir -p .gpu/synth128 && cp -r data/synth128/train data/synth128/manifest.json .gpu/synth128/
+#   python scripts/gpu/vgg_int8.py pack ~/.cache/synergywarp/lpips_vgg16.safetensors .gpu/vgg16_int8.safetensors
+# then, on the GPU machine:
 #   MINUTES=7 bash scripts/gpu/train_demo_and_ablation.sh OUT_DIR
 set -euo pipefail
 out=${1:?usage: train_demo_and_ablation.sh OUT_DIR}
