@@ -76,21 +76,18 @@ def prepare(model, source, driving, refs, kp, path: str):
     return state, tokens, driving_kp
 
 
-PRIOR: dict[str, torch.Tensor | None] = {"grid": None}  # the prior grid of the current inputs, if any
-
-
-def frame_step(model, state, tokens, driving, driving_kp, path: str, learned: bool):
+def frame_step(model, state, tokens, driving, driving_kp, path: str, learned: bool, prior=None):
     """Everything done per driving frame: motion estimation (learned) + warp + RAC + CGF + decode."""
     if learned:
         driving_kp = model.motion_keypoints(state, model.image_motion(driving))
     mode = "explicit" if path == "explicit" else None
-    return model.animate(state, driving_kp, tokens, fusion_mode=mode, prior_grid=PRIOR["grid"])["image"]
+    return model.animate(state, driving_kp, tokens, fusion_mode=mode, prior_grid=prior)["image"]
 
 
-def count_flops(model, state, tokens, driving, driving_kp, path, learned, num_refs) -> tuple[float, bool]:
+def count_flops(model, state, tokens, driving, driving_kp, path, learned, num_refs, prior=None) -> tuple[float, bool]:
     counter = FlopCounterMode(display=False)
     with counter:
-        frame_step(model, state, tokens, driving, driving_kp, path, learned)
+        frame_step(model, state, tokens, driving, driving_kp, path, learned, prior)
     total = float(counter.get_total_flops())
     counted_ops = {str(op) for ops in counter.get_flop_counts().values() for op in ops}
     sdpa_counted = any(any(s in op for s in SDPA_OPS) for op in counted_ops)
@@ -165,7 +162,7 @@ def bench_config(name: str, refs_list: list[int], repeats: int, dtypes: list[str
             if path == "explicit" and num_refs != refs_list[0]:
                 continue  # the explicit path ignores references
             source, driving, refs, kp = make_inputs(model, num_refs, batch=batch, device=device)
-            PRIOR["grid"] = kp.get("prior") if kp else None
+            prior = kp.get("prior") if kp else None
             row = {"config": name, "refs": num_refs, "path": path, "params_M": params / 1e6, "batch": batch}
             reference_image = None
             for dtype in dtypes:
@@ -181,11 +178,12 @@ def bench_config(name: str, refs_list: list[int], repeats: int, dtypes: list[str
                 with torch.no_grad(), ctx:
                     state, tokens, driving_kp = prepare(net, src, drv, refs, kp, path)
                     if dtype == "fp32" or "gflops" not in row:
-                        flops, sdpa_counted = count_flops(net, state, tokens, drv, driving_kp, path, learned, num_refs)
+                        flops, sdpa_counted = count_flops(net, state, tokens, drv, driving_kp, path, learned, num_refs,
+                                                          prior)
                         row["gflops"] = flops / 1e9 / batch
                         row["sdpa_in_flop_counter"] = sdpa_counted
-                    image = frame_step(net, state, tokens, drv, driving_kp, path, learned)
-                    ms = time_frames(lambda: frame_step(net, state, tokens, drv, driving_kp, path, learned), repeats,
+                    image = frame_step(net, state, tokens, drv, driving_kp, path, learned, prior)
+                    ms = time_frames(lambda: frame_step(net, state, tokens, drv, driving_kp, path, learned, prior), repeats,
                                      device=device) / batch
                 row[f"ms_{dtype}"] = ms
                 if dtype == "fp32":

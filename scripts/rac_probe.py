@@ -24,7 +24,7 @@ import torch
 from synergywarp.data import list_clips, load_clip
 from synergywarp.face import tracked_keypoints
 from synergywarp.face.mesh_regions import LIPS_LOWER_OUTER, LIPS_UPPER_OUTER
-from synergywarp.face.mesh_warp import mesh_warp_grid
+from synergywarp.face.mesh_warp import mesh_warp_grids
 from synergywarp.models import SynergyWarpNet
 
 
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         n = len(driving)
         prior = None
         if cfg.warp.dense_motion.prior_candidate:
-            prior = torch.from_numpy(np.stack([mesh_warp_grid(landmarks[source], landmarks[d], size) for d in driving]))
+            prior = torch.from_numpy(mesh_warp_grids(landmarks[source], landmarks[driving], size))
         target = frames[driving]
         masks = torch.from_numpy(np.stack([mouth_mask(landmarks[d], size) for d in driving]))
         with torch.no_grad():

@@ -10,18 +10,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from synergywarp.data.clips import _decode_frames_opencv, decode_frames, list_clips
+from synergywarp.data.clips import decode_frames, list_clips
 from synergywarp.errors import InputError
+from synergywarp.io.video_reader import _decode_selected_opencv
 
 
 def test_opencv_decoding_matches_pyav(dataset_root: Path) -> None:
     entry = list_clips(dataset_root, "train")[0]
-    with_av, with_cv = decode_frames(entry, [0, 4, 11]), _decode_frames_opencv(entry, [0, 4, 11])
-    assert sorted(with_cv) == [0, 4, 11]
+    with_av = decode_frames(entry, [0, 4, 11])
+    with_cv, decoded = _decode_selected_opencv(entry.video, {0, 4, 11})
+    assert sorted(with_cv) == [0, 4, 11] and decoded == 12
     for index in with_av:
         assert np.abs(with_av[index].astype(int) - with_cv[index]).max() <= 2
+    assert _decode_selected_opencv(entry.video, {30})[1] == 12  # stops at the end of the file
     with pytest.raises(InputError, match="only 12 decodable"):
-        _decode_frames_opencv(entry, [30])
+        decode_frames(entry, [30])
 
 
 def test_without_pyav_a_dataset_item_loads_and_video_io_fails_with_one_line(dataset_root: Path) -> None:
@@ -31,8 +34,14 @@ def test_without_pyav_a_dataset_item_loads_and_video_io_fails_with_one_line(data
         from synergywarp.data.dataset import ClipDataset
         from synergywarp.errors import AssetError
         from synergywarp.io import open_video
+        from synergywarp.data.clips import decode_frames, list_clips
+        from synergywarp.errors import InputError
         item = ClipDataset({str(dataset_root)!r}, "train", image_size=64, num_references=1)[0]
         assert item["source"].shape == (3, 64, 64)
+        try:
+            decode_frames(list_clips({str(dataset_root)!r}, "train")[0], [30])
+        except InputError as error:
+            print("SHORT", error)
         try:
             open_video({str(next((dataset_root / "train").glob("*.mp4")))!r})
         except AssetError as error:
@@ -41,3 +50,4 @@ def test_without_pyav_a_dataset_item_loads_and_video_io_fails_with_one_line(data
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "ERROR video input/output needs PyAV" in result.stdout
+    assert "has only 12 decodable frames, frame 30 was requested" in result.stdout

@@ -66,7 +66,7 @@ def test_absolute_returns_the_driving_landmarks():
 
 
 def test_subset_landmarks_are_enough_for_keypoints():
-    """The pipeline keeps only MOTION_LANDMARK_INDICES per driving frame: same keypoints as the full set."""
+    """MOTION_LANDMARK_INDICES alone (the rigid set + the keypoints) give the same keypoints as the full set."""
     source, first = posed(yaw=-5), posed(yaw=10, scale=0.65)
     frames = np.stack([posed(yaw=10 + 3 * t, expression=mouth_open(0.01 * t)) for t in range(4)])
     full = tracked_driving_keypoints(source, frames, first)

@@ -55,12 +55,7 @@ def _heldout_l1(model: SynergyWarpNet, data: PriorBlobClips) -> tuple[float, flo
             (batch["source"] - batch["driving"]).abs().mean().item())
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _train(tmp_path, name: str, data: PriorBlobClips, **train) -> SynergyWarpNet:

@@ -16,12 +16,7 @@ from synergywarp.train.trainer import Trainer
 PHASES = [{"until_step": 2, "rac": False, "references": 0}, {"rac": True}]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _trainer(run, dataset, resume=False, model="tiny_tracked", **train):

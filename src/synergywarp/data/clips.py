@@ -131,73 +131,26 @@ def _check_shapes(entry: ClipEntry, arrays: dict[str, np.ndarray]) -> None:
 def decode_frames(entry: ClipEntry, indices: list[int] | np.ndarray | None = None) -> dict[int, np.ndarray]:
     """{frame index: H×W×3 uint8 RGB} for ``indices`` (all frames when None) of a clip's video.
 
-    Decodes sequentially up to the largest index and converts only the requested frames to RGB.
-    InputError naming the clip when the video is missing, corrupt, or ends before a requested frame.
-    Without PyAV (the ``video`` extra) OpenCV's bundled FFmpeg decodes instead (training-only machines).
+    Decodes sequentially up to the largest index (:func:`synergywarp.io.video_reader.decode_selected_frames`:
+    PyAV, or OpenCV where PyAV is not installed). InputError naming the clip when the video is missing,
+    corrupt, or ends before a requested frame.
     """
-    try:
-        import av
-    except ImportError:
-        return _decode_frames_opencv(entry, indices)
-
-    from synergywarp.io.video_reader import open_video_container
-
-    wanted = None if indices is None else {int(i) for i in indices}
-    last = None if wanted is None else max(wanted, default=-1)
-    frames: dict[int, np.ndarray] = {}
-    if last is not None and last < 0:
-        return frames
-    try:
-        container, stream = open_video_container(entry.video)
-    except InputError as error:
-        raise InputError(f"clip {entry.name}: {error}") from None
-    decoded = 0
-    try:
-        for packet in container.demux(stream):
-            for frame in packet.decode():
-                if wanted is None or decoded in wanted:
-                    frames[decoded] = _to_rgb(frame)
-                decoded += 1
-                if last is not None and decoded > last:
-                    return frames
-    except (av.FFmpegError, OSError) as error:
-        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
-        raise InputError(f"clip {entry.name}: corrupt video {entry.video} ({reason})") from None
-    finally:
-        container.close()
-    if decoded == 0:
-        raise InputError(f"clip {entry.name}: no frame decodes in {entry.video} (corrupt or empty video)")
-    if wanted is not None:
-        raise InputError(f"clip {entry.name}: video {entry.video} has only {decoded} decodable "
-                         f"frames, frame {last} was requested")
-    return frames
-
-
-def _decode_frames_opencv(entry: ClipEntry, indices: list[int] | np.ndarray | None) -> dict[int, np.ndarray]:
-    """:func:`decode_frames` through OpenCV (:func:`synergywarp.io.video_reader.decode_frames_opencv`)."""
-    from synergywarp.io.video_reader import decode_frames_opencv
+    from synergywarp.io.video_reader import decode_selected_frames
 
     wanted = None if indices is None else {int(i) for i in indices}
     last = None if wanted is None else max(wanted, default=-1)
     if last is not None and last < 0:
         return {}
     try:
-        frames, decoded = decode_frames_opencv(entry.video, wanted)
+        frames, decoded = decode_selected_frames(entry.video, wanted)
     except InputError as error:
         raise InputError(f"clip {entry.name}: {error}") from None
     if decoded == 0:
         raise InputError(f"clip {entry.name}: no frame decodes in {entry.video} (corrupt or empty video)")
-    if wanted is not None and decoded <= last:
+    if last is not None and decoded <= last:
         raise InputError(f"clip {entry.name}: video {entry.video} has only {decoded} decodable "
                          f"frames, frame {last} was requested")
     return frames
-
-
-def _to_rgb(frame: object) -> np.ndarray:
-    """A decoded PyAV frame → H×W×3 uint8 RGB (display rotation applied, as synergywarp.io does)."""
-    rgb = frame.to_ndarray(format="rgb24")
-    quarter_turns = round(frame.rotation / 90) % 4 if getattr(frame, "rotation", 0) else 0
-    return np.ascontiguousarray(np.rot90(rgb, k=quarter_turns)) if quarter_turns else rgb
 
 
 class FrameCache:

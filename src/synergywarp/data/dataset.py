@@ -27,6 +27,7 @@ from synergywarp.data.clips import ClipEntry, FrameCache, decode_frames, list_cl
 from synergywarp.data.sampling import REFERENCE_CHOICES, ReferenceChoice, parse_num_references, select_frames
 from synergywarp.errors import ConfigError, InputError
 from synergywarp.face.keypoints import tracked_keypoints
+from synergywarp.face.mesh_warp import mesh_warp_grid
 
 _ARRAY_CACHE_CLIPS = 256
 
@@ -192,8 +193,6 @@ class ClipDataset(Dataset):
                 "reference_pose": _pad(poses[2:], padding),
             })
             if self.prior_grid:
-                from synergywarp.face.mesh_warp import mesh_warp_grid
-
                 item["prior_grid"] = torch.from_numpy(mesh_warp_grid(landmarks[0], landmarks[1], self.image_size))
         return item
 

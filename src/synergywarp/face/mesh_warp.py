@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from synergywarp.face.head_mesh import HeadMesh, build_head_mesh
-from synergywarp.face.mesh_render import mesh_backward_maps, normalised_to_pixels
+from synergywarp.face.mesh_render import _pixel_grid, mesh_backward_maps, normalised_to_pixels
 
 RING_MOTION_SHARE = (0.6, 0.3, 0.1)  # support rings 1–3; the outer ring stays
 
@@ -32,7 +32,7 @@ def mesh_warp_maps(source_landmarks: np.ndarray, target_landmarks: np.ndarray, s
     map_x, map_y, ids = mesh_backward_maps(normalised_to_pixels(mesh.points, size), normalised_to_pixels(target, size),
                                            target[:, 2], mesh.triangles, size, size)
     off = ids < 0
-    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+    xs, ys = _pixel_grid(size, size)
     return np.where(off, xs, map_x).astype(np.float32), np.where(off, ys, map_y).astype(np.float32)
 
 
@@ -43,6 +43,14 @@ def mesh_warp_grid(source_landmarks: np.ndarray, target_landmarks: np.ndarray, s
     map_x, map_y = mesh_warp_maps(source_landmarks, target_landmarks, size, mesh)
     scale = 2.0 / size
     return np.stack([(map_x + 0.5) * scale - 1.0, (map_y + 0.5) * scale - 1.0], axis=-1).astype(np.float32)
+
+
+def mesh_warp_grids(source_landmarks: np.ndarray, targets: np.ndarray, size: int,
+                    mesh: HeadMesh | None = None) -> np.ndarray:
+    """:func:`mesh_warp_grid` for T target landmark sets ``T×468×3`` → ``T×S×S×2``; the source's head
+    mesh is built once (or passed in, when the caller keeps it for a whole clip)."""
+    mesh = mesh if mesh is not None else build_head_mesh(np.asarray(source_landmarks, np.float32))
+    return np.stack([mesh_warp_grid(source_landmarks, target, size, mesh) for target in targets])
 
 
 def geometric_warp(source: np.ndarray, source_landmarks: np.ndarray, target_landmarks: np.ndarray,

@@ -30,10 +30,8 @@ MOTION_LANDMARK_INDICES: tuple[int, ...] = tuple(sorted(set(RIGID_LANDMARK_INDIC
 
 
 def expand_motion_landmarks(subset: np.ndarray) -> np.ndarray:
-    """...×M×3 points at :data:`MOTION_LANDMARK_INDICES` → ...×468×3 with NaN elsewhere (468 rows: a copy)."""
+    """...×M×3 points at :data:`MOTION_LANDMARK_INDICES` → ...×468×3 with NaN elsewhere."""
     subset = np.asarray(subset, dtype=np.float32)
-    if subset.shape[-2] == 468:  # already all landmarks
-        return subset.copy()
     full = np.full(subset.shape[:-2] + (468, 3), np.nan, dtype=np.float32)
     full[..., list(MOTION_LANDMARK_INDICES), :] = subset
     return full

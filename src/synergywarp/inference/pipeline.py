@@ -22,8 +22,8 @@ from einops import rearrange
 
 from synergywarp.errors import CheckpointError
 from synergywarp.face import apply_crop, paste_back, tracked_keypoints
-from synergywarp.face.head_mesh import build_head_mesh
-from synergywarp.face.mesh_warp import mesh_warp_grid
+from synergywarp.face.head_mesh import HeadMesh, build_head_mesh
+from synergywarp.face.mesh_warp import mesh_warp_grids
 from synergywarp.inference.identity import warn_on_identity_mismatch
 from synergywarp.inference.inputs import (
     DrivingFrames,
@@ -38,7 +38,6 @@ from synergywarp.inference.inputs import (
 from synergywarp.inference.motion import (
     OneEuroFilter,
     TrackedMotionTransfer,
-    expand_motion_landmarks,
     learned_driving_keypoints,
 )
 from synergywarp.inference.options import AnimateOptions
@@ -96,6 +95,7 @@ class PreparedSource:
     reference_tokens: ReferenceTokens | None
     fusion_mode: str | None
     options: AnimateOptions
+    mesh: HeadMesh | None = None  # the source's head mesh (models with a mesh-warp prior)
 
     @property
     def keypoints(self) -> np.ndarray:
@@ -115,7 +115,6 @@ class _Session:
     held_motion: np.ndarray  # what is held and smoothed: K×3 keypoints (learned) or 468×3 landmarks (tracked)
     smoother: OneEuroFilter
     tracked_transfer: TrackedMotionTransfer | None = None  # source/reference-frame poses fitted once
-    source_mesh: object | None = None  # the source's head mesh (prior-grid models), built once
 
 
 class Animator:
@@ -211,7 +210,8 @@ class Animator:
                     images = runtime.to_device(to_tensor([r.crop_image for r in prepared_refs]))[None]
                     keypoints = self._keypoints_tensor(prepared_refs)[None] if tracked else None
                 tokens = model.encode_references(state, images, keypoints)
-        return PreparedSource(src, prepared_refs, state, tokens, fusion_mode, options)
+        mesh = build_head_mesh(src.landmarks.astype(np.float32)) if self.config.warp.dense_motion.prior_candidate else None
+        return PreparedSource(src, prepared_refs, state, tokens, fusion_mode, options, mesh)
 
     def _keypoints_tensor(self, faces: Sequence[PreparedFace]) -> torch.Tensor:
         """Tracked keypoints ``N×32×3`` of prepared faces, on the device."""
@@ -263,7 +263,7 @@ class Animator:
         first_motion = first_landmarks = None
         with self.runtime.context():
             if tracked:
-                first_landmarks = expand_motion_landmarks(track.landmarks[first_index])
+                first_landmarks = track.landmarks[first_index]
             elif first_crop is not None:
                 first_motion = self.model.image_motion(self.runtime.to_device(to_tensor([first_crop])))
         held = prepared.source.landmarks.astype(np.float32) if tracked else prepared.keypoints
@@ -288,7 +288,7 @@ class Animator:
             out = np.full((len(indices), 468, 3), np.nan, np.float32)
             for row, index in enumerate(indices):
                 if session.track.valid[index]:
-                    driving = expand_motion_landmarks(session.track.landmarks[index])
+                    driving = session.track.landmarks[index]
                     if session.tracked_transfer is None:
                         session.tracked_transfer = TrackedMotionTransfer(
                             prepared.source.landmarks, session.first_landmarks, mode)
@@ -334,11 +334,8 @@ class Animator:
         prior = None
         if self.config.warp.dense_motion.prior_candidate:
             with self.timed("mesh_warp"):
-                size = self.config.image_size
-                if session.source_mesh is None:
-                    session.source_mesh = build_head_mesh(prepared.source.landmarks.astype(np.float32))
-                grids = [mesh_warp_grid(prepared.source.landmarks, m, size, session.source_mesh) for m in motion]
-                prior = torch.from_numpy(np.stack(grids)).to(self.runtime.device)
+                grids = mesh_warp_grids(prepared.source.landmarks, motion, self.config.image_size, prepared.mesh)
+                prior = torch.from_numpy(grids).to(self.runtime.device)
         with self.timed("model"), self.runtime.context():
             out = self._animate_fn(prepared.state, torch.from_numpy(keypoints).to(self.runtime.device),
                                    prepared.reference_tokens, fusion_mode=prepared.fusion_mode, prior_grid=prior)

@@ -229,16 +229,41 @@ def _iter_frame_files(first: np.ndarray, files: list[Path]) -> Iterator[np.ndarr
         yield rgb
 
 
-def decode_frames_opencv(path: str | Path, wanted: set[int] | None = None) -> tuple[dict[int, np.ndarray], int]:
-    """Decode a video file with OpenCV's bundled FFmpeg, for machines without PyAV (training only).
+def decode_selected_frames(path: str | Path, wanted: set[int] | None = None) -> tuple[dict[int, np.ndarray], int]:
+    """Decode a video file up to the largest ``wanted`` index (every frame when None).
 
-    Returns ({frame index: H×W×3 uint8 RGB} for the ``wanted`` indices, or all frames when None, and
-    the number of frames decoded); decoding stops after the largest wanted index. No display-rotation
-    handling. InputError when the file is missing.
+    Returns ({frame index: H×W×3 uint8 RGB} for the wanted frames, number of frames decoded). With PyAV
+    (display rotation applied); on machines without it (training-only images) OpenCV's bundled FFmpeg
+    decodes instead, without rotation handling. InputError when the file is missing, unreadable or
+    breaks off with a decoding error.
     """
+    path = Path(path)
+    try:
+        import av as _  # noqa: F401  (the real package, not the optional stand-in)
+    except ImportError:
+        return _decode_selected_opencv(path, wanted)
+    last = None if wanted is None else max(wanted, default=-1)
+    frames: dict[int, np.ndarray] = {}
+    container, stream = open_video_container(path)
+    decoded = 0
+    try:
+        for packet in container.demux(stream):
+            for frame in packet.decode():
+                if wanted is None or decoded in wanted:
+                    frames[decoded] = _frame_to_rgb(frame)
+                decoded += 1
+                if last is not None and decoded > last:
+                    return frames, decoded
+    except (av.FFmpegError, OSError) as error:
+        raise InputError(f"corrupt video {path} ({_error_reason(error)})") from None
+    finally:
+        container.close()
+    return frames, decoded
+
+
+def _decode_selected_opencv(path: Path, wanted: set[int] | None) -> tuple[dict[int, np.ndarray], int]:
     import cv2
 
-    path = Path(path)
     if not path.is_file():
         raise InputError(f"video not found: {path}")
     last = None if wanted is None else max(wanted, default=-1)

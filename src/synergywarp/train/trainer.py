@@ -350,8 +350,10 @@ class Trainer:
         limit = self.cfg.train.max_minutes
         if not limit:
             return False
-        late = torch.tensor([float(time.perf_counter() - start_time >= 60.0 * limit)], device=self.device)
-        return bool(D.all_reduce_mean(self.ctx, late).item() > 0)
+        late = time.perf_counter() - start_time >= 60.0 * limit
+        if not self.ctx.distributed:
+            return late  # no device sync on the single-process hot path
+        return bool(D.all_reduce_mean(self.ctx, torch.tensor([float(late)], device=self.device)).item() > 0)
 
     def train(self) -> TrainResult:
         t = self.cfg.train

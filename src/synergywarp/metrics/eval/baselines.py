@@ -30,7 +30,7 @@ from synergywarp.data import EvalClip
 from synergywarp.metrics.eval.protocol import EvalTask
 
 from synergywarp.face.head_mesh import build_head_mesh
-from synergywarp.face.mesh_warp import RING_MOTION_SHARE, geometric_warp, mesh_warp_grid
+from synergywarp.face.mesh_warp import RING_MOTION_SHARE, geometric_warp, mesh_warp_grids
 
 
 @dataclass
@@ -226,8 +226,7 @@ class ModelMethod:
                 targets = inputs.target_landmarks(chunk)
                 driving_kp = _keypoints(targets, device)
                 if prior_model:
-                    size = loaded.config.image_size
-                    grids = np.stack([mesh_warp_grid(inputs.source_landmarks, t, size, mesh) for t in targets])
+                    grids = mesh_warp_grids(inputs.source_landmarks, targets, loaded.config.image_size, mesh)
                     prior = torch.from_numpy(grids).to(device)
             else:
                 motion = model.image_motion(loaded.to_input(inputs.driving(chunk)))
