@@ -147,3 +147,48 @@ def test_user_errors_are_one_line(tmp_path: Path) -> None:
         read_identity_map(bad_map)
     with pytest.raises(ConfigError, match="crop_mode"):
         prepare_dataset([tmp_path], tmp_path / "out", options=PrepareOptions(crop_mode="wobbly"))
+
+
+def test_segments_explicit_test_identities_and_reference_pool(tmp_path: Path) -> None:
+    from skimage import data
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    _portrait_video(videos / "long_a.mp4", frames=30)  # 1.2 s at 25 fps → 3 segments of 0.4 s
+    _portrait_video(videos / "other_b.mp4", shift=-2, flip=True)
+    identities = tmp_path / "ids.csv"
+    identities.write_text("clip,identity\nlong_a,anna\nother_b,bert\n")
+    stills = tmp_path / "stills" / "anna"
+    stills.mkdir(parents=True)
+    cv2.imwrite(str(stills / "photo1.jpg"), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
+    (tmp_path / "stills" / "anna" / "notes.txt").write_text("not an image")
+    out = tmp_path / "ds"
+    options = PrepareOptions(size=96, min_frames=8, segment_seconds=0.4)
+    report = prepare_dataset([videos], out, identity_map=identities, options=options, test_identities=["bert"],
+                             stills=tmp_path / "stills")
+    names = sorted(r.name for r in report.prepared)
+    assert names == ["long_a_s00", "long_a_s01", "long_a_s02", "other_b"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    splits = {c["name"]: c["split"] for c in manifest["clips"]}
+    assert splits == {"long_a_s00": "train", "long_a_s01": "train", "long_a_s02": "train", "other_b": "test"}
+    assert {c["name"]: c.get("segment_of") for c in manifest["clips"]}["long_a_s01"] == "long_a"
+    frames = [np.load(out / "train" / f"long_a_s0{k}.npz")["source_frames"] for k in range(3)]
+    assert np.array_equal(np.concatenate(frames), np.arange(30))  # the segments tile the video
+    assert read_video(out / "train" / "long_a_s01.mp4")[0].shape[0] == len(frames[1])
+    (photo,) = manifest["references"]
+    assert photo["identity"] == "anna" and photo["split"] == "train" and photo["image"] == "refs/anna/photo1.png"
+    from synergywarp.data.clips import list_reference_photos, load_clip
+
+    (entry,) = list_reference_photos(out, "anna")
+    still = load_clip(out, entry.name)
+    assert still.frames.shape == (1, 96, 96, 3) and still.arrays["landmarks"].shape == (1, 468, 3)
+    # the stored landmarks sit on the face of the written crop
+    found = detect_landmarks(still.frames[0]).points
+    assert np.median(np.linalg.norm(found[:, :2] - (still.arrays["landmarks"][0, :, :2] + 1) * 48, axis=1)) < 3
+    # a rerun reuses every segment and the photo
+    again = prepare_dataset([videos], out, identity_map=identities, options=options, test_identities=["bert"],
+                            stills=tmp_path / "stills")
+    assert not again.prepared and sorted(r.name for r in again.reused) == names and len(again.references) == 1
+    with pytest.raises(InputError, match="carla"):
+        prepare_dataset([videos], tmp_path / "ds2", identity_map=identities, options=options,
+                        test_identities=["carla"])

@@ -15,10 +15,13 @@ def _prepare(args: argparse.Namespace) -> int:
     options = PrepareOptions(
         size=args.size, min_frames=args.min_frames, crop_mode=args.crop_mode, scale=args.crop_scale,
         vy=args.crop_vy, align_roll=args.align_roll, smooth_sigma=args.smooth_sigma, crf=args.crf,
+        segment_seconds=args.segment_seconds,
     )
+    test_identities = [n for n in args.test_identities.split(",") if n] if args.test_identities else None
     report = prepare_dataset(
         [Path(p) for p in args.inputs], Path(args.out), identity_map=args.identity_map,
         test_fraction=args.test_fraction, progress=not args.no_progress, options=options,
+        test_identities=test_identities, stills=args.stills,
     )
     print(report.summary())
     if not report.prepared and not report.reused:
@@ -60,6 +63,13 @@ def add_prepare_parser(subparsers) -> None:
     p.add_argument("--size", type=int, default=256, help="crop side in pixels (default 256)")
     p.add_argument("--identity-map", type=Path, default=None, help="CSV clip,identity: split by identity")
     p.add_argument("--test-fraction", type=float, default=0.1, help="share of clips/identities in test")
+    p.add_argument("--test-identities", default=None,
+                   help="comma list of identities (or clip names without a map) that form the test split")
+    p.add_argument("--stills", type=Path, default=None,
+                   help="folder <identity>/<photo> of stills: the per-identity reference pool (DIR/refs/)")
+    p.add_argument("--segment-seconds", type=float, default=0.0,
+                   help="split long videos into segments of about this many seconds, each with its own crop "
+                   "(default 0: one clip per video)")
     p.add_argument("--min-frames", type=int, default=16, help="skip clips with fewer face frames")
     p.add_argument("--crop-mode", choices=["fixed", "smooth"], default="fixed",
                    help="one crop for the clip (fixed) or a smoothed track")

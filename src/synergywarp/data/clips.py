@@ -74,9 +74,51 @@ def list_clips(root: str | Path, split: str = "train") -> list[ClipEntry]:
     return entries
 
 
+REFERENCE_PREFIX = "refs/"
+
+
+@dataclass(frozen=True)
+class ReferencePhoto(ClipEntry):
+    """A photo of the per-identity reference pool (``prepare --stills``): a one-frame "clip" named
+    ``refs/<identity>/<photo>`` whose ``video`` is a PNG crop and ``arrays`` its npz."""
+
+    identity: str = ""
+
+
+def list_reference_photos(root: str | Path, identity: str | None = None) -> list[ReferencePhoto]:
+    """The reference pool of ``root`` (manifest ``references``; all identities or one), sorted by name.
+    Empty when the dataset has none."""
+    import json
+
+    try:
+        manifest = json.loads((Path(root) / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    photos = []
+    for record in manifest.get("references", []) if isinstance(manifest, dict) else []:
+        try:
+            who, name = str(record["identity"]), str(record["name"])
+            if identity is not None and who != identity:
+                continue
+            photos.append(ReferencePhoto(f"{REFERENCE_PREFIX}{who}/{name}", str(record.get("split", "train")),
+                                         Path(root) / str(record["image"]), Path(root) / str(record["arrays"]), 1,
+                                         who))
+        except (KeyError, TypeError):
+            raise InputError(f"{Path(root) / MANIFEST_NAME}: malformed reference entry {record!r}") from None
+    return sorted(photos, key=lambda photo: photo.name)
+
+
 def find_clip(root: str | Path, name: str) -> ClipEntry:
-    """The clip called ``name`` in either split of ``root`` (InputError when absent)."""
+    """The clip called ``name`` in either split of ``root``, or the reference photo
+    ``refs/<identity>/<photo>`` (InputError when absent)."""
     root = Path(root)
+    if name.startswith(REFERENCE_PREFIX):
+        for photo in list_reference_photos(root):
+            if photo.name == name:
+                if not photo.video.is_file():
+                    raise InputError(f"reference photo {photo.video} listed in {root / MANIFEST_NAME} is missing")
+                return photo
+        raise InputError(f"no reference photo named {name!r} in {root / MANIFEST_NAME}")
     for split in SPLITS:
         try:
             clips = list_clips(root, split)
@@ -203,8 +245,13 @@ def load_clip(root: str | Path, name: str, *, require_arrays: bool = True) -> Ev
     """
     entry = find_clip(root, name)
     arrays = load_clip_arrays(entry) if require_arrays or entry.arrays.is_file() else {}
-    decoded = decode_frames(entry)
-    frames = np.stack([decoded[i] for i in range(len(decoded))])
+    if isinstance(entry, ReferencePhoto):
+        from synergywarp.io import read_image
+
+        frames = read_image(entry.video)[None]
+    else:
+        decoded = decode_frames(entry)
+        frames = np.stack([decoded[i] for i in range(len(decoded))])
     if "valid" in arrays and len(arrays["valid"]) != len(frames):
         raise InputError(f"clip {name}: video {entry.video} has {len(frames)} frames but "
                          f"{entry.arrays} describes {len(arrays['valid'])}")

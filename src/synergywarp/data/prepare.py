@@ -46,6 +46,7 @@ MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
 SPLITS = ("train", "test")
 REQUIRED_ARRAYS = ("landmarks", "valid", "rotation", "pose", "scale", "translation", "fps", "identity")
+REFERENCE_FOLDER = "refs"
 
 
 @dataclass
@@ -59,9 +60,26 @@ class ClipRecord:
     fps: float
     size: int
     source: str
+    segment_of: str | None = None  # the input clip's name when the clip is one segment of a longer video
 
     def to_json(self) -> dict[str, object]:
-        return {**self.__dict__, "video": f"{self.split}/{self.name}.mp4", "arrays": f"{self.split}/{self.name}.npz"}
+        entry = {k: v for k, v in self.__dict__.items() if not (k == "segment_of" and v is None)}
+        return {**entry, "video": f"{self.split}/{self.name}.mp4", "arrays": f"{self.split}/{self.name}.npz"}
+
+
+@dataclass
+class ReferenceRecord:
+    """One still photo of the per-identity reference pool (``DIR/refs/<identity>/<name>.png`` + npz)."""
+
+    name: str
+    identity: str
+    split: str
+    size: int
+    source: str
+
+    def to_json(self) -> dict[str, object]:
+        stem = f"{REFERENCE_FOLDER}/{self.identity}/{self.name}"
+        return {**self.__dict__, "image": f"{stem}.png", "arrays": f"{stem}.npz"}
 
 
 @dataclass
@@ -71,6 +89,7 @@ class PrepareReport:
     prepared: list[ClipRecord] = field(default_factory=list)
     reused: list[ClipRecord] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
+    references: list[ReferenceRecord] = field(default_factory=list)  # the reference pool (stills)
     frames_processed: int = 0
     seconds: float = 0.0
 
@@ -84,6 +103,10 @@ class PrepareReport:
                  f"{self.frames_per_second:.1f} frames/s), {len(self.reused)} already done, "
                  f"{len(self.skipped)} skipped"]
         lines += [f"  skipped {source}: {reason}" for source, reason in self.skipped]
+        if self.references:
+            identities = sorted({r.identity for r in self.references})
+            lines.append(f"reference pool: {len(self.references)} photos of {len(identities)} identities "
+                         f"({', '.join(identities)})")
         return "\n".join(lines)
 
 
@@ -207,21 +230,67 @@ def load_manifest(out_dir: Path) -> dict[str, dict[str, object]]:
         return {}
 
 
-def update_manifest(out_dir: Path, records: Iterable[ClipRecord]) -> None:
-    """Merge ``records`` (by name) into ``out_dir/manifest.json``, written atomically."""
-    entries = load_manifest(out_dir)
-    entries.update({record.name: record.to_json() for record in records})
-    manifest = {"version": MANIFEST_VERSION, "clips": [entries[name] for name in sorted(entries)]}
+def _read_manifest_file(out_dir: Path) -> dict[str, object]:
+    try:
+        data = json.loads((out_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_manifest_file(out_dir: Path, manifest: dict[str, object]) -> None:
     path = out_dir / MANIFEST_NAME
     temporary = temporary_sibling(path)
     temporary.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     os.replace(temporary, path)
 
 
-def _record_from_arrays(name: str, split: str, arrays_path: Path, source: str, size: int) -> ClipRecord:
+def update_manifest(out_dir: Path, records: Iterable[ClipRecord]) -> None:
+    """Merge ``records`` (by name) into ``out_dir/manifest.json``, written atomically (other keys kept)."""
+    entries = load_manifest(out_dir)
+    entries.update({record.name: record.to_json() for record in records})
+    manifest = _read_manifest_file(out_dir)
+    manifest.update({"version": MANIFEST_VERSION, "clips": [entries[name] for name in sorted(entries)]})
+    _write_manifest_file(out_dir, manifest)
+
+
+def update_reference_manifest(out_dir: Path, references: Iterable["ReferenceRecord"]) -> None:
+    """Merge reference-pool entries (by identity and name) into ``out_dir/manifest.json``."""
+    manifest = _read_manifest_file(out_dir)
+    entries = {(e["identity"], e["name"]): e for e in manifest.get("references", []) if isinstance(e, dict)}
+    entries.update({(r.identity, r.name): r.to_json() for r in references})
+    manifest.setdefault("version", MANIFEST_VERSION)
+    manifest.setdefault("clips", [])
+    manifest["references"] = [entries[key] for key in sorted(entries)]
+    _write_manifest_file(out_dir, manifest)
+
+
+def _record_from_arrays(name: str, split: str, arrays_path: Path, source: str, size: int,
+                        segment_of: str | None = None) -> ClipRecord:
     with np.load(arrays_path) as data:
         return ClipRecord(name, split, str(data["identity"]), int(len(data["valid"])),
-                          float(data["fps"]), size, source)
+                          float(data["fps"]), size, source, segment_of)
+
+
+def _finished_records(out_dir: Path, name: str, manifest: dict[str, dict[str, object]], path: Path,
+                      size: int) -> list[ClipRecord] | None:
+    """Records of input clip ``name`` when it was prepared completely before (None otherwise): the clip
+    itself, or every segment the manifest lists for it."""
+    done = clip_is_complete(out_dir, name)
+    if done is not None:
+        source = str(manifest.get(name, {}).get("source", path))
+        return [_record_from_arrays(name, done.parent.name, done, source, size)]
+    segments = sorted(n for n, entry in manifest.items() if entry.get("segment_of") == name)
+    if not segments:
+        return None
+    records = []
+    for segment in segments:
+        done = clip_is_complete(out_dir, segment)
+        if done is None:
+            return None
+        records.append(_record_from_arrays(segment, done.parent.name, done,
+                                           str(manifest[segment].get("source", path)), size, name))
+    return records
 
 
 def _remove_stale_temporaries(folder: Path, name: str) -> None:
@@ -248,6 +317,7 @@ class PrepareOptions:
     align_roll: bool = False  # rotate the crop so the eye line is horizontal
     smooth_sigma: float = 5.0  # frames; temporal smoothing of the 'smooth' track
     crf: int = 18  # H.264 quality of the written clips
+    segment_seconds: float = 0.0  # > 0: long videos become segments of about this length, each with its own crop
 
     def validate(self) -> None:
         """ConfigError naming the first bad field."""
@@ -259,6 +329,8 @@ class PrepareOptions:
             raise ConfigError(f"prepare min_frames must be at least 1, got {self.min_frames}")
         if self.scale is not None and self.scale <= 0:
             raise ConfigError(f"prepare scale must be positive, got {self.scale}")
+        if not self.segment_seconds >= 0:
+            raise ConfigError(f"prepare segment_seconds must be ≥ 0, got {self.segment_seconds}")
 
     def crop_kwargs(self) -> dict[str, object]:
         kwargs: dict[str, object] = {"align_roll": self.align_roll, "smooth_sigma": self.smooth_sigma}
@@ -280,9 +352,29 @@ def _track_landmarks(path: Path, detector: LandmarkDetector) -> tuple[np.ndarray
     return np.stack(tracks), info.fps, (info.height, info.width)
 
 
+def segment_bounds(num_frames: int, fps: float, segment_seconds: float, min_frames: int = 1
+                   ) -> list[tuple[int, int]]:
+    """[start, stop) frame ranges splitting a clip into ``round(T / (fps·segment_seconds))`` nearly equal
+    segments (one segment when ``segment_seconds`` is 0 or the clip is short); no segment is shorter
+    than ``min_frames`` unless the clip itself is."""
+    if segment_seconds <= 0 or num_frames <= 0:
+        return [(0, num_frames)]
+    count = max(1, round(num_frames / max(fps * segment_seconds, 1.0)))
+    count = max(1, min(count, num_frames // max(min_frames, 1)))
+    edges = np.linspace(0, num_frames, count + 1).round().astype(int)
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def segment_name(name: str, index: int, count: int) -> str:
+    """``name`` for a one-segment clip, else ``name_s00``, ``name_s01``, ..."""
+    return name if count == 1 else f"{name}_s{index:02d}"
+
+
 def prepare_clip(name: str, path: Path, split: str, identity: str, out_dir: Path,
-                 options: PrepareOptions, detector: LandmarkDetector) -> ClipRecord:
-    """Crop one clip into ``out_dir/split``; InputError (with the reason) when it cannot be used."""
+                 options: PrepareOptions, detector: LandmarkDetector) -> list[ClipRecord]:
+    """Crop one video into ``out_dir/split`` (one clip per segment, see ``options.segment_seconds``);
+    InputError (with the reason) when it cannot be used. Segments with too few face frames are
+    left out; the records of the written ones are returned."""
     tracks, fps, source_size = _track_landmarks(path, detector)
     valid = np.isfinite(tracks).all(axis=(1, 2))
     if len(tracks) < options.min_frames:
@@ -291,37 +383,65 @@ def prepare_clip(name: str, path: Path, split: str, identity: str, out_dir: Path
         raise InputError("no face found in any frame")
     if valid.sum() < options.min_frames:
         raise InputError(f"face found in only {int(valid.sum())} of {len(tracks)} frames (< min_frames)")
-    crops = stable_video_crops(tracks, options.size, options.crop_mode, **options.crop_kwargs())
+    bounds = segment_bounds(len(tracks), fps, options.segment_seconds, options.min_frames)
+    usable = [(a, b) for a, b in bounds if valid[a:b].sum() >= options.min_frames]
+    if not usable:
+        raise InputError(f"no segment has {options.min_frames} frames with a face")
     folder = out_dir / split
-    _remove_stale_temporaries(folder, name)
+    names = [segment_name(name, k, len(bounds)) for k, (a, b) in enumerate(bounds) if (a, b) in usable]
+    crops_per_segment = [stable_video_crops(tracks[a:b], options.size, options.crop_mode, **options.crop_kwargs())
+                         for a, b in usable]
+    for clip_name in names:
+        _remove_stale_temporaries(folder, clip_name)
+    writers = [VideoWriter(folder / f"{clip_name}.mp4", fps, crf=options.crf) for clip_name in names]
     written = 0
-    with VideoWriter(folder / f"{name}.mp4", fps, crf=options.crf) as writer:
-        for frame, crop in zip(open_video(path)[1], crops):
-            writer.write(apply_crop(frame, crop))
+    try:
+        segment = 0
+        for index, frame in enumerate(open_video(path)[1]):
+            while segment < len(usable) and index >= usable[segment][1]:
+                segment += 1
+            if segment < len(usable) and index >= usable[segment][0]:
+                writers[segment].write(apply_crop(frame, crops_per_segment[segment][index - usable[segment][0]],
+                                                   border="replicate"))
             written += 1
         if written != len(tracks):
-            writer.abort()
             raise InputError(f"second decode gave {written} frames, the first {len(tracks)}")
-    filled = _fill_invalid(tracks, valid)
-    landmarks = np.stack([to_crop_coords(points, crop) for points, crop in zip(filled, crops)])
-    poses = fit_head_poses(landmarks)
-    save_clip_arrays(folder / f"{name}.npz", {
-        "landmarks": landmarks.astype(np.float32), "valid": valid,
-        "rotation": poses["rotation"], "pose": poses["pose"], "scale": poses["scale"],
-        "translation": poses["translation"], "fps": np.float64(fps), "identity": np.str_(identity),
-        "crop_matrix": np.stack([c.matrix for c in crops]).astype(np.float32),
-        "source_size": np.array(source_size, dtype=np.int64),
-    })
-    return ClipRecord(name, split, identity, len(tracks), float(fps), options.size, str(path))
+    except BaseException:
+        for writer in writers:
+            writer.abort()
+        raise
+    for writer in writers:
+        writer.close()
+    records = []
+    for clip_name, (a, b), crops in zip(names, usable, crops_per_segment):
+        part_valid = valid[a:b]
+        filled = _fill_invalid(tracks[a:b], part_valid)
+        landmarks = np.stack([to_crop_coords(points, crop) for points, crop in zip(filled, crops)])
+        poses = fit_head_poses(landmarks)
+        save_clip_arrays(folder / f"{clip_name}.npz", {
+            "landmarks": landmarks.astype(np.float32), "valid": part_valid,
+            "rotation": poses["rotation"], "pose": poses["pose"], "scale": poses["scale"],
+            "translation": poses["translation"], "fps": np.float64(fps), "identity": np.str_(identity),
+            "crop_matrix": np.stack([c.matrix for c in crops]).astype(np.float32),
+            "source_size": np.array(source_size, dtype=np.int64),
+            "source_frames": np.arange(a, b, dtype=np.int64),
+        })
+        records.append(ClipRecord(clip_name, split, identity, b - a, float(fps), options.size, str(path),
+                                  segment_of=name if len(bounds) > 1 else None))
+    return records
 
 
 def prepare_dataset(inputs: list[Path], out_dir: Path, size: int = 256, identity_map: Path | None = None,
                     test_fraction: float = 0.1, min_frames: int = 16, progress: bool = False, *,
-                    options: PrepareOptions | None = None,
+                    options: PrepareOptions | None = None, test_identities: Iterable[str] | None = None,
+                    stills: Path | None = None,
                     on_clip: Callable[[str, str], None] | None = None) -> PrepareReport:
     """Crop every video/frame folder in ``inputs`` into the clip layout under ``out_dir``.
 
     ``options`` overrides the crop settings (its size/min_frames win over the arguments when given).
+    ``test_identities``: the identities (or clip names without a map) that form the test split,
+    instead of the hash rule of :func:`assign_splits`. ``stills``: a folder ``<identity>/<image>``
+    of photos that become the per-identity reference pool (:func:`prepare_stills`).
     ``on_clip(name, status)`` is called after each clip (status: "prepared", "reused" or a skip reason).
     Returns a PrepareReport; unusable clips are reported, not raised. InputError when an input path
     is missing, nothing is found, or the identity map is unreadable.
@@ -344,7 +464,14 @@ def prepare_dataset(inputs: list[Path], out_dir: Path, size: int = 256, identity
             report.skipped.append((str(path), f"not in identity map {identity_map}"))
         else:
             identities[name] = identity
-    test_groups = assign_splits(identities.values(), test_fraction)
+    if test_identities is not None:
+        test_groups = set(test_identities)
+        unknown = sorted(test_groups - set(identities.values()))
+        if unknown:
+            raise InputError(f"--test-identities names {', '.join(unknown)}, which no input clip has "
+                             f"(identities: {', '.join(sorted(set(identities.values())))})")
+    else:
+        test_groups = assign_splits(identities.values(), test_fraction)
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = load_manifest(out_dir)
     detector = LandmarkDetector(static_image=False)
@@ -358,28 +485,26 @@ def prepare_dataset(inputs: list[Path], out_dir: Path, size: int = 256, identity
             if name not in identities:
                 continue
             status = "prepared"
-            done = clip_is_complete(out_dir, name)
-            if done is not None:
-                source = str(manifest.get(name, {}).get("source", path))
-                record = _record_from_arrays(name, done.parent.name, done, source, options.size)
-                report.reused.append(record)
+            records = _finished_records(out_dir, name, manifest, path, options.size)
+            if records is not None:
+                report.reused.extend(records)
                 status = "reused"
             else:
                 split = "test" if identities[name] in test_groups else "train"
                 try:
                     with warnings.catch_warnings(record=True) as caught:
                         warnings.simplefilter("always")
-                        record = prepare_clip(name, path, split, identities[name], out_dir, options, detector)
-                    report.prepared.append(record)
-                    report.frames_processed += record.num_frames
+                        records = prepare_clip(name, path, split, identities[name], out_dir, options, detector)
+                    report.prepared.extend(records)
+                    report.frames_processed += sum(r.num_frames for r in records)
                     for warning in caught:  # truncated videos etc.: keep the clip, pass the warning on
                         warnings.warn(f"{path}: {warning.message}", stacklevel=2)
                 except InputError as error:
                     status = str(error)
                     report.skipped.append((str(path), status))
-                    record = None
-            if record is not None:
-                update_manifest(out_dir, [record])
+                    records = None
+            if records:
+                update_manifest(out_dir, records)
             if on_clip is not None:
                 on_clip(name, status)
             if bar is not None:
@@ -389,5 +514,58 @@ def prepare_dataset(inputs: list[Path], out_dir: Path, size: int = 256, identity
         detector.close()
         if bar is not None:
             bar.close()
+    if stills is not None:
+        test_pool = {identities[n] for n in identities if identities[n] in test_groups} | set(test_groups)
+        report.references = prepare_stills(Path(stills), out_dir, options, test_identities=test_pool)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def prepare_stills(stills: Path, out_dir: Path, options: PrepareOptions,
+                   test_identities: Iterable[str] = ()) -> list[ReferenceRecord]:
+    """Crop every photo of ``stills/<identity>/`` like the clips (same framing and size) into the
+    per-identity reference pool ``out_dir/refs/<identity>/<name>.png`` + ``.npz`` (``landmarks`` 1×468×3
+    crop-normalised, ``valid``, ``rotation``, ``pose``, ``scale``, ``translation``, ``identity``) and list
+    them under ``references`` in the manifest. Photos without a face are skipped with a warning;
+    finished photos are not redone. InputError when ``stills`` is not a folder of identity folders."""
+    from synergywarp.face import crop_from_landmarks, detect_landmarks
+    from synergywarp.io import read_image, write_image
+
+    if not stills.is_dir():
+        raise InputError(f"stills folder not found: {stills}")
+    folders = sorted(p for p in stills.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not folders:
+        raise InputError(f"{stills} holds no identity folders (expected {stills}/<identity>/<photo>.jpg)")
+    test = set(test_identities)
+    records: list[ReferenceRecord] = []
+    kwargs = {k: v for k, v in options.crop_kwargs().items() if k in ("scale", "vy", "align_roll")}
+    for folder in folders:
+        identity = _sanitize(folder.name)
+        split = "test" if identity in test else "train"
+        for image_path in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS):
+            name = _sanitize(image_path.stem)
+            target = out_dir / REFERENCE_FOLDER / identity / name
+            record = ReferenceRecord(name, identity, split, options.size, str(image_path))
+            image_file, arrays_file = target.with_suffix(".png"), target.with_suffix(".npz")
+            if image_file.is_file() and arrays_file.is_file():
+                records.append(record)
+                continue
+            try:
+                image = read_image(image_path)
+                found = detect_landmarks(image, name=str(image_path))
+            except InputError as error:
+                warnings.warn(f"reference photo skipped: {error}", stacklevel=2)
+                continue
+            crop = crop_from_landmarks(found.points, options.size, **kwargs)
+            landmarks = to_crop_coords(found.points, crop)[None].astype(np.float32)
+            poses = fit_head_poses(landmarks)
+            write_image(image_file, apply_crop(image, crop, border="replicate"))
+            save_clip_arrays(arrays_file, {
+                "landmarks": landmarks, "valid": np.ones(1, bool), "rotation": poses["rotation"],
+                "pose": poses["pose"], "scale": poses["scale"], "translation": poses["translation"],
+                "identity": np.str_(identity), "crop_matrix": crop.matrix[None].astype(np.float32),
+                "source_size": np.array(image.shape[:2], dtype=np.int64),
+            })
+            records.append(record)
+    update_reference_manifest(out_dir, records)
+    return records

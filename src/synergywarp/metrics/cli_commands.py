@@ -47,7 +47,7 @@ def add_eval_parser(subparsers) -> None:
     p.add_argument("--data", required=True, help="dataset folder written by `synergywarp prepare` or `synth`")
     p.add_argument("--split", default="test", help="train or test (default test)")
     p.add_argument("--refs", default="0,1,2,4", help="numbers of references R for the full model (default 0,1,2,4)")
-    p.add_argument("--protocol", default="self", help="self (default) or cross")
+    p.add_argument("--protocol", default="self", help="self (default), cross or hidden (hidden-content: see docs)")
     p.add_argument("--pairs", help="cross-reenactment CSV with rows source_clip,source_frame,driving_clip")
     p.add_argument("--out", default="eval", help="output folder (default ./eval)")
     p.add_argument("--max-frames", type=int, default=None,

@@ -112,3 +112,40 @@ def lpips_distance(output: torch.Tensor, target: torch.Tensor, net: str = "alex"
 
 __all__ = ["l1", "psnr", "ssim", "lpips_distance", "lpips_network_name", "L1_DEFINITION", "PSNR_DEFINITION",
            "SSIM_DEFINITION", "LPIPS_DEFINITION"]
+
+
+REGION_SIZES = {"mouth": (64, 64), "eyes": (64, 128)}  # (height, width) each region is resampled to
+REGION_DEFINITION = (
+    "{metric}-{region}: {metric} inside the {region} box of the ground truth's FaceMesh landmarks (outer lips / "
+    "both eyes and lids, padded by 25 % per side; mouth box at least ½ as tall as wide), both images at 256² "
+    "resampled (bilinear) to {height}×{width} inside the box"
+)
+
+
+def crop_boxes(images: torch.Tensor, boxes: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """B×3×H×W images and B×4 boxes (x0, y0, x1, y1 in crop-normalised [−1, 1] coordinates, edge
+    convention) → B×3×h×w bilinear crops (``size`` = (h, w)); outside the image repeats the border."""
+    b = images.shape[0]
+    h, w = size
+    boxes = boxes.to(images.device, torch.float32)
+    ys = (torch.arange(h, device=images.device, dtype=torch.float32) + 0.5) / h
+    xs = (torch.arange(w, device=images.device, dtype=torch.float32) + 0.5) / w
+    gx = boxes[:, 0:1] + (boxes[:, 2:3] - boxes[:, 0:1]) * xs[None]  # B×w
+    gy = boxes[:, 1:2] + (boxes[:, 3:4] - boxes[:, 1:2]) * ys[None]  # B×h
+    grid = torch.stack([gx[:, None, :].expand(b, h, w), gy[:, :, None].expand(b, h, w)], dim=-1)
+    return F.grid_sample(images.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def region_metrics(output: torch.Tensor, target: torch.Tensor, boxes: dict[str, torch.Tensor],
+                   net: str = "alex") -> dict[str, torch.Tensor]:
+    """{"L1-<region>", "LPIPS-<region>": B values} inside each region's B×4 boxes (see REGION_DEFINITION)."""
+    output, target = _pair_at_eval(output, target)
+    model = _lpips_model(net).to(output.device)
+    values = {}
+    for region, region_boxes in boxes.items():
+        size = REGION_SIZES[region]
+        out_crop, target_crop = crop_boxes(output, region_boxes, size), crop_boxes(target, region_boxes, size)
+        values[f"L1-{region}"] = (out_crop - target_crop).abs().mean(dim=(1, 2, 3)).double()
+        with torch.no_grad():
+            values[f"LPIPS-{region}"] = model(out_crop * 2 - 1, target_crop * 2 - 1).double()
+    return values

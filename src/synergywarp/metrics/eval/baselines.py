@@ -19,6 +19,7 @@ import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Callable
 from typing import Protocol as TypingProtocol
 
 import numpy as np
@@ -40,6 +41,7 @@ class TaskInputs:
     task: EvalTask
     source_clip: EvalClip
     driving_clip: EvalClip
+    clip: Callable[[str], EvalClip] | None = None  # any clip or reference photo of the dataset, by name
     _transferred: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
@@ -54,8 +56,26 @@ class TaskInputs:
         """N×S×S×3 uint8 driving frames."""
         return self.driving_clip.frames[list(frames)]
 
-    def reference_frames(self, num_references: int) -> list[int]:
-        return list(self.task.references_for(num_references))
+    def driving_landmarks(self, frames: tuple[int, ...]) -> np.ndarray:
+        """N×468×3 landmarks of the driving frames as tracked (the ground truth's)."""
+        return np.asarray(self.driving_clip.arrays["landmarks"], np.float32)[list(frames)]
+
+    def references(self, num_references: int) -> tuple[np.ndarray, np.ndarray]:
+        """The task's R references: (R×S×S×3 uint8 images, R×468×3 landmarks), from the source clip,
+        the identity's other clips or its reference photos."""
+        images, landmarks = [], []
+        for name, frame in self.task.references_for(num_references):
+            if name == self.task.source_clip:
+                clip = self.source_clip
+            elif self.clip is None:
+                raise ValueError(f"task {self.task.key} references clip {name}: TaskInputs needs a clip loader")
+            else:
+                clip = self.clip(name)
+            images.append(clip.frames[frame])
+            landmarks.append(np.asarray(clip.arrays["landmarks"][frame], np.float32))
+        size = self.source.shape[:2]
+        images = [im if im.shape[:2] == size else _resize_uint8(im, size) for im in images]
+        return np.stack(images), np.stack(landmarks)
 
     def target_landmarks(self, frames: tuple[int, ...]) -> np.ndarray:
         """N×468×3 landmarks the output should show: the driving's own (absolute) or the source's
@@ -87,6 +107,10 @@ class Method(TypingProtocol):
         """N×H×W×3 uint8 outputs for the driving ``frames``."""
         ...
 
+    def output_size(self, clip_size: int) -> int:
+        """Side of the crops it produces for clips of side ``clip_size``."""
+        ...
+
 
 class StaticMethod:
     """The source frame copied for every driving frame."""
@@ -96,10 +120,13 @@ class StaticMethod:
     cache_group = "static-v1"
 
     def fingerprint(self, task: EvalTask) -> str:
-        return self.cache_group
+        return f"{self.cache_group} source={task.source_frame}"
 
     def generate(self, inputs: TaskInputs, frames: tuple[int, ...]) -> np.ndarray:
         return np.repeat(inputs.source[None], len(frames), axis=0)
+
+    def output_size(self, clip_size: int) -> int:
+        return clip_size
 
 
 class GeometricMethod:
@@ -112,13 +139,24 @@ class GeometricMethod:
     cache_group = f"geometric-v1 rings={RING_MOTION_SHARE}"
 
     def fingerprint(self, task: EvalTask) -> str:
-        return f"{self.cache_group} motion={task.motion_mode}"
+        return f"{self.cache_group} motion={task.motion_mode} source={task.source_frame}"
 
     def generate(self, inputs: TaskInputs, frames: tuple[int, ...]) -> np.ndarray:
         source_landmarks = inputs.source_landmarks
         mesh = build_head_mesh(source_landmarks)
         targets = inputs.target_landmarks(frames)
         return np.stack([geometric_warp(inputs.source, source_landmarks, t, mesh) for t in targets])
+
+    def output_size(self, clip_size: int) -> int:
+        return clip_size
+
+
+def _resize_uint8(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """H×W×3 uint8 → size×3 uint8 (area when shrinking, bilinear when enlarging)."""
+    import cv2
+
+    shrink = size[0] < image.shape[0]
+    return cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
 
 def file_sha256(path: Path) -> str:
@@ -194,9 +232,12 @@ class ModelMethod:
     def cache_group(self) -> str:
         return f"model-v1 {self.name} sha256={self.loaded.sha256}"
 
+    def output_size(self, clip_size: int) -> int:
+        return self.loaded.config.output_size
+
     def fingerprint(self, task: EvalTask) -> str:
         refs = "" if self.num_references is None else f" refs={task.references_for(self.num_references)}"
-        return f"{self.cache_group} motion={task.motion_mode}{refs}"
+        return f"{self.cache_group} motion={task.motion_mode} source={task.source_frame}{refs}"
 
     @torch.no_grad()
     def generate(self, inputs: TaskInputs, frames: tuple[int, ...]) -> np.ndarray:
@@ -207,11 +248,9 @@ class ModelMethod:
                                     _keypoints(inputs.source_landmarks[None], device) if tracked else None)
         tokens = None
         if self.num_references:
-            ref_frames = inputs.reference_frames(self.num_references)
-            images = loaded.to_input(inputs.source_clip.frames[ref_frames])[None]
-            ref_kp = None
-            if tracked:
-                ref_kp = _keypoints(inputs.source_clip.arrays["landmarks"][ref_frames], device)[None]
+            ref_images, ref_landmarks = inputs.references(self.num_references)
+            images = loaded.to_input(ref_images)[None]
+            ref_kp = _keypoints(ref_landmarks, device)[None] if tracked else None
             tokens = model.encode_references(state, images, ref_kp)
         first_motion = None
         if not tracked and inputs.task.motion_mode == "relative":

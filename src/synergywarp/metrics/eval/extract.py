@@ -25,22 +25,25 @@ import numpy as np
 import torch
 from einops import rearrange
 
+from synergywarp.face.regions import region_boxes
 from synergywarp.metrics import FaceAnalyzer, l1, lpips_distance, lpips_network_name, psnr, ssim
+from synergywarp.metrics.image import region_metrics
 from synergywarp.metrics.fid import FIDFeatures
 from synergywarp.metrics.preprocess import EVAL_SIZE, image_to_eval_uint8
 
 #: PSNR of images whose every value differs by one 8-bit level; identical uint8 frames (the source
 #: frame driving itself) would otherwise score +inf and make means infinite.
 PSNR_CAP_DB = 20.0 * math.log10(255.0)
-SCALARS = ("L1", "PSNR", "SSIM", "LPIPS")
-EXTRACTION_VERSION = "extract-v1"
+REGION_SCALARS = ("L1-mouth", "LPIPS-mouth", "L1-eyes", "LPIPS-eyes")
+SCALARS = ("L1", "PSNR", "SSIM", "LPIPS", *REGION_SCALARS)
+EXTRACTION_VERSION = "extract-v2"
 
 
 @dataclass
 class FrameFeatures:
     """Per-frame extraction of one (method, task) over N frames (nan where absent).
 
-    frames N int64; scalars: L1/PSNR/SSIM/LPIPS N float64; fid N×D float32; landmarks N×68×2 and
+    frames N int64; scalars: L1/PSNR/SSIM/LPIPS and the mouth/eye-box L1/LPIPS N float64; fid N×D float32; landmarks N×68×2 and
     descriptors N×128 float64 (dlib, px at 256²); pose N×3 (pitch, yaw, roll deg) and expression
     N×468×3 float32 (FaceMesh on the output); has_face / has_pose: whether those were extracted.
     """
@@ -85,7 +88,9 @@ class FrameFeatures:
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "FrameFeatures":
-        return cls(arrays["frames"], {k: arrays[f"scalar_{k}"] for k in SCALARS}, arrays["fid"],
+        scalars = {k: arrays[f"scalar_{k}"] if f"scalar_{k}" in arrays else np.full(len(arrays["frames"]), np.nan)
+                   for k in SCALARS}
+        return cls(arrays["frames"], scalars, arrays["fid"],
                    arrays["landmarks"], arrays["descriptors"], arrays["pose"], arrays["expression"],
                    bool(arrays["has_face"]), bool(arrays["has_pose"]))
 
@@ -115,8 +120,10 @@ class FeatureExtractor:
         return (f"{EXTRACTION_VERSION} device={self.device.type} size={EVAL_SIZE} psnr_cap={PSNR_CAP_DB:.4f} "
                 f"lpips={lpips_network_name(self.lpips_net)} fid={self.fid_space.name}:{self.fid_space.network}")
 
-    def extract(self, frames: tuple[int, ...], images: np.ndarray, targets: np.ndarray | None) -> FrameFeatures:
-        """Features of N output ``images`` (N×H×W×3 uint8) against ``targets`` (same N, or None)."""
+    def extract(self, frames: tuple[int, ...], images: np.ndarray, targets: np.ndarray | None,
+                target_landmarks: np.ndarray | None = None) -> FrameFeatures:
+        """Features of N output ``images`` (N×H×W×3 uint8) against ``targets`` (same N, or None); with
+        the targets' crop-normalised ``target_landmarks`` (N×468×3) also the mouth/eye-box metrics."""
         count = len(frames)
         scalars = {k: np.full(count, np.nan) for k in SCALARS}
         fid_chunks = []
@@ -130,6 +137,12 @@ class FeatureExtractor:
                 scalars["PSNR"][start:stop] = psnr(output, target).clamp(max=PSNR_CAP_DB).cpu().numpy()
                 scalars["SSIM"][start:stop] = ssim(output, target).cpu().numpy()
                 scalars["LPIPS"][start:stop] = lpips_distance(output, target, self.lpips_net).double().cpu().numpy()
+                if target_landmarks is not None:
+                    boxes = region_boxes(np.asarray(target_landmarks[start:stop], np.float64))
+                    regions = region_metrics(output, target, {k: torch.from_numpy(v) for k, v in boxes.items()},
+                                             self.lpips_net)
+                    for label, values in regions.items():
+                        scalars[label][start:stop] = values.cpu().numpy()
         landmarks = np.full((count, 68, 2), np.nan)
         descriptors = np.full((count, 128), np.nan)
         if self.face_analyzer is not None:
@@ -188,7 +201,8 @@ class ExtractionStats:
         entry[1] += cached
 
 
-ImageSource = Callable[[tuple[int, ...]], tuple[np.ndarray, np.ndarray | None]]
+#: frames → (outputs N×H×W×3, ground truth or None, ground-truth landmarks N×468×3 or None)
+ImageSource = Callable[[tuple[int, ...]], tuple[np.ndarray, np.ndarray | None, np.ndarray | None]]
 
 
 class Extraction:
@@ -218,8 +232,8 @@ class Extraction:
         have = set(cached.frames.tolist()) if cached is not None else set()
         missing = tuple(f for f in frames if f not in have)
         if missing:
-            images, targets = make_images(missing)
-            fresh = extractor.extract(missing, images, targets)
+            images, targets, landmarks = make_images(missing)
+            fresh = extractor.extract(missing, images, targets, landmarks)
             cached = fresh if cached is None else cached.merged(fresh)
             if path is not None:
                 _save(path, cached, fingerprint)

@@ -10,6 +10,14 @@ Cross-reenactment (``cross``), one task per row ``source_clip,source_frame,drivi
   references by the same rule on the source clip with the source frame (and frame 0) excluded;
   driving = the driving clip's frames as above; motion relative (the driving's change since its
   frame 0 applied to the source).
+Hidden content (``hidden``), one task per clip of the split that shows something its source hides
+  (:mod:`synergywarp.metrics.eval.hidden`): source = the frame with the mouth most closed and the eyes
+  least open; scored driving frames = the N frames that open the mouth / eyes most beyond the source;
+  references = frames that show it too, from the identity's other clips and reference photos first
+  (identity-aware), else from the same clip far from every scored frame; motion absolute.
+
+A reference is ``(clip, frame)``: a clip of the dataset, or ``refs/<identity>/<photo>`` (frame 0) of
+the per-identity reference pool that ``synergywarp prepare --stills`` writes.
 """
 
 from __future__ import annotations
@@ -26,17 +34,18 @@ from synergywarp.data import find_clip, list_clips, load_clip_arrays, self_reena
 from synergywarp.data.clips import ClipEntry
 from synergywarp.errors import ConfigError, InputError
 
-Protocol = Literal["self", "cross"]
-PROTOCOLS: tuple[str, ...] = ("self", "cross")
+Protocol = Literal["self", "cross", "hidden"]
+PROTOCOLS: tuple[str, ...] = ("self", "cross", "hidden")
 REFERENCE_RULE = "even"
+ReferenceFrame = tuple[str, int]  # (clip name or refs/<identity>/<photo>, frame index)
 
 
 @dataclass(frozen=True)
 class EvalTask:
     """One source animated by one driving clip.
 
-    references: ((R, frame indices of the source clip), ...) for every R evaluated.
-    driving_frames: the driving clip's frames scored, in order (always starting at frame 0).
+    references: ((R, ((clip, frame), ...)), ...) for every R evaluated.
+    driving_frames: the driving clip's frames scored, in order (self/cross: starting at frame 0).
     """
 
     protocol: Protocol
@@ -44,15 +53,20 @@ class EvalTask:
     source_frame: int
     driving_clip: str
     driving_frames: tuple[int, ...]
-    references: tuple[tuple[int, tuple[int, ...]], ...]
+    references: tuple[tuple[int, tuple[ReferenceFrame, ...]], ...]
 
     @property
     def motion_mode(self) -> Literal["absolute", "relative"]:
-        """``absolute`` for self-reenactment, ``relative`` for cross-reenactment."""
-        return "absolute" if self.protocol == "self" else "relative"
+        """``relative`` for cross-reenactment, else ``absolute`` (same person, same crop)."""
+        return "relative" if self.protocol == "cross" else "absolute"
 
-    def references_for(self, num_references: int) -> tuple[int, ...]:
-        """The R reference frames (source clip) used by ``full@R``."""
+    @property
+    def has_ground_truth(self) -> bool:
+        """Self-reenactment and hidden content score against the driving frame."""
+        return self.protocol != "cross"
+
+    def references_for(self, num_references: int) -> tuple[ReferenceFrame, ...]:
+        """The R reference frames ``(clip, frame)`` used by ``full@R``."""
         for count, frames in self.references:
             if count == num_references:
                 return frames
@@ -63,6 +77,8 @@ class EvalTask:
         """A file-name-safe identifier: ``<source>.<frame>__<driving>`` (self: ``<clip>``)."""
         if self.protocol == "self":
             return safe_name(self.source_clip)
+        if self.protocol == "hidden":
+            return f"{safe_name(self.source_clip)}.hidden{self.source_frame}"
         return f"{safe_name(self.source_clip)}.{self.source_frame}__{safe_name(self.driving_clip)}"
 
 
@@ -112,7 +128,7 @@ def _references(entry: ClipEntry, refs: tuple[int, ...], valid: np.ndarray,
             available = int(usable[1:].sum())
             raise InputError(f"clip {entry.name} has {available} frames usable as references; "
                              f"--refs {count} needs at least {count}") from None
-        plans.append((count, plan.references))
+        plans.append((count, tuple((entry.name, int(f)) for f in plan.references)))
     return tuple(plans)
 
 
@@ -167,3 +183,18 @@ def cross_plan(root: str | Path, pairs: list[tuple[str, int, str]], refs: tuple[
                               driving_subset(num_driving, max_frames),
                               _references(source_entry, refs, valid, source_frame)))
     return tasks
+
+
+def hidden_plan(root: str | Path, split: str, refs: tuple[int, ...], max_frames: int | None = None,
+                max_clips: int | None = None) -> tuple[list[EvalTask], list[tuple[str, str]]]:
+    """Hidden-content tasks (see :mod:`synergywarp.metrics.eval.hidden`) and the clips left out with
+    their reason. ``max_frames``: scored frames per clip (default 16)."""
+    from synergywarp.metrics.eval.hidden import hidden_choices
+
+    largest = max(refs) if refs else 0
+    chosen, skipped = hidden_choices(root, split, largest, max_frames, max_clips)
+    tasks = []
+    for name, choice in chosen:
+        plans = tuple((count, choice.references[:count]) for count in refs)
+        tasks.append(EvalTask("hidden", name, choice.source_frame, name, choice.driving_frames, plans))
+    return tasks, skipped

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from synergywarp.metrics import lpips_network_name
-from synergywarp.metrics.eval.score import CROSS_METRICS, LOWER_IS_BETTER, SELF_METRICS
+from synergywarp.metrics.eval.score import LOWER_IS_BETTER, metric_labels
 
 if TYPE_CHECKING:
     from synergywarp.metrics.eval.run import EvalResult
@@ -28,12 +28,18 @@ PROTOCOL_TEXT = {
               "(the driving's change since its frame 0 applied to the source). No ground truth: FID against the "
               "real driving frames, identity (CSIM, AED_id-src) against the source, pose/expression change "
               "against the driving's."),
+    "hidden": ("Hidden content: per clip, source = the frame with the mouth most closed and the eyes least open; "
+               "scored driving frames = the N frames (default 16, ≥ 4 frames apart) that open the mouth and eyes most "
+               "beyond the source; references = frames that show the same, from the identity's other clips and "
+               "reference photos first, else from the same clip ≥ 25 frames from every scored frame; sets nested "
+               "across R; absolute motion; ground truth = the driving frame. Mouth/eye metrics are scored inside "
+               "boxes from the ground truth's landmarks (synergywarp.metrics.eval.hidden)."),
 }
 
 
 def write_per_frame_csv(result: "EvalResult", path: Path) -> None:
     """One row per (method, task, frame); metric columns of the protocol (blank = not computed/skipped)."""
-    labels = [label for label in (SELF_METRICS if result.protocol == "self" else CROSS_METRICS) if label != "FID"]
+    labels = [label for label in metric_labels(result.protocol) if label != "FID"]
     present = {key for score in result.scores for row in score.rows for key in row}
     columns = [*ROW_KEYS, *(label for label in labels if label in present)]
     if "face_found" in present:
@@ -72,9 +78,11 @@ def metrics_json(result: "EvalResult") -> dict:
         "data": str(result.data), "split": result.split, "refs": list(result.refs),
         "checkpoint": str(result.checkpoint) if result.checkpoint else None,
         "tasks": [{"source_clip": t.source_clip, "source_frame": t.source_frame, "driving_clip": t.driving_clip,
-                   "num_frames": len(t.driving_frames), "references": {str(r): list(f) for r, f in t.references}}
+                   "num_frames": len(t.driving_frames), "driving_frames": list(t.driving_frames),
+                   "references": {str(r): [list(ref) for ref in f] for r, f in t.references}}
                   for t in result.tasks],
-        "methods": [{"name": s.name, "network": s.network,
+        "skipped_clips": [{"clip": name, "reason": why} for name, why in result.skipped],
+        "methods": [{"name": s.name, "network": s.network, "output_size": s.output_size,
                      "metrics": {value.name: value.as_dict() for value in s.metrics.values()}}
                     for s in result.scores],
         "networks": networks(result),
@@ -98,20 +106,20 @@ def _format(value: float, label: str) -> str:
 def markdown(result: "EvalResult") -> str:
     """The results table (methods × metrics), then networks, definitions and counts."""
     scores = result.scores
-    labels = [label for label in (SELF_METRICS if result.protocol == "self" else CROSS_METRICS)
-              if any(label in s.metrics for s in scores)]
+    labels = [label for label in metric_labels(result.protocol) if any(label in s.metrics for s in scores)]
     headers = []
     for label in labels:
         shown = result.fid_name if label == "FID" else label
         headers.append(f"{shown} {'↓' if LOWER_IS_BETTER[label] else '↑'}")
-    lines = [f"# SynergyWarp evaluation ({result.protocol}-reenactment)", "",
+    title = {"self": "self-reenactment", "cross": "cross-reenactment", "hidden": "hidden content"}[result.protocol]
+    lines = [f"# SynergyWarp evaluation ({title})", "",
              f"Data: `{result.data}` split `{result.split}`, {len(result.tasks)} task(s), "
              f"{sum(len(t.driving_frames) for t in result.tasks)} driving frames per method; "
              f"checkpoint: `{result.checkpoint}`." if result.checkpoint else
              f"Data: `{result.data}` split `{result.split}`, {len(result.tasks)} task(s); no checkpoint.", "",
              PROTOCOL_TEXT[result.protocol], "",
-             "| method | " + " | ".join(headers) + " |",
-             "|---|" + "---:|" * len(headers)]
+             "| method | output | " + " | ".join(headers) + " |",
+             "|---|---:|" + "---:|" * len(headers)]
     for score in scores:
         cells = []
         for label in labels:
@@ -122,7 +130,12 @@ def markdown(result: "EvalResult") -> str:
                 cells.append(f"{_format(value.value, label)} (n={value.num_counted})")
             else:
                 cells.append(_format(value.value, label))
-        lines.append(f"| {score.name} | " + " | ".join(cells) + " |")
+        size = f"{score.output_size}²" if score.output_size else "–"
+        lines.append(f"| {score.name} | {size} | " + " | ".join(cells) + " |")
+    lines += ["", "\"output\" is the side of the crop each method produced; every metric is computed at 256² "
+              "(outputs of another size are resized with antialiased bilinear)."]
+    if result.skipped:
+        lines += ["", "Clips the protocol left out: " + "; ".join(f"{n} ({why})" for n, why in result.skipped) + "."]
     lines += ["", f"{result.fid_name} is computed over all frames of a method (n above); with few frames it is "
               "noisy and biased upward — compare methods only within one run."
               + ("" if result.fid_name == "FID" else f" {result.fid_name} is NOT comparable with published FID "

@@ -13,7 +13,9 @@ from synergywarp.data import EvalClip, find_clip, load_clip
 from synergywarp.errors import CheckpointError, ConfigError
 from synergywarp.metrics.eval.baselines import LoadedModel, Method, TaskInputs, build_methods
 from synergywarp.metrics.eval.extract import ExtractionStats, Extraction, FeatureExtractor
-from synergywarp.metrics.eval.protocol import PROTOCOLS, EvalTask, cross_plan, read_pairs, safe_name, self_plan
+from synergywarp.metrics.eval.protocol import (
+    PROTOCOLS, EvalTask, cross_plan, hidden_plan, read_pairs, safe_name, self_plan,
+)
 from synergywarp.metrics.eval.score import MethodScore, TaskFeatures, score_method
 
 METHOD_CHOICES = ("static", "geometric", "explicit", "full")
@@ -77,6 +79,7 @@ class EvalResult:
     cache_dir: Path | None
     seconds: float
     files: dict[str, Path] = field(default_factory=dict)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # clips the protocol left out, with why
 
     @property
     def frames_per_second(self) -> float:
@@ -144,10 +147,23 @@ class ClipStore:
         return self._clips[name]
 
 
-def plan_tasks(options: EvalOptions) -> list[EvalTask]:
+def plan_tasks(options: EvalOptions) -> tuple[list[EvalTask], list[tuple[str, str]]]:
+    """The run's tasks and the clips the protocol left out (with the reason)."""
     if options.protocol == "self":
-        return self_plan(options.data, options.split, options.refs, options.max_frames, options.max_clips)
-    return cross_plan(options.data, read_pairs(options.pairs), options.refs, options.max_frames)
+        return self_plan(options.data, options.split, options.refs, options.max_frames, options.max_clips), []
+    if options.protocol == "hidden":
+        return hidden_plan(options.data, options.split, options.refs, options.max_frames, options.max_clips)
+    return cross_plan(options.data, read_pairs(options.pairs), options.refs, options.max_frames), []
+
+
+def _clip_size(root: Path, name: str) -> int | None:
+    """Side of a clip's frames (from the video's header), None when it cannot be read."""
+    from synergywarp.io import probe_video
+
+    try:
+        return int(probe_video(find_clip(root, name).video).width)
+    except Exception:  # noqa: BLE001 - only a label in the report
+        return None
 
 
 def _progress_bar(enabled: bool, total: int):
@@ -165,7 +181,7 @@ def run_eval(options: EvalOptions, progress: bool = False) -> EvalResult:
 
     options.validate()
     start = time.perf_counter()
-    tasks = plan_tasks(options)
+    tasks, skipped = plan_tasks(options)
     device = resolve_device(options.device)
     needs_model = any(m in MODEL_METHODS for m in options.methods)
     checkpoint = resolve_checkpoint(options.checkpoint) if needs_model else None
@@ -188,9 +204,12 @@ def run_eval(options: EvalOptions, progress: bool = False) -> EvalResult:
         if bar is not None:
             bar.close()
     scores = [score_method(m.name, m.network, per_method[m.name], fid_space, options.face_metrics) for m in methods]
+    clip_size = _clip_size(Path(options.data), tasks[0].driving_clip) if tasks else None
+    for method, score in zip(methods, scores):
+        score.output_size = method.output_size(clip_size) if clip_size else None
     result = EvalResult(options.protocol, Path(options.data), options.split, options.refs, checkpoint, tasks, scores,
                         extraction.stats, fid_space.name, fid_space.network, options.face_metrics, cache_dir,
-                        time.perf_counter() - start)
+                        time.perf_counter() - start, skipped=skipped)
     result.files = write_reports(result, Path(options.out))
     return result
 
@@ -202,24 +221,26 @@ def _evaluate_task(task: EvalTask, methods: list[Method], extraction: Extraction
 
     def task_inputs() -> TaskInputs:  # clips decoded only when something is not cached
         if not inputs:
-            inputs.append(TaskInputs(task, clips.get(task.source_clip), clips.get(task.driving_clip)))
+            inputs.append(TaskInputs(task, clips.get(task.source_clip), clips.get(task.driving_clip), clips.get))
         return inputs[0]
 
     source_stamp, driving_stamp = clips.stamp(task.source_clip), clips.stamp(task.driving_clip)
     real = extraction.features("real", REAL_GROUP, f"{REAL_GROUP} data={driving_stamp}",
                                safe_name(task.driving_clip), task.driving_frames,
-                               lambda frames: (task_inputs().driving(frames), None))
+                               lambda frames: (task_inputs().driving(frames), None, None))
     source = extraction.features("real", REAL_GROUP, f"{REAL_GROUP} data={source_stamp}",
                                  safe_name(task.source_clip), (task.source_frame,),
-                                 lambda frames: (task_inputs().source_clip.frames[list(frames)], None))
-    with_truth = task.protocol == "self"
+                                 lambda frames: (task_inputs().source_clip.frames[list(frames)], None, None))
+    with_truth = task.has_ground_truth
     for method in methods:
         if bar is not None:
             bar.set_postfix_str(f"{task.driving_clip} {method.name}")
 
         def make(frames: tuple[int, ...], method: Method = method):
             data = task_inputs()
-            return method.generate(data, frames), (data.driving(frames) if with_truth else None)
+            if not with_truth:
+                return method.generate(data, frames), None, None
+            return method.generate(data, frames), data.driving(frames), data.driving_landmarks(frames)
 
         fingerprint = f"{method.fingerprint(task)} data={source_stamp}/{driving_stamp}"
         outputs = extraction.features(method.name, method.cache_group, fingerprint, task.key, task.driving_frames,

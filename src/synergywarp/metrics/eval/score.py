@@ -16,7 +16,8 @@ from synergywarp.metrics import (
     METRIC_DEFINITIONS, MetricValue, aed_id, akd, csim, feature_statistics, frechet_distance, landmark_jitter,
     lpips_network_name,
 )
-from synergywarp.metrics.eval.extract import PSNR_CAP_DB, FrameFeatures
+from synergywarp.metrics.eval.extract import PSNR_CAP_DB, REGION_SCALARS, FrameFeatures
+from synergywarp.metrics.image import REGION_DEFINITION, REGION_SIZES
 from synergywarp.metrics.eval.protocol import EvalTask
 from synergywarp.metrics.face import FACE_NETWORK
 from synergywarp.metrics.fid import FID_DEFINITION, FIDFeatures
@@ -37,11 +38,24 @@ EXPRESSION_ERROR_DEFINITION = (
     "frame (face width ≈ 1), FaceMesh re-detected on both"
 )
 PSNR_DEFINITION = METRIC_DEFINITIONS["PSNR"] + f"; per frame capped at {PSNR_CAP_DB:.2f} dB (one 8-bit level)"
-SELF_METRICS = ("L1", "PSNR", "SSIM", "LPIPS", "FID", "AKD", "AED_id", "CSIM-dlib", "Jitter")
+REGION_METRICS = REGION_SCALARS
+SELF_METRICS = ("L1", "PSNR", "SSIM", "LPIPS", *REGION_METRICS, "FID", "AKD", "AED_id", "CSIM-dlib", "Jitter")
+HIDDEN_METRICS = ("L1", "PSNR", "SSIM", "LPIPS", *REGION_METRICS, "FID", "AKD", "AED_id", "CSIM-dlib")
 CROSS_METRICS = ("FID", "CSIM-dlib", "AED_id-src", "PoseErr", "ExpErr", "Jitter")
 LOWER_IS_BETTER = {"L1": True, "PSNR": False, "SSIM": False, "LPIPS": True, "FID": True, "AKD": True,
                    "AED_id": True, "CSIM-dlib": False, "AED_id-src": True, "PoseErr": True, "ExpErr": True,
-                   "Jitter": True}
+                   "Jitter": True, **{label: True for label in REGION_METRICS}}
+
+
+def metric_labels(protocol: str) -> tuple[str, ...]:
+    """The table's metrics for a protocol, in order."""
+    return {"self": SELF_METRICS, "hidden": HIDDEN_METRICS}.get(protocol, CROSS_METRICS)
+
+
+def _region_definition(label: str) -> str:
+    metric, region = label.split("-")
+    height, width = REGION_SIZES[region]
+    return REGION_DEFINITION.format(metric=metric, region=region, height=height, width=width)
 
 
 @dataclass
@@ -62,6 +76,7 @@ class MethodScore:
     network: str
     metrics: dict[str, MetricValue]
     rows: list[dict]
+    output_size: int | None = None  # side of the crops the method produced (None: not recorded)
 
 
 def _observations(features: FrameFeatures) -> list[np.ndarray | None]:
@@ -121,11 +136,11 @@ def _fid(outputs: list[np.ndarray], real: dict[tuple[str, int], np.ndarray], spa
 
 def _network(label: str) -> str:
     """The network behind a per-frame metric."""
-    if label == "LPIPS":
+    if label.startswith("LPIPS"):
         return lpips_network_name("alex")
     if label in ("PoseErr", "ExpErr"):
         return "MediaPipe FaceMesh 468 landmarks (re-detected) + fit_head_pose"
-    return "none" if label in ("L1", "PSNR", "SSIM") else FACE_NETWORK
+    return "none" if label in ("L1", "PSNR", "SSIM", "L1-mouth", "L1-eyes") else FACE_NETWORK
 
 
 def score_method(name: str, network: str, items: list[TaskFeatures], fid_space: FIDFeatures,
@@ -133,6 +148,7 @@ def score_method(name: str, network: str, items: list[TaskFeatures], fid_space: 
     """Aggregate one method over all tasks; returns metrics in the protocol's table order."""
     protocol = items[0].task.protocol if items else "self"
     per_frame: dict[str, list[np.ndarray]] = {label: [] for label in (*SELF_METRICS, *CROSS_METRICS)}
+    labels = metric_labels(protocol)
     rows: list[dict] = []
     real_fid: dict[tuple[str, int], np.ndarray] = {}
     output_fid = []
@@ -140,6 +156,7 @@ def score_method(name: str, network: str, items: list[TaskFeatures], fid_space: 
         task, outputs, real = item.task, item.outputs, item.real
         count = len(task.driving_frames)
         values: dict[str, np.ndarray] = {k: outputs.scalars[k] for k in ("L1", "PSNR", "SSIM", "LPIPS")}
+        values.update({k: outputs.scalars[k] for k in REGION_METRICS if not np.isnan(outputs.scalars[k]).all()})
         output_fid.append(outputs.fid)
         real_fid.update({(task.driving_clip, int(f)): v for f, v in zip(real.frames, real.fid)})
         if face_metrics:
@@ -147,9 +164,10 @@ def score_method(name: str, network: str, items: list[TaskFeatures], fid_space: 
             output_ids, real_ids = _descriptors(outputs), _descriptors(real)
             source_id = _descriptors(item.source)[0]
             values["CSIM-dlib"] = csim(source_id, output_ids).per_item
-            jitter = landmark_jitter(output_obs, real_obs).per_item
-            values["Jitter"] = np.concatenate([[np.nan], jitter])[:count]
-            if protocol == "self":
+            if "Jitter" in labels:  # consecutive frames only
+                jitter = landmark_jitter(output_obs, real_obs).per_item
+                values["Jitter"] = np.concatenate([[np.nan], jitter])[:count]
+            if task.has_ground_truth:
                 values["AKD"] = akd(output_obs, real_obs).per_item
                 values["AED_id"] = aed_id(output_ids, real_ids).per_item
             else:
@@ -164,9 +182,9 @@ def score_method(name: str, network: str, items: list[TaskFeatures], fid_space: 
             if face_metrics:
                 row["face_found"] = bool(not np.isnan(outputs.landmarks[index]).any())
             rows.append(row)
-    labels = SELF_METRICS if protocol == "self" else CROSS_METRICS
     definitions = {**METRIC_DEFINITIONS, "PSNR": PSNR_DEFINITION, "AED_id-src": AED_SOURCE_DEFINITION,
-                   "PoseErr": POSE_ERROR_DEFINITION, "ExpErr": EXPRESSION_ERROR_DEFINITION}
+                   "PoseErr": POSE_ERROR_DEFINITION, "ExpErr": EXPRESSION_ERROR_DEFINITION,
+                   **{label: _region_definition(label) for label in REGION_METRICS}}
     metrics: dict[str, MetricValue] = {}
     for label in labels:
         if label == "FID":
