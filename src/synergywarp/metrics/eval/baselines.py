@@ -14,7 +14,6 @@ crop size S) into output frames ``N×H×W×3 uint8`` for the requested driving f
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -31,6 +30,7 @@ from synergywarp.metrics.eval.protocol import EvalTask
 
 from synergywarp.face.head_mesh import build_head_mesh
 from synergywarp.face.mesh_warp import RING_MOTION_SHARE, geometric_warp, mesh_warp_grids
+from synergywarp.io.files import file_sha256
 
 
 @dataclass
@@ -119,14 +119,6 @@ class GeometricMethod:
         mesh = build_head_mesh(source_landmarks)
         targets = inputs.target_landmarks(frames)
         return np.stack([geometric_warp(inputs.source, source_landmarks, t, mesh) for t in targets])
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class LoadedModel:
