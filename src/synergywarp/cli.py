@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("synergywarp.metrics.cli_commands", "add_eval_parser"),
     "synth": ("synergywarp.data.cli_commands", "add_synth_parser"),
     "prepare": ("synergywarp.data.cli_commands", "add_prepare_parser"),
+    "fetch-data": ("synergywarp.data.cli_commands", "add_fetch_data_parser"),
     "import-liveportrait": ("synergywarp.cli", "add_import_parser"),
 }
 

@@ -21,3 +21,7 @@ class AssetError(SynergyWarpError):
 
 class InputError(SynergyWarpError):
     """An input file is missing, unreadable, or not what it should be (no face, empty video...)."""
+
+
+class FetchError(SynergyWarpError):
+    """A package registry cannot be reached, or served an archive or file other than the pinned one."""

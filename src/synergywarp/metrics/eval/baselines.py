@@ -14,7 +14,6 @@ crop size S) into output frames ``N×H×W×3 uint8`` for the requested driving f
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -32,6 +31,7 @@ from synergywarp.metrics.eval.protocol import EvalTask
 
 from synergywarp.face.head_mesh import build_head_mesh
 from synergywarp.face.mesh_warp import RING_MOTION_SHARE, geometric_warp, mesh_warp_grids
+from synergywarp.io.files import file_sha256
 
 
 @dataclass
@@ -157,14 +157,6 @@ def _resize_uint8(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
     shrink = size[0] < image.shape[0]
     return cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class LoadedModel:
