@@ -12,7 +12,7 @@ from synergywarp.data import load_clip
 from synergywarp.errors import ConfigError, InputError
 from synergywarp.metrics import fid_from_features
 from synergywarp.metrics.eval import (
-    EvalOptions, driving_subset, geometric_warp, parse_refs, read_pairs, run_eval, self_plan,
+    EvalOptions, driving_subset, parse_refs, read_pairs, run_eval, self_plan,
 )
 from synergywarp.metrics.eval.score import frechet_distance_from_features
 
@@ -41,6 +41,9 @@ def test_read_pairs(tmp_path):
         read_pairs(bad)
     with pytest.raises(InputError, match="not found"):
         read_pairs(tmp_path / "missing.csv")
+
+
+from synergywarp.face.mesh_warp import geometric_warp  # noqa: E402
 
 
 def test_self_plan_references_follow_the_even_rule(eval_dataset):

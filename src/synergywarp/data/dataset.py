@@ -27,7 +27,7 @@ from synergywarp.data.clips import ClipEntry, FrameCache, decode_frames, list_cl
 from synergywarp.data.sampling import REFERENCE_CHOICES, ReferenceChoice, parse_num_references, select_frames
 from synergywarp.errors import ConfigError, InputError
 from synergywarp.face.keypoints import tracked_keypoints
-from synergywarp.face.mesh_warp import mesh_warp_grid
+from synergywarp.face.prior import PriorWarp
 
 _ARRAY_CACHE_CLIPS = 256
 
@@ -43,8 +43,8 @@ class ClipDataset(Dataset):
     degrees); ``clip`` (name), ``source_index``, ``driving_index`` (int64) and
     ``reference_indices`` R int64 (−1 where padded).
 
-    With ``prior_grid`` also ``prior_grid`` S×S×2: the geometric mesh warp source → driving as a backward
-    grid (:func:`synergywarp.face.mesh_warp.mesh_warp_grid`, from the augmented landmarks).
+    With ``prior_grid`` also ``prior_grid`` S×S×2: the geometric prior warp (``prior_kind``, see
+    :mod:`synergywarp.face.prior`) source → driving as a backward grid, from the augmented landmarks.
     ``keypoints=False`` reads no npz (pose-diverse choice then falls back to random) and returns
     images and indices only. ``cache_frames`` keeps up to ``cache_clips`` decoded clips in memory
     (per worker). InputError/ConfigError with one line on bad folders, files or settings.
@@ -54,7 +54,7 @@ class ClipDataset(Dataset):
                  num_references: int | tuple[int, int] = 2, reference_choice: ReferenceChoice = "pose_diverse",
                  repeats: int = 1, augment: AugmentConfig | None = None, seed: int = 0,
                  cache_frames: bool = False, *, keypoints: bool = True, cache_clips: int = 64,
-                 prior_grid: bool = False) -> None:
+                 prior_grid: bool = False, prior_kind: str = "mesh") -> None:
         if not isinstance(image_size, int) or image_size < 8:
             raise ConfigError(f"dataset image_size must be an integer >= 8, got {image_size!r}")
         if reference_choice not in REFERENCE_CHOICES:
@@ -77,6 +77,7 @@ class ClipDataset(Dataset):
         if prior_grid and not keypoints:
             raise ConfigError("dataset prior_grid needs keypoints=True (the mesh warp is built from landmarks)")
         self.prior_grid = prior_grid
+        self.prior_kind = prior_kind
         self.clips: list[ClipEntry] = list_clips(self.root, split)
         self._check_clips()
         self._frame_cache = FrameCache(cache_clips) if cache_frames else None
@@ -193,7 +194,11 @@ class ClipDataset(Dataset):
                 "reference_pose": _pad(poses[2:], padding),
             })
             if self.prior_grid:
-                item["prior_grid"] = torch.from_numpy(mesh_warp_grid(landmarks[0], landmarks[1], self.image_size))
+                source_image = None
+                if self.prior_kind == "head":  # the person mask of the (augmented) source image
+                    source_image = (images[0].permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8)
+                prior = PriorWarp(self.prior_kind, landmarks[0], source_image)  # type: ignore[arg-type]
+                item["prior_grid"] = torch.from_numpy(prior.grid(landmarks[1], self.image_size))
         return item
 
     def _to_tensor(self, frames: np.ndarray) -> torch.Tensor:

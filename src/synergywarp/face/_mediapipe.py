@@ -82,3 +82,9 @@ def face_mesh(static_image: bool) -> Any:
     return _QuietStart(lambda: solutions().face_mesh.FaceMesh(
         static_image_mode=static_image, max_num_faces=1, refine_landmarks=False,
         min_detection_confidence=0.5, min_tracking_confidence=0.5))
+
+
+@lru_cache(maxsize=1)
+def selfie_segmenter() -> Any:
+    """A cached ``SelfieSegmentation`` graph (general model, 256×256 input)."""
+    return _QuietStart(lambda: solutions().selfie_segmentation.SelfieSegmentation(model_selection=0))

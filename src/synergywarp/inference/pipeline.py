@@ -22,8 +22,7 @@ from einops import rearrange
 
 from synergywarp.errors import CheckpointError
 from synergywarp.face import apply_crop, paste_back, tracked_keypoints
-from synergywarp.face.head_mesh import HeadMesh, build_head_mesh
-from synergywarp.face.mesh_warp import mesh_warp_grids
+from synergywarp.face.prior import PriorWarp
 from synergywarp.inference.identity import warn_on_identity_mismatch
 from synergywarp.inference.inputs import (
     DrivingFrames,
@@ -95,7 +94,7 @@ class PreparedSource:
     reference_tokens: ReferenceTokens | None
     fusion_mode: str | None
     options: AnimateOptions
-    mesh: HeadMesh | None = None  # the source's head mesh (models with a mesh-warp prior)
+    prior: PriorWarp | None = None  # the source's geometric prior warp (models with a prior candidate)
 
     @property
     def keypoints(self) -> np.ndarray:
@@ -210,8 +209,9 @@ class Animator:
                     images = runtime.to_device(to_tensor([r.crop_image for r in prepared_refs]))[None]
                     keypoints = self._keypoints_tensor(prepared_refs)[None] if tracked else None
                 tokens = model.encode_references(state, images, keypoints)
-        mesh = build_head_mesh(src.landmarks.astype(np.float32)) if self.config.warp.dense_motion.prior_candidate else None
-        return PreparedSource(src, prepared_refs, state, tokens, fusion_mode, options, mesh)
+        dense = self.config.warp.dense_motion
+        prior = PriorWarp(dense.prior_kind, src.landmarks, src.crop_image) if dense.prior_candidate else None
+        return PreparedSource(src, prepared_refs, state, tokens, fusion_mode, options, prior)
 
     def _keypoints_tensor(self, faces: Sequence[PreparedFace]) -> torch.Tensor:
         """Tracked keypoints ``N×32×3`` of prepared faces, on the device."""
@@ -332,10 +332,9 @@ class Animator:
         tracked = self.config.motion == "tracked"
         keypoints = tracked_keypoints(motion).astype(np.float32) if tracked else motion
         prior = None
-        if self.config.warp.dense_motion.prior_candidate:
+        if prepared.prior is not None:
             with self.timed("mesh_warp"):
-                grids = mesh_warp_grids(prepared.source.landmarks, motion, self.config.image_size, prepared.mesh)
-                prior = torch.from_numpy(grids).to(self.runtime.device)
+                prior = torch.from_numpy(prepared.prior.grids(motion, self.config.image_size)).to(self.runtime.device)
         with self.timed("model"), self.runtime.context():
             out = self._animate_fn(prepared.state, torch.from_numpy(keypoints).to(self.runtime.device),
                                    prepared.reference_tokens, fusion_mode=prepared.fusion_mode, prior_grid=prior)

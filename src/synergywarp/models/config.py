@@ -18,6 +18,7 @@ from synergywarp.errors import ConfigError
 
 MotionSource = Literal["learned", "tracked"]
 FusionMode = Literal["confidence", "add", "explicit"]
+PriorKind = Literal["mesh", "head"]
 
 
 @dataclass
@@ -57,6 +58,7 @@ class DenseMotionConfig:
     occlusion_kernel: int = 7  # kernel of the 2D conv predicting the occlusion map
     heatmap_variance: float = 0.01
     prior_candidate: bool = False  # one more candidate motion: a caller-given 2D backward grid (mesh warp)
+    prior_kind: PriorKind = "mesh"  # which geometric warp callers build that grid with (synergywarp.face.prior)
 
 
 @dataclass

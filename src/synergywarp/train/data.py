@@ -79,6 +79,7 @@ def build_clip_dataset(cfg: ExperimentConfig, root: str | Path | None, split: st
         cache_frames=d.cache_frames,
         keypoints=True,
         prior_grid=cfg.model.warp.dense_motion.prior_candidate,
+        prior_kind=cfg.model.warp.dense_motion.prior_kind,
     )
     dataset = ClipDataset(root, **kwargs)
     dataset.validate()  # bad clips fail now, with one line, rather than in a worker later

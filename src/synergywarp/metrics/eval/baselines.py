@@ -4,10 +4,12 @@ A :class:`Method` turns a task's inputs (:class:`TaskInputs`: the source and dri
 crop size S) into output frames ``N×H×W×3 uint8`` for the requested driving frames:
 
 - ``static``: the source frame copied (no motion at all);
-- ``geometric``: no learning — the source warped piecewise-affinely along the 468 FaceMesh
-  landmarks (source → driving, absolute or relatively transferred) with the synthetic engine's
-  z-ordered renderer; three support rings around the face silhouette carry 60/30/10 % of the
-  nearest silhouette point's motion and the outer ring (and so the background) is held still;
+- ``geometric``: no learning — the whole-head warp of the source to the target landmarks (source →
+  driving, absolute or relatively transferred; :mod:`synergywarp.face.head_warp`): the face by its
+  z-ordered mesh, hair/ears/neck rigid with the head, the background still;
+- ``geometric-mesh`` (on request): the earlier ring-mesh warp — three support rings around the face
+  silhouette carry 60/30/10 % of the nearest silhouette point's motion, the outer ring (and so the
+  background and much of the hair) held still;
 - ``explicit``: the network with ``fusion_mode="explicit"`` (RAC off, C ≡ 1);
 - ``full@R``: the network with its own fusion and R reference frames.
 """
@@ -29,8 +31,9 @@ from einops import rearrange
 from synergywarp.data import EvalClip
 from synergywarp.metrics.eval.protocol import EvalTask
 
-from synergywarp.face.head_mesh import build_head_mesh
-from synergywarp.face.mesh_warp import RING_MOTION_SHARE, geometric_warp, mesh_warp_grids
+from synergywarp.face.head_warp import WARP_VERSION
+from synergywarp.face.mesh_warp import RING_MOTION_SHARE
+from synergywarp.face.prior import PriorWarp
 from synergywarp.io.files import file_sha256
 
 
@@ -130,22 +133,28 @@ class StaticMethod:
 
 
 class GeometricMethod:
-    """No learning: piecewise-affine warp of the source along its 468 landmarks (see module doc)."""
+    """No learning: the whole-head warp (``head``, :mod:`synergywarp.face.head_warp`) or the ring mesh
+    warp (``mesh``, :mod:`synergywarp.face.mesh_warp`) of the source to the target landmarks."""
 
-    name = "geometric"
-    network = ("none (piecewise-affine warp along the 468 FaceMesh landmarks of source → driving, "
-               "z-ordered, background held still)")
-
-    cache_group = f"geometric-v1 rings={RING_MOTION_SHARE}"
+    def __init__(self, kind: str = "head") -> None:
+        self.kind = kind
+        self.name = "geometric" if kind == "head" else "geometric-mesh"
+        if kind == "head":
+            self.network = ("none (whole-head warp: piecewise-affine face mesh of the 468 FaceMesh landmarks, "
+                            "hair/ears/neck rigid with the head by mediapipe selfie segmentation, background "
+                            "still, revealed background filled from beside the head)")
+            self.cache_group = f"geometric-{WARP_VERSION}"
+        else:
+            self.network = ("none (piecewise-affine warp along the 468 FaceMesh landmarks of source → driving, "
+                            "z-ordered, three support rings, background held still)")
+            self.cache_group = f"geometric-v1 rings={RING_MOTION_SHARE}"
 
     def fingerprint(self, task: EvalTask) -> str:
         return f"{self.cache_group} motion={task.motion_mode} source={task.source_frame}"
 
     def generate(self, inputs: TaskInputs, frames: tuple[int, ...]) -> np.ndarray:
-        source_landmarks = inputs.source_landmarks
-        mesh = build_head_mesh(source_landmarks)
-        targets = inputs.target_landmarks(frames)
-        return np.stack([geometric_warp(inputs.source, source_landmarks, t, mesh) for t in targets])
+        prior = PriorWarp(self.kind, inputs.source_landmarks, inputs.source)  # type: ignore[arg-type]
+        return np.stack([prior.warp_image(inputs.source, t) for t in inputs.target_landmarks(frames)])
 
     def output_size(self, clip_size: int) -> int:
         return clip_size
@@ -247,8 +256,9 @@ class ModelMethod:
         first_motion = None
         if not tracked and inputs.task.motion_mode == "relative":
             first_motion = model.image_motion(loaded.to_input(inputs.driving_clip.frames[:1]))
-        prior_model = loaded.config.warp.dense_motion.prior_candidate
-        mesh = build_head_mesh(inputs.source_landmarks) if prior_model else None
+        dense = loaded.config.warp.dense_motion
+        prior_warp = PriorWarp(dense.prior_kind, inputs.source_landmarks, inputs.source) if dense.prior_candidate \
+            else None
         outputs = []
         for start in range(0, len(frames), loaded.batch_size):
             chunk = frames[start:start + loaded.batch_size]
@@ -256,9 +266,8 @@ class ModelMethod:
             if tracked:
                 targets = inputs.target_landmarks(chunk)
                 driving_kp = _keypoints(targets, device)
-                if prior_model:
-                    grids = mesh_warp_grids(inputs.source_landmarks, targets, loaded.config.image_size, mesh)
-                    prior = torch.from_numpy(grids).to(device)
+                if prior_warp is not None:
+                    prior = torch.from_numpy(prior_warp.grids(targets, loaded.config.image_size)).to(device)
             else:
                 motion = model.image_motion(loaded.to_input(inputs.driving(chunk)))
                 driving_kp = (model.motion_keypoints(state, motion) if first_motion is None
@@ -275,8 +284,10 @@ def build_methods(loaded: LoadedModel | None, refs: tuple[int, ...],
     methods: list[Method] = []
     if "static" in names:
         methods.append(StaticMethod())
+    if "geometric-mesh" in names:
+        methods.append(GeometricMethod("mesh"))
     if "geometric" in names:
-        methods.append(GeometricMethod())
+        methods.append(GeometricMethod("head"))
     if loaded is not None and "explicit" in names:
         methods.append(ModelMethod(loaded, None))
     if loaded is not None and "full" in names:

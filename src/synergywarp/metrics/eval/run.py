@@ -18,7 +18,8 @@ from synergywarp.metrics.eval.protocol import (
 )
 from synergywarp.metrics.eval.score import MethodScore, TaskFeatures, score_method
 
-METHOD_CHOICES = ("static", "geometric", "explicit", "full")
+METHOD_CHOICES = ("static", "geometric-mesh", "geometric", "explicit", "full")
+DEFAULT_METHODS = ("static", "geometric", "explicit", "full")
 MODEL_METHODS = ("explicit", "full")
 REAL_GROUP = "real-v1"
 BUNDLED_MODEL = Path(__file__).resolve().parents[2] / "assets" / "models" / "demo.safetensors"
@@ -41,7 +42,7 @@ class EvalOptions:
     max_clips: int | None = None
     device: str = "auto"
     face_metrics: bool = True
-    methods: tuple[str, ...] = METHOD_CHOICES
+    methods: tuple[str, ...] = DEFAULT_METHODS
     batch_size: int = 8
     inception: Path | None = None
 

@@ -1,0 +1,83 @@
+"""The geometric prior warp of a source: one object per source, grids or images for any target.
+
+Two kinds (a model's ``warp.dense_motion.prior_kind`` names the one it was trained with):
+
+- ``mesh``: the ring mesh of :mod:`synergywarp.face.mesh_warp` (face mesh + support rings that carry
+  60/30/10 % of the silhouette's motion; the background, and much of the hair, held still);
+- ``head``: the whole-head warp of :mod:`synergywarp.face.head_warp` (face mesh, hair/ears/neck rigid
+  with the head by the person mask, revealed background filled from beside the head).
+
+Per-source work (head mesh, person mask, still map) is done once; the still map is prepared per
+grid size on first use.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from synergywarp.face.head_mesh import build_head_mesh
+from synergywarp.face.head_warp import HeadWarpSource, head_warp_maps, maps_to_grid, prepare_head_warp
+from synergywarp.face.mesh_warp import mesh_warp_grid, mesh_warp_maps
+
+PriorKind = Literal["mesh", "head"]
+PRIOR_KINDS: tuple[str, ...] = ("mesh", "head")
+
+
+class PriorWarp:
+    """The prior warp of one source.
+
+    ``landmarks``: the source's 468×3 crop-normalised landmarks; ``image``: its crop (H×W×3 uint8,
+    needed by ``head`` for the person mask unless ``person`` H×W float in [0, 1] is given)."""
+
+    def __init__(self, kind: PriorKind, landmarks: np.ndarray, image: np.ndarray | None = None,
+                 person: np.ndarray | None = None) -> None:
+        if kind not in PRIOR_KINDS:
+            raise ValueError(f"prior kind must be one of {', '.join(PRIOR_KINDS)}, got {kind!r}")
+        self.kind = kind
+        self.landmarks = np.asarray(landmarks, np.float32)
+        self._mesh = build_head_mesh(self.landmarks) if kind == "mesh" else None
+        self._person: np.ndarray | None = None
+        self._heads: dict[int, HeadWarpSource] = {}
+        if kind == "head":
+            if person is None:
+                if image is None:
+                    raise ValueError("the head prior needs the source image or its person mask")
+                from synergywarp.face.segment import person_mask
+
+                person = person_mask(image)
+            self._person = np.asarray(person, np.float32)
+
+    def _head(self, size: int) -> HeadWarpSource:
+        if size not in self._heads:
+            person = self._person
+            if person.shape != (size, size):
+                person = cv2.resize(person, (size, size), interpolation=cv2.INTER_AREA if size < person.shape[0]
+                                    else cv2.INTER_LINEAR)
+            self._heads[size] = prepare_head_warp(self.landmarks, person)
+        return self._heads[size]
+
+    def maps(self, target: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """OpenCV remap maps (two size×size float32) to 468×3 ``target`` landmarks."""
+        if self.kind == "mesh":
+            return mesh_warp_maps(self.landmarks, target, size, self._mesh)
+        return head_warp_maps(self._head(size), target)
+
+    def grid(self, target: np.ndarray, size: int) -> np.ndarray:
+        """size×size×2 float32 backward grid for ``grid_sample`` (align_corners=False)."""
+        if self.kind == "mesh":
+            return mesh_warp_grid(self.landmarks, target, size, self._mesh)
+        return maps_to_grid(*self.maps(target, size))
+
+    def grids(self, targets: np.ndarray, size: int) -> np.ndarray:
+        """T×size×size×2 grids for T×468×3 targets."""
+        return np.stack([self.grid(t, size) for t in np.asarray(targets)])
+
+    def warp_image(self, image: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """The source crop ``image`` (S×S×3 uint8) warped to ``target`` at its own size."""
+        map_x, map_y = self.maps(target, image.shape[0])
+        warped = cv2.remap(image.astype(np.float32), map_x, map_y, interpolation=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE)
+        return np.clip(np.rint(warped), 0, 255).astype(np.uint8)

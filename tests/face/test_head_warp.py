@@ -1,0 +1,132 @@
+"""The whole-head warp: identity without motion, hair rigid with the head, a still background, no
+second head where the head moved away, no tearing under a 30° roll; person segmentation."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from synergywarp.face import CANONICAL_FACE
+from synergywarp.face.head_warp import (
+    head_warp_grid,
+    head_warp_image,
+    head_warp_maps,
+    prepare_head_warp,
+    similarity_2d,
+)
+from synergywarp.face.mesh_render import normalised_to_pixels
+
+SIZE = 128
+
+
+def _face() -> np.ndarray:
+    """Crop-normalised 468×3 landmarks: the canonical face at 0.55 of the crop, a little above centre."""
+    face = (CANONICAL_FACE * 0.55).astype(np.float32)
+    face[:, 1] -= 0.05
+    return face
+
+
+def _person(face: np.ndarray) -> np.ndarray:
+    """A head disk around the face (hair above and beside it) on a body block below: S×S float32."""
+    centre = normalised_to_pixels(face[[10, 152]].mean(axis=0, keepdims=True), SIZE)[0]
+    mask = np.zeros((SIZE, SIZE), np.float32)
+    cv2.circle(mask, (int(centre[0]), int(centre[1]) - 6), int(0.36 * SIZE), 1.0, -1)
+    mask[int(0.82 * SIZE):, int(0.15 * SIZE):int(0.85 * SIZE)] = 1.0
+    return mask
+
+
+def _rolled(face: np.ndarray, degrees: float, shift=(0.0, 0.0)) -> np.ndarray:
+    centre = face[:, :2].mean(axis=0)
+    angle = np.radians(degrees)
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    moved = face.copy()
+    moved[:, :2] = (face[:, :2] - centre) @ rotation.T + centre + np.asarray(shift)
+    return moved
+
+
+def test_identity_without_motion():
+    face = _face()
+    source = prepare_head_warp(face, _person(face))
+    map_x, map_y = head_warp_maps(source, face)
+    ys, xs = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
+    assert np.abs(map_x - xs).max() < 1e-3 and np.abs(map_y - ys).max() < 1e-3
+    grid = head_warp_grid(source, face)
+    assert grid.shape == (SIZE, SIZE, 2) and grid.dtype == np.float32
+
+
+def test_hair_turns_with_the_head_and_the_background_stays():
+    face = _face()
+    person = _person(face)
+    source = prepare_head_warp(face, person)
+    target = _rolled(face, 30.0)
+    map_x, map_y = head_warp_maps(source, target)
+    src_px, tgt_px = normalised_to_pixels(face, SIZE), normalised_to_pixels(target, SIZE)
+    forward = similarity_2d(src_px, tgt_px)
+    inverse = cv2.invertAffineTransform(forward)
+    # a hair pixel above the forehead (inside the head disk, outside the face): rigid with the head
+    top = normalised_to_pixels(face[10:11], SIZE)[0] + np.array([0.0, -8.0])
+    hair_target = forward @ np.array([top[0], top[1], 1.0])
+    i, j = int(round(hair_target[1])), int(round(hair_target[0]))
+    expected = inverse @ np.array([j, i, 1.0])
+    assert abs(map_x[i, j] - expected[0]) < 1.0 and abs(map_y[i, j] - expected[1]) < 1.0
+    # far background (corners) stays put
+    for i, j in ((2, 2), (2, SIZE - 3), (SIZE // 2, 2)):
+        assert abs(map_x[i, j] - j) < 1e-3 and abs(map_y[i, j] - i) < 1e-3
+
+
+def test_revealed_background_is_not_a_second_head():
+    face = _face()
+    person = _person(face)
+    source = prepare_head_warp(face, person)
+    target = face.copy()
+    target[:, 0] += 0.45  # the whole head moves right by ~29 px
+    map_x, map_y = head_warp_maps(source, target)
+    # pixels the head covered in the source but not in the target (it moved 29 px right) sample
+    # clear background beside the head, not the head again
+    moved_weight = np.roll(source.head_weight, 29, axis=1)
+    revealed = (source.head_weight > 0.9) & (moved_weight < 0.02)
+    revealed[int(0.6 * SIZE):] = False  # above the neck
+    assert revealed.sum() > 50
+    sampled = cv2.remap(source.head_weight, map_x, map_y, cv2.INTER_LINEAR)
+    assert np.median(sampled[revealed]) < 0.2 and np.percentile(sampled[revealed], 90) < 0.5
+
+
+def test_no_tearing_under_large_roll():
+    face = _face()
+    source = prepare_head_warp(face, _person(face))
+    for degrees in (-30.0, 30.0):
+        map_x, map_y = head_warp_maps(source, _rolled(face, degrees, shift=(0.05, 0.0)))
+        # the backward map is continuous (a tear would jump by the ~24 px the hair moves): neighbouring
+        # output pixels sample source pixels a few px apart at most (the head outline's blend band)
+        jumps = np.maximum(np.abs(np.diff(map_x, axis=1)), np.abs(np.diff(map_y, axis=1)))
+        jumps_down = np.maximum(np.abs(np.diff(map_x, axis=0)), np.abs(np.diff(map_y, axis=0)))
+        assert max(jumps.max(), jumps_down.max()) < 6.0
+
+
+def test_warped_image_follows_a_shift():
+    face = _face()
+    source = prepare_head_warp(face, _person(face))
+    rng = np.random.default_rng(0)
+    image = cv2.GaussianBlur(rng.integers(0, 255, (SIZE, SIZE, 3)).astype(np.uint8), (0, 0), 2)
+    target = face.copy()
+    target[:, 0] += 4 * 2.0 / SIZE  # 4 px right
+    warped = head_warp_image(image, source, target)
+    nose = normalised_to_pixels(target[[1]], SIZE)[0].astype(int)
+    patch = (slice(nose[1] - 5, nose[1] + 5), slice(nose[0] - 5, nose[0] + 5))
+    shifted = (slice(nose[1] - 5, nose[1] + 5), slice(nose[0] - 9, nose[0] + 1))
+    assert np.abs(warped[patch].astype(int) - image[shifted].astype(int)).mean() < 2.0
+
+
+@pytest.mark.parametrize("fixture", ["astronaut", "grace_hopper"])
+def test_person_mask_separates_the_person(fixture, request):
+    from synergywarp.face.segment import person_mask
+
+    image = request.getfixturevalue(fixture)
+    mask = person_mask(image)
+    assert mask.shape == image.shape[:2] and mask.dtype == np.float32
+    from synergywarp.face import detect_landmarks
+
+    nose = detect_landmarks(image).points[1, :2].astype(int)
+    assert mask[nose[1], nose[0]] > 0.9
+    assert mask[:10, :10].mean() < 0.2 or mask[:10, -10:].mean() < 0.2  # a top corner is background
