@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import math
 import platform
@@ -127,13 +128,15 @@ def calibrate_output(model, device: str = "cpu") -> None:
     the sigmoid and makes any bf16 rounding flip pixels; the fidelity check would then measure the
     random init, not the arithmetic. Documented in the README next to the numbers.
     """
-    conv = model.decoder.conv_img[0] if isinstance(model.decoder.conv_img, torch.nn.Sequential) else model.decoder.conv_img
+    conv_img = model.decoder.conv_img
+    conv = conv_img[0] if isinstance(conv_img, torch.nn.Sequential) else conv_img
     logits = []
     handle = conv.register_forward_hook(lambda mod, inp, out: logits.append(out))
     _, _, _, kp = make_inputs(model, 0, seed=1, device=device)
     s = model.config.image_size
     with torch.no_grad():
-        state = model.encode_source(torch.rand(1, 3, s, s, device=device), kp["source"] if kp and "source" in kp else None)
+        source_kp = kp["source"] if kp and "source" in kp else None
+        state = model.encode_source(torch.rand(1, 3, s, s, device=device), source_kp)
         model.animate(state, state.keypoints, None, fusion_mode="explicit", prior_grid=kp.get("prior") if kp else None)
         handle.remove()
         scale = 2.0 / logits[0].std().item()
@@ -174,7 +177,8 @@ def bench_config(name: str, refs_list: list[int], repeats: int, dtypes: list[str
                     to_channels_last(net)
                 src = image_to_channels_last(source) if bf16 else source
                 drv = image_to_channels_last(driving) if bf16 else driving
-                ctx = torch.autocast(torch.device(device).type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+                ctx = (torch.autocast(torch.device(device).type, dtype=torch.bfloat16) if bf16
+                       else contextlib.nullcontext())
                 with torch.no_grad(), ctx:
                     state, tokens, driving_kp = prepare(net, src, drv, refs, kp, path)
                     if dtype == "fp32" or "gflops" not in row:
@@ -183,8 +187,8 @@ def bench_config(name: str, refs_list: list[int], repeats: int, dtypes: list[str
                         row["gflops"] = flops / 1e9 / batch
                         row["sdpa_in_flop_counter"] = sdpa_counted
                     image = frame_step(net, state, tokens, drv, driving_kp, path, learned, prior)
-                    ms = time_frames(lambda: frame_step(net, state, tokens, drv, driving_kp, path, learned, prior), repeats,
-                                     device=device) / batch
+                    step = functools.partial(frame_step, net, state, tokens, drv, driving_kp, path, learned, prior)
+                    ms = time_frames(step, repeats, device=device) / batch
                 row[f"ms_{dtype}"] = ms
                 if dtype == "fp32":
                     reference_image = image
@@ -217,7 +221,8 @@ def summarise(rows: list[dict]) -> dict:
 
 
 def print_table(rows: list[dict]) -> None:
-    header = f"{'config':<14}{'R':>3} {'path':<9}{'params(M)':>10}{'GFLOPs':>9}{'ms fp32':>10}{'ms bf16':>10}{'PSNR bf16':>11}"
+    header = (f"{'config':<14}{'R':>3} {'path':<9}{'params(M)':>10}{'GFLOPs':>9}{'ms fp32':>10}{'ms bf16':>10}"
+              f"{'PSNR bf16':>11}")
     print(header)
     print("-" * len(header))
     for r in rows:

@@ -52,9 +52,12 @@ def main(argv: list[str] | None = None) -> int:
         size = model.config.image_size
         frames = torch.nn.functional.interpolate(frames, size=(size, size), mode="bilinear", antialias=True)
         kp = torch.from_numpy(clip.keypoints).float()
-        batch["source"].append(frames[0]); batch["driving"].append(frames[driving])
-        batch["references"].append(frames[refs]); batch["src_kp"].append(kp[0])
-        batch["drv_kp"].append(kp[driving]); batch["ref_kp"].append(kp[refs])
+        batch["source"].append(frames[0])
+        batch["driving"].append(frames[driving])
+        batch["references"].append(frames[refs])
+        batch["src_kp"].append(kp[0])
+        batch["drv_kp"].append(kp[driving])
+        batch["ref_kp"].append(kp[refs])
         landmarks = clip.arrays["landmarks"]  # the mesh-warp prior (used by *_tracked_mesh models)
         batch["prior"].append(torch.from_numpy(mesh_warp_grid(landmarks[0], landmarks[driving], size)))
     stacked = {k: torch.stack(v) for k, v in batch.items()}

@@ -4,7 +4,8 @@ On each held-out clip the source is the frame with the mouth most closed and the
 the three with the mouth most open, so the source never shows the mouth interior. The same checkpoint
 then animates them with (a) the explicit path, (b) the full model with no references (R = 0),
 (c) the full model with R references that show an open mouth (never the driving frame itself) and
-(d) with R references whose mouth is closed; for prior models also the mesh warp alone. L1 is measured on the whole crop and inside the mouth
+(d) with R references whose mouth is closed; for prior models also the mesh warp alone. L1 is measured on the whole
+crop and inside the mouth
 (the driving's outer-lip polygon, dilated by 2 px). If the correction retrieves texture from the
 references, (c) beats (b) and (d) inside the mouth.
 
@@ -57,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     if cfg.motion != "tracked":
         raise SystemExit("error: the probe needs a motion: tracked checkpoint (it uses the clips' landmarks)")
     size = cfg.image_size
-    variants = ("mesh warp alone", "explicit", "full R=0", f"full R={args.refs} open-mouth refs", f"full R={args.refs} closed-mouth refs")
+    variants = ("mesh warp alone", "explicit", "full R=0", f"full R={args.refs} open-mouth refs",
+                f"full R={args.refs} closed-mouth refs")
     errors: dict[str, dict[str, list[float]]] = {v: {"crop": [], "mouth": []} for v in variants}
     for entry in list_clips(args.data, args.split):
         clip = load_clip(args.data, entry.name)

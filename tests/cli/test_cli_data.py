@@ -67,7 +67,8 @@ def test_import_liveportrait_cli(tmp_path):
     tensors = load_file(str(FIXTURE))
     lp = tmp_path / "base_models"
     lp.mkdir()
-    names = {"F": "appearance_feature_extractor", "M": "motion_extractor", "W": "warping_module", "G": "spade_generator"}
+    names = {"F": "appearance_feature_extractor", "M": "motion_extractor", "W": "warping_module",
+             "G": "spade_generator"}
     for prefix, name in names.items():
         torch.save({k[2:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}, lp / f"{name}.pth")
     out = tmp_path / "lp.safetensors"

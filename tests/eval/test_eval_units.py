@@ -12,7 +12,13 @@ from synergywarp.data import load_clip
 from synergywarp.errors import ConfigError, InputError
 from synergywarp.metrics import fid_from_features
 from synergywarp.metrics.eval import (
-    EvalOptions, driving_subset, geometric_warp, parse_refs, read_pairs, run_eval, self_plan,
+    EvalOptions,
+    driving_subset,
+    geometric_warp,
+    parse_refs,
+    read_pairs,
+    run_eval,
+    self_plan,
 )
 from synergywarp.metrics.eval.score import frechet_distance_from_features
 

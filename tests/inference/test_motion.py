@@ -112,4 +112,5 @@ def test_transfer_fits_source_and_reference_poses_once(monkeypatch):
     transfer = motion_module.TrackedMotionTransfer(source, first, "relative")
     cached = np.stack([transfer.keypoints(f) for f in frames])
     assert len(calls) == 2 + len(frames)
-    np.testing.assert_allclose(cached, motion_module.tracked_driving_keypoints(source, np.stack(frames), first), atol=1e-6)
+    one_shot = motion_module.tracked_driving_keypoints(source, np.stack(frames), first)
+    np.testing.assert_allclose(cached, one_shot, atol=1e-6)

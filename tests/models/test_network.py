@@ -97,7 +97,8 @@ def test_fused_equals_explicit_at_initialisation():
     assert out["correction"].abs().max() == 0
     torch.testing.assert_close(out["fused_feature"], out["explicit_feature"], rtol=0, atol=1e-6)
     # the confidence map starts at sigmoid(2) ≈ 0.88, trusting the explicit path
-    torch.testing.assert_close(out["confidence"], torch.full_like(out["confidence"], torch.sigmoid(torch.tensor(2.0)).item()))
+    expected = torch.sigmoid(torch.tensor(2.0)).item()
+    torch.testing.assert_close(out["confidence"], torch.full_like(out["confidence"], expected))
 
 
 def test_confidence_in_unit_interval_and_used():

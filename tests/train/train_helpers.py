@@ -107,7 +107,7 @@ class BlobClips(torch.utils.data.Dataset):
         return items
 
 
-def tiny_config(model: str = "tiny_tracked", **train) -> "ExperimentConfig":  # noqa: F821
+def tiny_config(model: str = "tiny_tracked", **train) -> ExperimentConfig:  # noqa: F821
     """tiny_tracked (or ``model``), fast settings: no perceptual loss, checkpoints every 2 steps, no progress bar."""
     options = dict(seed=0, batch_size=4, max_steps=4, log_every=1, checkpoint_every=2, keep_last=2,
                    sample_every=0, progress=False, loss_weights={"perceptual": 0.0})

@@ -38,7 +38,7 @@ import numpy as np
 
 from synergywarp.errors import ConfigError, InputError
 from synergywarp.face import LandmarkDetector, apply_crop, fit_head_poses, stable_video_crops, to_crop_coords
-from synergywarp.io import VIDEO_EXTENSIONS, VideoWriter, is_video_path, list_frame_files, open_video
+from synergywarp.io import VIDEO_EXTENSIONS, VideoWriter, is_video_path, open_video
 from synergywarp.io.image import IMAGE_EXTENSIONS
 from synergywarp.io.video_writer import temporary_sibling
 

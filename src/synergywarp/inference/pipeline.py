@@ -141,7 +141,7 @@ class Animator:
 
     @classmethod
     def from_pretrained(cls, checkpoint: str | Path | None = None, device: str = "auto", dtype: str = "auto",
-                        compile: bool = False) -> "Animator":
+                        compile: bool = False) -> Animator:
         """Load a checkpoint (default: the bundled demo model) onto ``device`` with compute ``dtype``."""
         runtime = Runtime.create(device, dtype, compile)
         path = resolve_checkpoint(checkpoint)
@@ -210,7 +210,9 @@ class Animator:
                     images = runtime.to_device(to_tensor([r.crop_image for r in prepared_refs]))[None]
                     keypoints = self._keypoints_tensor(prepared_refs)[None] if tracked else None
                 tokens = model.encode_references(state, images, keypoints)
-        mesh = build_head_mesh(src.landmarks.astype(np.float32)) if self.config.warp.dense_motion.prior_candidate else None
+        mesh = None
+        if self.config.warp.dense_motion.prior_candidate:
+            mesh = build_head_mesh(src.landmarks.astype(np.float32))
         return PreparedSource(src, prepared_refs, state, tokens, fusion_mode, options, mesh)
 
     def _keypoints_tensor(self, faces: Sequence[PreparedFace]) -> torch.Tensor:

@@ -124,7 +124,7 @@ class Runtime:
     channels_last: bool | None = None  # None: on CUDA only
 
     @classmethod
-    def create(cls, device: str = "auto", dtype: str = "auto", compile: bool = False) -> "Runtime":
+    def create(cls, device: str = "auto", dtype: str = "auto", compile: bool = False) -> Runtime:
         resolved = resolve_device(device)
         return cls(device=resolved, dtype=resolve_dtype(dtype, resolved), compile=bool(compile))
 

@@ -14,11 +14,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from synergywarp.io.optional_av import av
 import numpy as np
 
 from synergywarp.errors import InputError
 from synergywarp.io.image import IMAGE_EXTENSIONS, read_image
+from synergywarp.io.optional_av import av
 
 VIDEO_EXTENSIONS: frozenset[str] = frozenset(
     {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".gif", ".mpg", ".mpeg", ".ts", ".wmv", ".flv"}

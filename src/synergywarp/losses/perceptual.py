@@ -104,7 +104,7 @@ class PerceptualPyramid(nn.Module):
             raise ValueError(f"layer_weights needs {num_layers} values for {self.backend}, got {len(weights)}")
         self.layer_weights = weights
 
-    def train(self, mode: bool = True) -> "PerceptualPyramid":
+    def train(self, mode: bool = True) -> PerceptualPyramid:
         """Keep the frozen network in eval mode whatever the caller sets."""
         super().train(mode)
         if self.net is not None:

@@ -11,11 +11,13 @@ from synergywarp.metrics.face_metrics import (
     AKD_DEFINITION,
     CSIM_DEFINITION,
     JITTER_DEFINITION,
-    METRIC_DEFINITIONS as FACE_METRIC_DEFINITIONS,
     aed_id,
     akd,
     csim,
     landmark_jitter,
+)
+from synergywarp.metrics.face_metrics import (
+    METRIC_DEFINITIONS as FACE_METRIC_DEFINITIONS,
 )
 from synergywarp.metrics.fid import (
     FID_DEFINITION,

@@ -142,7 +142,7 @@ class ModelConfig:
     def output_size(self) -> int:
         return self.feature_size * 4 * (2 if self.decoder.upscale > 1 else 1)
 
-    def validate(self) -> "ModelConfig":
+    def validate(self) -> ModelConfig:
         """Check cross-field constraints; raise :class:`ConfigError` naming the field."""
         from synergywarp.tracked_keypoints import NUM_TRACKED_KEYPOINTS
 
@@ -174,11 +174,11 @@ class ModelConfig:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
         return _build(cls, data, "model").validate()
 
     @classmethod
-    def from_yaml(cls, text: str) -> "ModelConfig":
+    def from_yaml(cls, text: str) -> ModelConfig:
         return cls.from_dict(yaml.safe_load(text) or {})
 
 

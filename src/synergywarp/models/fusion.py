@@ -32,7 +32,9 @@ class ConfidenceGuidedFusion(nn.Module):
         nn.init.zeros_(self.head[-1].weight)
         nn.init.constant_(self.head[-1].bias, cfg.init_bias)
 
-    def confidence(self, explicit: torch.Tensor, corrected: torch.Tensor, occlusion: torch.Tensor | None) -> torch.Tensor:
+    def confidence(
+        self, explicit: torch.Tensor, corrected: torch.Tensor, occlusion: torch.Tensor | None
+    ) -> torch.Tensor:
         """𝒞 ``B×groups×H×W`` in [0, 1]."""
         if occlusion is None:
             occlusion = torch.ones_like(explicit[:, :1])

@@ -9,7 +9,9 @@ import torch.nn.functional as F
 def _axis(n: int, align_quirk: bool, device, dtype) -> torch.Tensor:
     if align_quirk or n == 1:
         # LivePortrait: endpoints exactly −1 and +1 (align_corners=True spacing).
-        return torch.linspace(-1.0, 1.0, n, device=device, dtype=dtype) if n > 1 else torch.zeros(1, device=device, dtype=dtype)
+        if n == 1:
+            return torch.zeros(1, device=device, dtype=dtype)
+        return torch.linspace(-1.0, 1.0, n, device=device, dtype=dtype)
     # Pixel centres under align_corners=False: sampling this grid is an exact identity.
     return (torch.arange(n, device=device, dtype=dtype) * 2 + 1) / n - 1
 

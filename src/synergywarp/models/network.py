@@ -70,7 +70,7 @@ class SynergyWarpNet(nn.Module):
 
     # ------------------------------------------------------------------ checkpoints
     @classmethod
-    def from_pretrained(cls, path, map_location: str | torch.device = "cpu") -> "SynergyWarpNet":
+    def from_pretrained(cls, path, map_location: str | torch.device = "cpu") -> SynergyWarpNet:
         """Rebuild a model from a safetensors checkpoint that carries its config."""
         from synergywarp.models.checkpoint import load_model
 

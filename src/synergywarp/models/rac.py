@@ -93,7 +93,9 @@ class CrossAttentionBlock(nn.Module):
         split = "b n (h e) -> b h n e"
         return rearrange(k, split, h=self.heads), rearrange(v, split, h=self.heads)
 
-    def forward(self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
         q = rearrange(self.to_q(self.norm_q(queries)), "b n (h e) -> b h n e", h=self.heads)
         attended = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask[:, None, None, :])
         queries = queries + self.to_out(rearrange(attended, "b h n e -> b n (h e)"))

@@ -144,7 +144,9 @@ def resolve_model_section(data: Any) -> ModelConfig:
     if "base" in data:
         extra = set(data) - {"base", "overrides"}
         if extra:
-            raise ConfigError(f"unknown config key model.{sorted(extra)[0]} (with model.base only 'overrides' is allowed)")
+            raise ConfigError(
+                f"unknown config key model.{sorted(extra)[0]} (with model.base only 'overrides' is allowed)"
+            )
         if not isinstance(data["base"], str):
             raise ConfigError(f"model.base: expected a registered model name, got {data['base']!r}")
         overrides = data.get("overrides") or {}

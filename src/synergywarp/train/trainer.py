@@ -158,7 +158,9 @@ class Trainer:
             inputs["driving_keypoints"] = batch["driving_keypoints"]
         if self.cfg.model.warp.dense_motion.prior_candidate:
             if batch.get("prior_grid") is None:
-                raise ConfigError("the model takes a prior grid but the dataset gives none (ClipDataset prior_grid=True)")
+                raise ConfigError(
+                    "the model takes a prior grid but the dataset gives none (ClipDataset prior_grid=True)"
+                )
             inputs["prior_grid"] = batch["prior_grid"]
         if mode != "explicit" and refs > 0 and batch.get("references") is not None and batch["references"].shape[1]:
             inputs["references"] = batch["references"][:, :refs]
@@ -289,7 +291,8 @@ class Trainer:
     def _resume(self) -> None:
         path = S.latest_checkpoint(self.checkpoint_dir)
         if path is None:
-            warnings.warn(f"--resume: no complete checkpoint in {self.checkpoint_dir}; starting from step 0")
+            warnings.warn(f"--resume: no complete checkpoint in {self.checkpoint_dir}; starting from step 0",
+                          stacklevel=2)
             return
         weights, state, step = S.load_checkpoint(path)
         load_state_dict_strict(self.model, S.split_prefixed(weights, "model"), str(path))

@@ -17,19 +17,30 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from synergywarp.face import mesh_regions as rg
 from synergywarp.data.synth.expression import apply_expression, expression_basis
 from synergywarp.data.synth.head_mask import head_mask, inpaint_background
-from synergywarp.face.head_mesh import HeadMesh, build_head_mesh, pose_mesh
 from synergywarp.data.synth.mouth import paint_mouth_interior
 from synergywarp.data.synth.photometric import PhotometricParams, PhotometricRanges, apply_photometric
-from synergywarp.face.mesh_render import normalised_to_pixels, warp_mesh
 from synergywarp.data.synth.trajectory import (
-    EXPRESSION_NAMES, ExpressionStrengths, PoseRanges, Trajectory, random_trajectory,
+    EXPRESSION_NAMES,
+    ExpressionStrengths,
+    PoseRanges,
+    Trajectory,
+    random_trajectory,
 )
 from synergywarp.errors import ConfigError, InputError
 from synergywarp.face import CANONICAL_FACE, fit_head_pose, fit_head_poses, rotation_from_euler
-from synergywarp.face.crop import DEFAULT_SCALE, DEFAULT_VY, CropTransform, apply_crop, crop_from_landmarks, to_crop_coords
+from synergywarp.face import mesh_regions as rg
+from synergywarp.face.crop import (
+    DEFAULT_SCALE,
+    DEFAULT_VY,
+    CropTransform,
+    apply_crop,
+    crop_from_landmarks,
+    to_crop_coords,
+)
+from synergywarp.face.head_mesh import HeadMesh, build_head_mesh, pose_mesh
+from synergywarp.face.mesh_render import normalised_to_pixels, warp_mesh
 from synergywarp.face.types import FaceLandmarks
 
 MIRROR = rg.mirror_permutation(np.asarray(CANONICAL_FACE))

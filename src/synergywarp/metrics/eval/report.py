@@ -37,7 +37,7 @@ PROTOCOL_TEXT = {
 }
 
 
-def write_per_frame_csv(result: "EvalResult", path: Path) -> None:
+def write_per_frame_csv(result: EvalResult, path: Path) -> None:
     """One row per (method, task, frame); metric columns of the protocol (blank = not computed/skipped)."""
     labels = [label for label in metric_labels(result.protocol) if label != "FID"]
     present = {key for score in result.scores for row in score.rows for key in row}
@@ -58,7 +58,7 @@ def _cell(value):
     return value
 
 
-def networks(result: "EvalResult") -> dict[str, str]:
+def networks(result: EvalResult) -> dict[str, str]:
     """Every network whose output enters a number of this run (name → description)."""
     named = {"LPIPS-alex": lpips_network_name("alex"), result.fid_name: result.fid_network}
     if result.face_metrics:
@@ -71,7 +71,7 @@ def networks(result: "EvalResult") -> dict[str, str]:
     return named
 
 
-def metrics_json(result: "EvalResult") -> dict:
+def metrics_json(result: EvalResult) -> dict:
     return {
         "protocol": result.protocol,
         "protocol_description": PROTOCOL_TEXT[result.protocol],
@@ -103,7 +103,7 @@ def _format(value: float, label: str) -> str:
     return f"{value:.4f}"
 
 
-def markdown(result: "EvalResult") -> str:
+def markdown(result: EvalResult) -> str:
     """The results table (methods × metrics), then networks, definitions and counts."""
     scores = result.scores
     labels = [label for label in metric_labels(result.protocol) if any(label in s.metrics for s in scores)]
@@ -160,7 +160,7 @@ def markdown(result: "EvalResult") -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_reports(result: "EvalResult", out_dir: Path) -> dict[str, Path]:
+def write_reports(result: EvalResult, out_dir: Path) -> dict[str, Path]:
     """Write the three files into ``out_dir``; returns {kind: path}."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"per_frame": out_dir / "per_frame.csv", "json": out_dir / "metrics.json",

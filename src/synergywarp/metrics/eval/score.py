@@ -13,7 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from synergywarp.metrics import (
-    METRIC_DEFINITIONS, MetricValue, aed_id, akd, csim, feature_statistics, frechet_distance, landmark_jitter,
+    METRIC_DEFINITIONS,
+    MetricValue,
+    aed_id,
+    akd,
+    csim,
+    feature_statistics,
+    frechet_distance,
+    landmark_jitter,
     lpips_network_name,
 )
 from synergywarp.metrics.eval.extract import PSNR_CAP_DB, REGION_SCALARS, FrameFeatures
