@@ -2,8 +2,9 @@
 
 For each config, number of references R and path (explicit-only: RAC off, C ≡ 1; full: RAC + CGF),
 reports parameters, GFLOPs per frame (torch's FLOP counter; fused attention counted analytically when
-the counter misses it) and median milliseconds per frame in fp32 and bf16 autocast (channels-last),
-plus the bf16-vs-fp32 output PSNR. Prints a table and writes JSON.
+the counter misses it) and median milliseconds per frame in fp32 and bf16 autocast, run the way the
+``Animator`` runs them (``inference.runtime.Runtime``: inference mode, autocast, channels-last 2D
+convolutions on CUDA only), plus the bf16-vs-fp32 output PSNR. Prints a table and writes JSON.
 
     python benchmarks/speed.py                       # tiny, small, lp256
     python benchmarks/speed.py --configs small --repeats 5 --out benchmarks/results/speed.json
@@ -16,7 +17,7 @@ a prior candidate (``*_tracked_mesh``) get a random smooth prior grid.
 from __future__ import annotations
 
 import argparse
-import contextlib
+import copy
 import functools
 import json
 import math
@@ -28,9 +29,10 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from synergywarp.inference.runtime import Runtime
 from synergywarp.models import create_model
-from synergywarp.models.memory_format import image_to_channels_last, to_channels_last
 
+RUNTIME_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 SDPA_OPS = ("scaled_dot_product", "_flash_attention", "_efficient_attention")
 
 
@@ -169,17 +171,12 @@ def bench_config(name: str, refs_list: list[int], repeats: int, dtypes: list[str
             row = {"config": name, "refs": num_refs, "path": path, "params_M": params / 1e6, "batch": batch}
             reference_image = None
             for dtype in dtypes:
-                bf16 = dtype == "bf16"
-                net = model
-                if bf16:
-                    net = create_model(model.config).eval().to(device)
-                    net.load_state_dict(model.state_dict())
-                    to_channels_last(net)
-                src = image_to_channels_last(source) if bf16 else source
-                drv = image_to_channels_last(driving) if bf16 else driving
-                ctx = (torch.autocast(torch.device(device).type, dtype=torch.bfloat16) if bf16
-                       else contextlib.nullcontext())
-                with torch.no_grad(), ctx:
+                # The Animator's execution path: Runtime.prepare_model (2D convs channels-last on CUDA),
+                # Runtime.to_device (channels-last images on CUDA), Runtime.context (inference mode, autocast).
+                runtime = Runtime(torch.device(device), RUNTIME_DTYPES[dtype])
+                net = runtime.prepare_model(copy.deepcopy(model) if runtime.use_channels_last else model)
+                src, drv = runtime.to_device(source), runtime.to_device(driving)
+                with runtime.context():
                     state, tokens, driving_kp = prepare(net, src, drv, refs, kp, path)
                     if dtype == "fp32" or "gflops" not in row:
                         flops, sdpa_counted = count_flops(net, state, tokens, drv, driving_kp, path, learned, num_refs,

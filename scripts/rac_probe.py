@@ -26,11 +26,12 @@ from synergywarp.data import list_clips, load_clip
 from synergywarp.face import tracked_keypoints
 from synergywarp.face.mesh_regions import LIPS_LOWER_OUTER, LIPS_UPPER_OUTER
 from synergywarp.face.mesh_warp import mesh_warp_grids
+from synergywarp.io.tensors import images_to_tensor
 from synergywarp.models import SynergyWarpNet
 
 
 def to_tensor(frames: np.ndarray, size: int) -> torch.Tensor:
-    images = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255
+    images = images_to_tensor(frames)
     if images.shape[-1] != size:
         images = torch.nn.functional.interpolate(images, size=(size, size), mode="bilinear", antialias=True)
     return images

@@ -13,8 +13,8 @@ import torch
 
 from synergywarp.errors import InputError
 from synergywarp.inference import AnimateOptions, Animator
-from synergywarp.inference.pipeline import to_tensor
 from synergywarp.io import read_image
+from synergywarp.io.tensors import images_to_tensor as to_tensor
 from synergywarp.models import create_model, get_config
 
 from .conftest import ASTRONAUT, GRACE, write_video

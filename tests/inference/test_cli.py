@@ -6,7 +6,8 @@ import av
 import numpy as np
 import pytest
 
-from synergywarp.inference import demo, pipeline
+from synergywarp import assets
+from synergywarp.inference import demo
 from synergywarp.io import probe_video, read_video, write_image
 
 from .conftest import ASTRONAUT, GRACE, write_video
@@ -175,5 +176,5 @@ def test_empty_references_folder(run_cli, capsys, tmp_path, animate_args):
 
 
 def test_missing_bundled_model_names_the_checkpoint_flag(run_cli, capsys, tmp_path, animate_args, monkeypatch):
-    monkeypatch.setattr(pipeline, "BUNDLED_MODEL", tmp_path / "none.safetensors")
+    monkeypatch.setattr(assets, "BUNDLED_MODEL", tmp_path / "none.safetensors")
     assert_one_error(capsys, run_cli(*animate_args(**{"--checkpoint": None})), "--checkpoint")

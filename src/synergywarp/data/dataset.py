@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from einops import rearrange
 from torch.utils.data import Dataset
 
 from synergywarp.data.augment import AugmentConfig, augment_images, augment_landmarks, augment_pose, sample_augment
@@ -28,6 +27,7 @@ from synergywarp.data.sampling import REFERENCE_CHOICES, ReferenceChoice, parse_
 from synergywarp.errors import ConfigError, InputError
 from synergywarp.face.keypoints import tracked_keypoints
 from synergywarp.face.mesh_warp import mesh_warp_grid
+from synergywarp.io.tensors import images_to_tensor
 
 _ARRAY_CACHE_CLIPS = 256
 
@@ -198,7 +198,7 @@ class ClipDataset(Dataset):
 
     def _to_tensor(self, frames: np.ndarray) -> torch.Tensor:
         """N×H×W×3 uint8 → N×3×S×S float in [0, 1], resized with antialiasing when H or W ≠ S."""
-        images = rearrange(torch.from_numpy(frames), "n h w c -> n c h w").float() / 255.0
+        images = images_to_tensor(frames)
         if images.shape[-2:] != (self.image_size, self.image_size):
             images = F.interpolate(images, size=(self.image_size, self.image_size), mode="bilinear",
                                    align_corners=False, antialias=True).clamp(0.0, 1.0)

@@ -36,15 +36,14 @@ from typing import Literal
 
 import numpy as np
 
+from synergywarp.data.clips import MANIFEST_NAME, SPLITS
 from synergywarp.errors import ConfigError, InputError
 from synergywarp.face import LandmarkDetector, apply_crop, fit_head_poses, stable_video_crops, to_crop_coords
 from synergywarp.io import VIDEO_EXTENSIONS, VideoWriter, is_video_path, open_video
 from synergywarp.io.image import IMAGE_EXTENSIONS
 from synergywarp.io.video_writer import temporary_sibling
 
-MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
-SPLITS = ("train", "test")
 REQUIRED_ARRAYS = ("landmarks", "valid", "rotation", "pose", "scale", "translation", "fps", "identity")
 REFERENCE_FOLDER = "refs"
 

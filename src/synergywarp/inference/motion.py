@@ -22,19 +22,7 @@ import numpy as np
 import torch
 
 from synergywarp.face.keypoints import tracked_keypoints
-from synergywarp.face.pose import CANONICAL_FACE, RIGID_LANDMARK_INDICES, HeadPose, fit_head_pose
-from synergywarp.tracked_keypoints import TRACKED_KEYPOINT_INDICES
-
-# The landmarks tracked motion needs: the rigid set (pose fit) and the keypoint set (expression).
-MOTION_LANDMARK_INDICES: tuple[int, ...] = tuple(sorted(set(RIGID_LANDMARK_INDICES) | set(TRACKED_KEYPOINT_INDICES)))
-
-
-def expand_motion_landmarks(subset: np.ndarray) -> np.ndarray:
-    """...×M×3 points at :data:`MOTION_LANDMARK_INDICES` → ...×468×3 with NaN elsewhere."""
-    subset = np.asarray(subset, dtype=np.float32)
-    full = np.full(subset.shape[:-2] + (468, 3), np.nan, dtype=np.float32)
-    full[..., list(MOTION_LANDMARK_INDICES), :] = subset
-    return full
+from synergywarp.face.pose import CANONICAL_FACE, HeadPose, fit_head_pose
 
 
 def _compose(rotation: np.ndarray, scale: float, translation: np.ndarray, expression: np.ndarray) -> np.ndarray:
@@ -102,14 +90,6 @@ def transfer_tracked_motion(
     return TrackedMotionTransfer(source, driving_first, mode).landmarks(driving)
 
 
-def tracked_driving_keypoints(
-    source: np.ndarray, driving: np.ndarray, driving_first: np.ndarray,
-    mode: Literal["relative", "absolute"] = "relative",
-) -> np.ndarray:
-    """One-shot :meth:`TrackedMotionTransfer.keypoints`: ``...×32×3`` float32."""
-    return TrackedMotionTransfer(source, driving_first, mode).keypoints(driving)
-
-
 def learned_driving_keypoints(model, state, images: torch.Tensor, first_motion,
                               mode: Literal["relative", "absolute"] = "relative") -> torch.Tensor:
     """``motion: learned``: driving images ``N×3×S×S`` → keypoints ``N×K×3``.
@@ -163,6 +143,3 @@ class OneEuroFilter:
         self._value = a * value + (1.0 - a) * self._value
         return self._value.copy()
 
-    def filter_sequence(self, values: np.ndarray) -> np.ndarray:
-        """Filter T samples ``T×...`` in order (continuing from the current state)."""
-        return np.stack([self(v) for v in np.asarray(values)]) if len(values) else np.asarray(values)

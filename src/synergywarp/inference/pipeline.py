@@ -18,9 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from einops import rearrange
 
-from synergywarp.errors import CheckpointError
+from synergywarp.assets import resolve_checkpoint
 from synergywarp.face import apply_crop, paste_back, tracked_keypoints
 from synergywarp.face.head_mesh import HeadMesh, build_head_mesh
 from synergywarp.face.mesh_warp import mesh_warp_grids
@@ -42,32 +41,9 @@ from synergywarp.inference.motion import (
 )
 from synergywarp.inference.options import AnimateOptions
 from synergywarp.inference.runtime import Runtime
+from synergywarp.io.tensors import images_to_tensor as to_tensor
+from synergywarp.io.tensors import tensor_to_images as to_uint8
 from synergywarp.models import ReferenceTokens, SourceState, SynergyWarpNet
-
-BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "assets" / "models" / "demo.safetensors"
-
-
-def resolve_checkpoint(checkpoint: str | Path | None) -> Path:
-    """The checkpoint to load: ``checkpoint`` or the bundled demo model (CheckpointError if neither)."""
-    if checkpoint is not None:
-        return Path(checkpoint)
-    if BUNDLED_MODEL.is_file():
-        return BUNDLED_MODEL
-    raise CheckpointError(f"no bundled model at {BUNDLED_MODEL}; pass --checkpoint PATH "
-                          "(a SynergyWarp .safetensors checkpoint)")
-
-
-def to_tensor(images: np.ndarray | Sequence[np.ndarray]) -> torch.Tensor:
-    """N×H×W×3 uint8 → ``N×3×H×W`` float32 in [0, 1] (CPU)."""
-    batch = torch.from_numpy(np.ascontiguousarray(np.stack(list(images)) if not isinstance(images, np.ndarray)
-                                                  else images))
-    return rearrange(batch, "n h w c -> n c h w").float().div_(255.0)
-
-
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """``N×3×H×W`` in [0, 1] → N×H×W×3 uint8."""
-    images = images.detach().float().clamp_(0.0, 1.0).mul_(255.0).round_().to(torch.uint8)
-    return rearrange(images, "n c h w -> n h w c").cpu().numpy()
 
 
 @dataclass

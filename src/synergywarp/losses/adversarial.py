@@ -11,9 +11,6 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-GAN_WEIGHT = 1.0
-FEATURE_MATCHING_WEIGHT = 10.0
-
 Logits = torch.Tensor | Sequence[torch.Tensor]
 DiscriminatorOutput = tuple[Sequence[torch.Tensor], torch.Tensor]
 

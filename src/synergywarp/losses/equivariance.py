@@ -24,7 +24,6 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 
-EQUIVARIANCE_WEIGHT = 10.0
 _LOG_EPS = 1e-9
 
 

@@ -24,9 +24,6 @@ from einops import rearrange, reduce
 
 from synergywarp.losses.pyramid import resize_antialiased
 
-FLOW_PHOTOMETRIC_WEIGHT = 10.0
-FLOW_KEYPOINT_WEIGHT = 1.0
-
 
 def collapse_flow_depth(flow: torch.Tensor, depth_weights: torch.Tensor | None = None) -> torch.Tensor:
     """B×D×h×w×3 flow -> B×h×w×2 grid: the (x, y) of Φ averaged over depth.

@@ -7,10 +7,6 @@ import math
 import torch
 from einops import rearrange
 
-KEYPOINT_PRIOR_WEIGHT = 10.0
-DEFORMATION_PRIOR_WEIGHT = 5.0
-POSE_WEIGHT = 0.0
-
 
 def keypoint_prior_loss(
     keypoints: torch.Tensor, min_distance_sq: float = 0.1, depth_target: float = 0.33

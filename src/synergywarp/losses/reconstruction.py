@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import torch
 
-L1_WEIGHT = 10.0
-
 
 def l1_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean absolute error ``mean |prediction − target|`` over all elements (SPEC §5 weight 10).

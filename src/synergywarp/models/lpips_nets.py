@@ -20,6 +20,7 @@ from einops import rearrange
 from torch import nn
 
 from synergywarp.errors import AssetError
+from synergywarp.models.normalise import ChannelNormalise
 
 LpipsNet = Literal["alex", "vgg"]
 
@@ -102,16 +103,12 @@ class VGG16Features(_TappedFeatures):
         self.features = vgg_trunk(_VGG16_CONFIG)
 
 
-class ScalingLayer(nn.Module):
-    """LPIPS input normalisation: (x − shift) / scale for x: B×3×H×W in [−1, 1] (ImageNet statistics)."""
+class ScalingLayer(ChannelNormalise):
+    """LPIPS input normalisation: (x − shift) / scale for x: B×3×H×W in [−1, 1] (ImageNet statistics in
+    LPIPS' rounding; the buffers are part of the LPIPS state dict)."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self.register_buffer("shift", torch.tensor([-0.030, -0.088, -0.188]).view(1, 3, 1, 1))
-        self.register_buffer("scale", torch.tensor([0.458, 0.448, 0.450]).view(1, 3, 1, 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.shift) / self.scale
+        super().__init__(shift=(-0.030, -0.088, -0.188), scale=(0.458, 0.448, 0.450))
 
 
 def _unit_normalise(features: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:

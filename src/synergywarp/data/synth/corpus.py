@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synergywarp.data.prepare import ClipRecord, clip_is_complete, load_manifest, update_manifest
+from synergywarp.data.prepare import MANIFEST_VERSION, ClipRecord, clip_is_complete, load_manifest, update_manifest
 from synergywarp.data.synth.engine import SynthClip, SynthConfig, prepare_portrait, render_clip
 from synergywarp.errors import ConfigError, InputError
 from synergywarp.face.types import FaceLandmarks
@@ -197,7 +197,7 @@ def build_corpus(images: Sequence[str | Path], out_dir: str | Path, clips_per_im
                 seed=clip_seed_value)])
             done += 1
             report(done, total, name)
-    manifest = {"version": 1, "clips": list(load_manifest(out_dir).values()), "skipped": skipped}
+    manifest = {"version": MANIFEST_VERSION, "clips": list(load_manifest(out_dir).values()), "skipped": skipped}
     return manifest
 
 

@@ -15,23 +15,22 @@ crop size S) into output frames ``N×H×W×3 uint8`` for the requested driving f
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Callable
 from typing import Protocol as TypingProtocol
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from einops import rearrange
 
 from synergywarp.data import EvalClip
-from synergywarp.metrics.eval.protocol import EvalTask
-
 from synergywarp.face.head_mesh import build_head_mesh
 from synergywarp.face.mesh_warp import RING_MOTION_SHARE, geometric_warp, mesh_warp_grids
 from synergywarp.io.files import file_sha256
+from synergywarp.io.tensors import images_to_tensor, tensor_to_images
+from synergywarp.metrics.eval.protocol import EvalTask
 
 
 @dataclass
@@ -191,7 +190,7 @@ class LoadedModel:
 
     def to_input(self, images: np.ndarray) -> torch.Tensor:
         """N×H×W×3 uint8 → N×3×S×S float in [0, 1] at the model's input size (antialiased bilinear)."""
-        tensor = rearrange(torch.from_numpy(np.ascontiguousarray(images)), "n h w c -> n c h w").float() / 255.0
+        tensor = images_to_tensor(images)
         size = self.config.image_size
         if tensor.shape[-1] != size or tensor.shape[-2] != size:
             tensor = F.interpolate(tensor, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
@@ -264,8 +263,7 @@ class ModelMethod:
                 driving_kp = (model.motion_keypoints(state, motion) if first_motion is None
                               else model.relative_driving_keypoints(state, motion, first_motion))
             image = model.animate(state, driving_kp, tokens, fusion_mode=self.fusion_mode, prior_grid=prior)["image"]
-            outputs.append(rearrange(image.float().clamp(0, 1).mul(255).round().to(torch.uint8).cpu(),
-                                     "n c h w -> n h w c").numpy())
+            outputs.append(tensor_to_images(image))
         return np.concatenate(outputs)
 
 

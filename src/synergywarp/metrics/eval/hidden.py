@@ -45,7 +45,7 @@ class FrameState:
     usable: np.ndarray
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "FrameState":
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> FrameState:
         landmarks = np.asarray(arrays["landmarks"], np.float64)
         usable = np.asarray(arrays["valid"], bool) & np.isfinite(landmarks).all(axis=(1, 2))
         return cls(mouth_openness(landmarks), eye_openness(landmarks), usable)
