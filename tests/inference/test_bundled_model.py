@@ -13,7 +13,6 @@ from synergywarp.face import tracked_keypoints
 from synergywarp.face.mesh_warp import geometric_warp, mesh_warp_grid
 from synergywarp.io.tensors import images_to_tensor as to_tensor
 from synergywarp.models import SynergyWarpNet, create_model
-from synergywarp.models.checkpoint import trained_stages
 
 ASSETS = PACKAGE_ASSETS
 MODEL = BUNDLED_MODEL
@@ -25,7 +24,8 @@ def test_bundled_model_is_small_and_self_describing():
     model = SynergyWarpNet.from_pretrained(MODEL)
     assert model.config.name == "small_tracked_mesh" and model.config.motion == "tracked"
     assert model.config.warp.dense_motion.prior_candidate and model.config.decoder.image_skip
-    assert trained_stages(model) == ["explicit", "rac", "cgf"]
+    assert model.trained_stages == ["explicit", "rac", "cgf"]
+    assert model.checkpoint_metadata is not None and model.checkpoint_metadata.config_version == 1
 
 
 @pytest.fixture(scope="module")

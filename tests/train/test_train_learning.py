@@ -43,4 +43,4 @@ def test_short_run_beats_static_baseline(tmp_path, blob_clips):
     assert trained_l1 < MARGIN * static_l1, f"trained {trained_l1:.4f} vs static {static_l1:.4f}"
     rows = read_log(tmp_path / "run" / "log.csv")
     assert rows[-1]["loss/l1"] < rows[0]["loss/l1"]
-    assert exported.checkpoint_metadata["trained_stages"] == '["explicit"]'
+    assert exported.trained_stages == ["explicit"]

@@ -61,7 +61,7 @@ def test_resume_is_exact(tmp_path, blob_clips, model):
     assert torch.equal(torch.get_rng_state(), rng_after_straight)
     assert resumed.trained_stages() == ["explicit", "rac", "cgf"]
     exported = SynergyWarpNet.from_pretrained(tmp_path / "resumed" / "model_ema.safetensors")
-    assert exported.checkpoint_metadata["trained_stages"] == '["explicit", "rac", "cgf"]'
+    assert exported.trained_stages == ["explicit", "rac", "cgf"]
     for key, value in exported.state_dict().items():
         assert torch.equal(value, straight.ema.module.state_dict()[key])
     # the CSV holds each step once

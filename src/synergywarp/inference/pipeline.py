@@ -131,9 +131,7 @@ class Animator:
     @property
     def trained_stages(self) -> list[str] | None:
         """The checkpoint's ``trained_stages`` metadata, or None when it does not record them."""
-        from synergywarp.models.checkpoint import trained_stages
-
-        return trained_stages(self.model)
+        return self.model.trained_stages
 
     @property
     def rac_usable(self) -> bool:
@@ -147,9 +145,9 @@ class Animator:
         stages = self.trained_stages
         origin = f" from {self.checkpoint_path}" if self.checkpoint_path else ""
         trained = f"; trained stages: {', '.join(stages)}" if stages is not None else ""
-        origin_note = getattr(self.model, "checkpoint_metadata", {}).get("source")
-        if origin_note:
-            trained += f"; source: {origin_note.strip(chr(34))}"
+        metadata = self.model.checkpoint_metadata
+        if metadata is not None and metadata.source:
+            trained += f"; source: {metadata.source}"
         return (f"model {cfg.name} ({cfg.motion} motion, {cfg.image_size}² → {cfg.output_size}²){origin} "
                 f"on {self.runtime.describe()}{trained}")
 

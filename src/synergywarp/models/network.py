@@ -7,14 +7,24 @@ Work that depends only on the source or the reference set is done once (:meth:`e
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+from synergywarp.errors import CheckpointError
 from synergywarp.models.appearance import AppearanceEncoder
+from synergywarp.models.checkpoint import (
+    CheckpointMetadata,
+    load_state_dict_strict,
+    read_checkpoint_header,
+    read_tensors,
+    write_checkpoint,
+)
 from synergywarp.models.config import ModelConfig
 from synergywarp.models.decoder import SPADEDecoder
 from synergywarp.models.fusion import ConfidenceGuidedFusion
@@ -67,20 +77,38 @@ class SynergyWarpNet(nn.Module):
         )
         self.fusion = ConfidenceGuidedFusion(config.cgf, config.warp.out_channels)
         self.decoder = SPADEDecoder(config.decoder)
+        #: set by :meth:`from_pretrained`; None for a model built from a config
+        self.checkpoint_metadata: CheckpointMetadata | None = None
 
     # ------------------------------------------------------------------ checkpoints
     @classmethod
-    def from_pretrained(cls, path, map_location: str | torch.device = "cpu") -> SynergyWarpNet:
-        """Rebuild a model from a safetensors checkpoint that carries its config."""
-        from synergywarp.models.checkpoint import load_model
+    def from_pretrained(
+        cls, path: str | Path, map_location: str | torch.device = "cpu", config: ModelConfig | None = None
+    ) -> SynergyWarpNet:
+        """Rebuild a model from a safetensors checkpoint that carries its config (migrated from older
+        config versions), in eval mode on ``map_location``. With ``config`` the stored config must equal
+        it. The checkpoint's metadata is kept in :attr:`checkpoint_metadata`."""
+        stored, metadata = read_checkpoint_header(path)
+        if config is not None and config.to_dict() != stored.to_dict():
+            raise CheckpointError(f"{path} holds model {stored.name!r}, which differs from the requested "
+                                  f"{config.name!r}")
+        model = cls(stored)
+        load_state_dict_strict(model, read_tensors(path, map_location), str(path))
+        model.checkpoint_metadata = metadata
+        return model.to(map_location).eval()
 
-        return load_model(path, map_location=map_location)
+    def save_pretrained(self, path: str | Path, *, trained_stages: Sequence[str] | None = None,
+                        step: int | None = None, source: str | None = None) -> None:
+        """Write weights + config (+ what training recorded) to a safetensors file, atomically."""
+        metadata = CheckpointMetadata(trained_stages=list(trained_stages) if trained_stages is not None else None,
+                                      step=step, source=source)
+        write_checkpoint(path, self.state_dict(), self.config, metadata)
 
-    def save_pretrained(self, path, **metadata) -> None:
-        """Write weights + config to a safetensors file (atomically)."""
-        from synergywarp.models.checkpoint import save_model
-
-        save_model(self, path, **metadata)
+    @property
+    def trained_stages(self) -> list[str] | None:
+        """The stages the loaded checkpoint's training ran (e.g. ``["explicit", "rac", "cgf"]``), None when
+        unrecorded or not loaded from a checkpoint."""
+        return self.checkpoint_metadata.trained_stages if self.checkpoint_metadata is not None else None
 
     # ------------------------------------------------------------------ motion
     @property

@@ -25,8 +25,8 @@ from torch.nn.parallel import DistributedDataParallel
 
 from synergywarp.errors import ConfigError, SynergyWarpError
 from synergywarp.losses import GeneratorLoss, hinge_discriminator_loss
-from synergywarp.models import create_model
-from synergywarp.models.checkpoint import load_model, load_state_dict_strict
+from synergywarp.models import SynergyWarpNet, create_model
+from synergywarp.models.checkpoint import load_state_dict_strict
 from synergywarp.models.discriminator import MultiScaleDiscriminator
 from synergywarp.models.keypoints import bins_to_degrees, keypoints_from_motion
 from synergywarp.train import distributed as D
@@ -83,7 +83,8 @@ class Trainer:
         torch.manual_seed(t.seed)  # identical initial weights on every rank
         self.model = create_model(cfg.model).to(self.device)
         if t.init_from:
-            load_state_dict_strict(self.model, load_model(t.init_from, config=cfg.model).state_dict(), t.init_from)
+            initial = SynergyWarpNet.from_pretrained(t.init_from, config=cfg.model)
+            load_state_dict_strict(self.model, initial.state_dict(), t.init_from)
         self.weights = cfg.loss_weights()
         self.use_gan = self.weights.gan > 0 or self.weights.feature_matching > 0
         self.disc = MultiScaleDiscriminator(cfg.model.discriminator).to(self.device) if self.use_gan else None

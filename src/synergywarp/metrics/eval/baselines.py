@@ -177,12 +177,6 @@ class LoadedModel:
     def config(self):
         return self.model.config
 
-    @property
-    def trained_stages(self) -> list[str] | None:
-        from synergywarp.models.checkpoint import trained_stages
-
-        return trained_stages(self.model)
-
     def describe(self, fusion: str) -> str:
         cfg = self.config
         return (f"SynergyWarpNet {cfg.name} ({cfg.motion} motion, {cfg.image_size}²→{cfg.output_size}², "
@@ -214,7 +208,7 @@ class ModelMethod:
         self.name = "explicit" if num_references is None else f"full@{num_references}"
         fusion = "explicit (RAC off, C ≡ 1)" if num_references is None else loaded.config.cgf.mode
         self.network = loaded.describe(fusion)
-        stages = loaded.trained_stages
+        stages = loaded.model.trained_stages
         if num_references is not None and stages is not None and "rac" not in stages:
             warnings.warn(f"{self.name}: the checkpoint's RAC stage was never trained (trained_stages: "
                           f"{', '.join(stages)}); its numbers describe an untrained RAC", stacklevel=2)
