@@ -23,6 +23,8 @@ import torch
 
 from synergywarp.face.keypoints import tracked_keypoints
 from synergywarp.face.pose import CANONICAL_FACE, HeadPose, fit_head_pose
+from synergywarp.models.motion import MotionParams
+from synergywarp.models.network import SourceState, SynergyWarpNet
 
 
 def _compose(rotation: np.ndarray, scale: float, translation: np.ndarray, expression: np.ndarray) -> np.ndarray:
@@ -90,7 +92,8 @@ def transfer_tracked_motion(
     return TrackedMotionTransfer(source, driving_first, mode).landmarks(driving)
 
 
-def learned_driving_keypoints(model, state, images: torch.Tensor, first_motion,
+def learned_driving_keypoints(model: SynergyWarpNet, state: SourceState, images: torch.Tensor,
+                              first_motion: MotionParams | None,
                               mode: Literal["relative", "absolute"] = "relative") -> torch.Tensor:
     """``motion: learned``: driving images ``N×3×S×S`` → keypoints ``N×K×3``.
 
@@ -100,6 +103,8 @@ def learned_driving_keypoints(model, state, images: torch.Tensor, first_motion,
     motion = model.image_motion(images)
     if mode == "absolute":
         return model.motion_keypoints(state, motion)
+    if first_motion is None:
+        raise ValueError("relative motion needs the driving reference frame's motion")
     return model.relative_driving_keypoints(state, motion, first_motion)
 
 
@@ -133,7 +138,7 @@ class OneEuroFilter:
         value = np.asarray(value, dtype=np.float64)
         if self.strength <= 0:
             return value
-        if self._value is None:
+        if self._value is None or self._speed is None:
             self._value, self._speed = value.copy(), np.zeros_like(value)
             return value.copy()
         speed = (value - self._value) / self.period

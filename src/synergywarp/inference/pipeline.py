@@ -43,7 +43,8 @@ from synergywarp.inference.options import AnimateOptions
 from synergywarp.inference.runtime import Runtime
 from synergywarp.io.tensors import images_to_tensor as to_tensor
 from synergywarp.io.tensors import tensor_to_images as to_uint8
-from synergywarp.models import ReferenceTokens, SourceState, SynergyWarpNet
+from synergywarp.models import ModelConfig, ReferenceTokens, SourceState, SynergyWarpNet
+from synergywarp.models.motion import MotionParams
 
 
 @dataclass
@@ -86,7 +87,7 @@ class _Session:
     prepared: PreparedSource
     frames: DrivingFrames
     track: DrivingTrack | None
-    first_motion: object | None  # MotionParams of the reference frame (learned)
+    first_motion: MotionParams | None  # of the reference frame (learned)
     first_landmarks: np.ndarray | None  # 468×3 of the reference frame (tracked)
     held_motion: np.ndarray  # what is held and smoothed: K×3 keypoints (learned) or 468×3 landmarks (tracked)
     smoother: OneEuroFilter
@@ -125,7 +126,7 @@ class Animator:
 
     # ------------------------------------------------------------------ facts about the model
     @property
-    def config(self):
+    def config(self) -> ModelConfig:
         return self.model.config
 
     @property
@@ -186,12 +187,12 @@ class Animator:
                 tokens = model.encode_references(state, images, keypoints)
         mesh = None
         if self.config.warp.dense_motion.prior_candidate:
-            mesh = build_head_mesh(src.landmarks.astype(np.float32))
+            mesh = build_head_mesh(src.required_landmarks().astype(np.float32))
         return PreparedSource(src, prepared_refs, state, tokens, fusion_mode, options, mesh)
 
     def _keypoints_tensor(self, faces: Sequence[PreparedFace]) -> torch.Tensor:
         """Tracked keypoints ``N×32×3`` of prepared faces, on the device."""
-        points = np.stack([tracked_keypoints(f.landmarks) for f in faces]).astype(np.float32)
+        points = np.stack([tracked_keypoints(f.required_landmarks()) for f in faces]).astype(np.float32)
         return torch.from_numpy(points).to(self.runtime.device)
 
     # ------------------------------------------------------------------ driving (streamed)
@@ -235,14 +236,14 @@ class Animator:
                 if index == first_index:
                     first_crop = self._driving_crop(frame, index, track)
                     break
-            reader.close()  # type: ignore[attr-defined]
+            reader.close()
         first_motion = first_landmarks = None
         with self.runtime.context():
-            if tracked:
-                first_landmarks = track.landmarks[first_index]
+            if tracked and track is not None:
+                first_landmarks = track.landmarks_at(first_index)
             elif first_crop is not None:
                 first_motion = self.model.image_motion(self.runtime.to_device(to_tensor([first_crop])))
-        held = prepared.source.landmarks.astype(np.float32) if tracked else prepared.keypoints
+        held = prepared.source.required_landmarks().astype(np.float32) if tracked else prepared.keypoints
         session = _Session(prepared, frames, track, first_motion, first_landmarks,
                            held_motion=held, smoother=OneEuroFilter(options.smooth, frames.fps))
         if options.motion == "absolute" and first_crop is not None:
@@ -261,13 +262,16 @@ class Animator:
         source's landmarks moved by the driving ``N×468×3`` (tracked)."""
         prepared, mode = session.prepared, session.prepared.options.motion
         if self.config.motion == "tracked":
+            track, first = session.track, session.first_landmarks
+            if track is None or first is None:
+                raise ValueError("tracked motion needs the driving's tracking pass")
             out = np.full((len(indices), 468, 3), np.nan, np.float32)
             for row, index in enumerate(indices):
-                if session.track.valid[index]:
-                    driving = session.track.landmarks[index]
+                if track.valid[index]:
+                    driving = track.landmarks_at(index)
                     if session.tracked_transfer is None:
                         session.tracked_transfer = TrackedMotionTransfer(
-                            prepared.source.landmarks, session.first_landmarks, mode)
+                            prepared.source.required_landmarks(), first, mode)
                     out[row] = session.tracked_transfer.landmarks(driving)
             return out
         if session.first_motion is None:  # a one-shot iterator without crop: its first frame is the reference
@@ -310,7 +314,8 @@ class Animator:
         prior = None
         if self.config.warp.dense_motion.prior_candidate:
             with self.timed("mesh_warp"):
-                grids = mesh_warp_grids(prepared.source.landmarks, motion, self.config.image_size, prepared.mesh)
+                grids = mesh_warp_grids(prepared.source.required_landmarks(), motion, self.config.image_size,
+                                        prepared.mesh)
                 prior = torch.from_numpy(grids).to(self.runtime.device)
         with self.timed("model"), self.runtime.context():
             out = self._animate_fn(prepared.state, torch.from_numpy(keypoints).to(self.runtime.device),

@@ -11,7 +11,7 @@ import contextlib
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -19,7 +19,9 @@ import torch.nn.functional as F
 from synergywarp.devices import resolve_device
 from synergywarp.errors import ConfigError
 
-DTYPE_CHOICES = {"auto": None, "fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+NAMED_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+DTYPE_CHOICES = ("auto", *NAMED_DTYPES)
+ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
 
 # Device types on which 5D (volumetric) grid_sample runs on the CPU instead (MPS lacks it).
 GRID_SAMPLE_5D_FALLBACK_DEVICES: set[str] = {"mps"}
@@ -38,7 +40,7 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
         raise ConfigError(f"unknown dtype {name!r}; choose one of {', '.join(DTYPE_CHOICES)}")
     if text == "auto":
         return torch.float16 if device.type == "cuda" else torch.float32
-    dtype = DTYPE_CHOICES[text]
+    dtype = NAMED_DTYPES[text]
     if dtype is torch.bfloat16 and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise ConfigError("dtype bf16 is not supported on this CUDA device; use fp16 or fp32")
     if dtype is torch.float16 and device.type == "cpu":
@@ -108,14 +110,15 @@ class Runtime:
     def use_channels_last(self) -> bool:
         return self.device.type == "cuda" if self.channels_last is None else bool(self.channels_last)
 
-    def prepare_model(self, model: torch.nn.Module) -> torch.nn.Module:
+    def prepare_model(self, model: ModuleT) -> ModuleT:
         """Move ``model`` to the device, eval mode; 2D convolutions channels-last where useful (the
         3D ones keep their layout: channels-last is a 4D format)."""
         model = model.to(self.device).eval()
         if self.use_channels_last:
             for module in model.modules():
                 if isinstance(module, torch.nn.Conv2d):
-                    module.to(memory_format=torch.channels_last)
+                    # Module.to takes memory_format at run time; torch's typed overloads omit it
+                    module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         return model
 
     def maybe_compile(self, fn: Callable[..., Any]) -> Callable[..., Any]:

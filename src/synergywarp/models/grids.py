@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 
@@ -44,7 +46,7 @@ def gaussian_heatmaps(keypoints: torch.Tensor, grid: torch.Tensor, variance: flo
     return torch.exp(-0.5 * diff.pow(2).sum(-1) / variance)
 
 
-def resize_grid(grid: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+def resize_grid(grid: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
     """Resize a sampling grid ``B×2×H×W`` (channels first) to ``size``: area averaging when shrinking
     (exact for affine grids at integer factors), bilinear (``align_corners=False``) when enlarging."""
     if tuple(grid.shape[-2:]) == tuple(size):

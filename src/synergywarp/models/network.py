@@ -47,6 +47,12 @@ class SourceState:
     source_only_tokens: ReferenceTokens | None = None  # RAC keys of the source alone (R = 0), built once
     image: torch.Tensor | None = None  # B×3×S×S source image, kept for the decoder's image skip
 
+    def learned_motion(self) -> tuple[torch.Tensor, MotionParams]:
+        """(canonical keypoints x_c,s ``B×K×3``, the source's motion) of a ``motion: learned`` source."""
+        if self.canonical is None or self.motion is None:
+            raise ValueError("this source was encoded with tracked keypoints; it has no learned motion")
+        return self.canonical, self.motion
+
 
 class SynergyWarpNet(nn.Module):
     """The full network. Build with :func:`synergywarp.models.create_model` or from a checkpoint with
@@ -123,13 +129,14 @@ class SynergyWarpNet(nn.Module):
 
     def motion_keypoints(self, source: SourceState, motion: MotionParams) -> torch.Tensor:
         """Keypoints ``B×K×3`` of the source's canonical keypoints under another image's motion."""
-        return keypoints_from_motion(source.canonical, motion)
+        return keypoints_from_motion(source.learned_motion()[0], motion)
 
     def relative_driving_keypoints(
         self, source: SourceState, driving: MotionParams, driving_first: MotionParams
     ) -> torch.Tensor:
         """Relative transfer of the driving change (since its first frame) onto the source."""
-        return relative_keypoints(source.canonical, source.motion, driving, driving_first)
+        canonical, source_motion = source.learned_motion()
+        return relative_keypoints(canonical, source_motion, driving, driving_first)
 
     # ------------------------------------------------------------------ per source / reference set
     def encode_source(self, image: torch.Tensor, keypoints: torch.Tensor | None = None) -> SourceState:
@@ -170,7 +177,7 @@ class SynergyWarpNet(nn.Module):
                 if self.motion_encoder is None:
                     raise ValueError("motion: tracked needs reference keypoints (B×R×K×3)")
                 motion = self.motion_encoder(flat)
-                canonical = source.canonical.repeat_interleave(r, dim=0)
+                canonical = source.learned_motion()[0].repeat_interleave(r, dim=0)
                 keypoints = rearrange(keypoints_from_motion(canonical, motion), "(b r) k t -> b r k t", r=r)
         return self.rac.encode_references(volumes, keypoints, mask, source.volume, source.keypoints)
 
@@ -294,6 +301,7 @@ class SynergyWarpNet(nn.Module):
         out = self.animate(state, driving_keypoints, tokens, fusion_mode=fusion_mode,
                            return_explicit=return_explicit, prior_grid=prior_grid)
         if state.motion is not None:
+            # MotionParams beside the tensors: this dict is typed for tensors until outputs become a dataclass
             out["source_motion"] = state.motion  # type: ignore[assignment]
-            out["driving_motion"] = driving_motion  # type: ignore[assignment]
+            out["driving_motion"] = driving_motion
         return out

@@ -95,7 +95,8 @@ def _tracked(base: Callable[[], ModelConfig]) -> Callable[[], ModelConfig]:
         cfg.warp.dense_motion.compress = 1  # K = 32 candidate motions: keep the hourglass input lean
         return cfg
 
-    build.__doc__ = f"{base.__doc__.split(':')[0]} with keypoints from the 3D face tracker (motion: tracked, K = 32)."
+    summary = (base.__doc__ or "").split(":")[0]
+    build.__doc__ = f"{summary} with keypoints from the 3D face tracker (motion: tracked, K = 32)."
     return build
 
 
@@ -111,7 +112,8 @@ def _mesh(base: Callable[[], ModelConfig]) -> Callable[[], ModelConfig]:
         cfg.decoder.image_skip = True
         return cfg
 
-    build.__doc__ = (f"{base.__doc__.split(':')[0]}, tracked keypoints, the face-mesh warp as one more candidate "
+    summary = (base.__doc__ or "").split(":")[0]
+    build.__doc__ = (f"{summary}, tracked keypoints, the face-mesh warp as one more candidate "
                      "motion and a full-resolution image skip (the demo model's architecture).")
     return build
 
