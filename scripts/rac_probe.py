@@ -27,6 +27,7 @@ from synergywarp.face import tracked_keypoints
 from synergywarp.face.mesh_regions import LIPS_LOWER_OUTER, LIPS_UPPER_OUTER
 from synergywarp.face.mesh_warp import mesh_warp_grids
 from synergywarp.io.tensors import images_to_tensor
+from synergywarp.metrics.results import report_path
 from synergywarp.models import SynergyWarpNet
 
 
@@ -112,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<34}{values['crop']:>10.4f}{values['mouth']:>10.4f}")
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"frames": count, "checkpoint": str(args.checkpoint), "l1": summary}, indent=1))
+        report = {"frames": count, "checkpoint": report_path(args.checkpoint), "l1": summary}
+        args.out.write_text(json.dumps(report, indent=1))
     return 0
 
 

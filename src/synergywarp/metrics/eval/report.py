@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from synergywarp.metrics import lpips_network_name
 from synergywarp.metrics.eval.score import LOWER_IS_BETTER, metric_labels
+from synergywarp.metrics.results import report_path
 
 if TYPE_CHECKING:
     from synergywarp.metrics.eval.run import EvalResult
@@ -75,8 +76,8 @@ def metrics_json(result: EvalResult) -> dict:
     return {
         "protocol": result.protocol,
         "protocol_description": PROTOCOL_TEXT[result.protocol],
-        "data": str(result.data), "split": result.split, "refs": list(result.refs),
-        "checkpoint": str(result.checkpoint) if result.checkpoint else None,
+        "data": report_path(result.data), "split": result.split, "refs": list(result.refs),
+        "checkpoint": report_path(result.checkpoint),
         "tasks": [{"source_clip": t.source_clip, "source_frame": t.source_frame, "driving_clip": t.driving_clip,
                    "num_frames": len(t.driving_frames), "driving_frames": list(t.driving_frames),
                    "references": {str(r): [list(ref) for ref in f] for r, f in t.references}}
@@ -87,7 +88,7 @@ def metrics_json(result: EvalResult) -> dict:
                     for s in result.scores],
         "networks": networks(result),
         "extraction": {"frames_computed": result.stats.computed, "frames_from_cache": result.stats.cached,
-                       "cache": str(result.cache_dir) if result.cache_dir else None},
+                       "cache": report_path(result.cache_dir)},
         "seconds": result.seconds,
         "frames_per_second": result.frames_per_second,
     }
@@ -113,10 +114,11 @@ def markdown(result: EvalResult) -> str:
         headers.append(f"{shown} {'↓' if LOWER_IS_BETTER[label] else '↑'}")
     title = {"self": "self-reenactment", "cross": "cross-reenactment", "hidden": "hidden content"}[result.protocol]
     lines = [f"# SynergyWarp evaluation ({title})", "",
-             f"Data: `{result.data}` split `{result.split}`, {len(result.tasks)} task(s), "
+             f"Data: `{report_path(result.data)}` split `{result.split}`, {len(result.tasks)} task(s), "
              f"{sum(len(t.driving_frames) for t in result.tasks)} driving frames per method; "
-             f"checkpoint: `{result.checkpoint}`." if result.checkpoint else
-             f"Data: `{result.data}` split `{result.split}`, {len(result.tasks)} task(s); no checkpoint.", "",
+             f"checkpoint: `{report_path(result.checkpoint)}`." if result.checkpoint else
+             f"Data: `{report_path(result.data)}` split `{result.split}`, {len(result.tasks)} task(s); "
+             "no checkpoint.", "",
              PROTOCOL_TEXT[result.protocol], "",
              "| method | output | " + " | ".join(headers) + " |",
              "|---|---:|" + "---:|" * len(headers)]
