@@ -1,4 +1,4 @@
-"""Driving motion: tracked relative transfer (SPEC §2b) and the One-Euro smoother."""
+"""Driving motion: tracked relative transfer (docs/DESIGN.md#keypoint-sources) and the One-Euro smoother."""
 
 from __future__ import annotations
 

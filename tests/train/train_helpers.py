@@ -116,7 +116,7 @@ def tiny_config(model: str = "tiny_tracked", **train) -> ExperimentConfig:  # no
 
 
 def write_blob_dataset(root, clips: int = 2, frames: int = 12) -> None:
-    """Write BlobClips as ``root/{train,test}/<clip>.mp4`` + npz (CONTRACTS layout); the 468 landmarks
+    """Write BlobClips as ``root/{train,test}/<clip>.mp4`` + npz (docs/CONTRACTS.md#dataset-layout); the 468 landmarks
     are zero except the 32 tracked ones, which carry the blob's keypoints."""
     from synergywarp.io import VideoWriter
     from synergywarp.tracked_keypoints import TRACKED_KEYPOINT_INDICES

@@ -1,4 +1,4 @@
-"""The training dataset (SPEC §5): one clip per item, distinct source / driving / reference frames.
+"""The training dataset (docs/DESIGN.md#training): one clip per item, distinct source / driving / reference frames.
 
 Item ``i`` uses clip ``i mod n`` (n clips, ``len = n · repeats``). Its random draws come from a
 numpy Generator seeded with ``(seed, epoch, i)`` (no global RNG), so an item is the same in every
@@ -33,7 +33,7 @@ _ARRAY_CACHE_CLIPS = 256
 
 
 class ClipDataset(Dataset):
-    """Training items from ``root/split`` of the clip layout (CONTRACTS.md).
+    """Training items from ``root/split`` of the clip layout (docs/CONTRACTS.md#dataset-layout).
 
     Each item is a dict (S = ``image_size``, R = the maximum number of references, K = 32):
     ``source``, ``driving`` 3×S×S float in [0, 1]; ``references`` R×3×S×S (zeros where padded);

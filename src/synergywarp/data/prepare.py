@@ -1,4 +1,4 @@
-"""Turn real talking-head videos into the clip dataset layout (CONTRACTS.md, issue 3 item 2).
+"""Turn real talking-head videos into the clip dataset layout (docs/CONTRACTS.md#dataset-layout, issue 3 item 2).
 
 For every input video (mp4/mov/avi/mkv/..., or a folder of frames) the face is tracked with
 mediapipe FaceMesh, one stable square crop is chosen for the clip (``fixed``) or a smoothed track

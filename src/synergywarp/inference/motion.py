@@ -3,13 +3,14 @@
 - ``motion: learned``: the model's motion encoder; absolute (the source's canonical keypoints under
   the driving's pose and expression) or relative (the driving's change since its first frame applied
   to the source, LivePortrait's transfer) — see :func:`learned_driving_keypoints`.
-- ``motion: tracked`` (SPEC §2b): FaceMesh landmarks fitted to the canonical face
+- ``motion: tracked`` (docs/DESIGN.md#keypoint-sources): FaceMesh landmarks fitted to the canonical face
   (:func:`synergywarp.face.fit_head_pose`); :func:`transfer_tracked_motion` moves the source's
   landmarks by the driving's change in rotation, scale, translation and expression. Training uses
   the same function, so both see identical keypoints.
 - :class:`OneEuroFilter`: causal, speed-adaptive low-pass filter on keypoint sequences.
 
-Landmarks are crop-normalised (CONTRACTS.md); ``p_obs = s·R·(p_can + δ) + t`` with ``δ`` the
+Landmarks are crop-normalised (docs/CONTRACTS.md#crop-normalised-coordinates); ``p_obs = s·R·(p_can + δ) + t``
+with ``δ`` the
 expression residual in the canonical frame.
 """
 

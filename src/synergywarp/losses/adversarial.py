@@ -1,4 +1,4 @@
-"""Hinge GAN losses and discriminator feature matching (SPEC §5: GAN weight 1, feature matching 10).
+"""Hinge GAN losses and discriminator feature matching (docs/DESIGN.md#training: GAN weight 1, feature matching 10).
 
 Logits may be one patch map (B×1×h×w) or a sequence of them (multi-scale discriminators; terms are
 summed over the sequence).

@@ -1,4 +1,5 @@
-"""Equivariance loss with a random affine + thin-plate-spline warp (SPEC §5 weight 10; motion encoder only).
+"""Equivariance loss with a random affine + thin-plate-spline warp (docs/DESIGN.md#training: weight 10; motion
+encoder only).
 
 The random transform T (as in FOMM: an identity affine plus N(0, σ_affine) noise, plus TPS with a
 ``points × points`` control grid over [−1, 1]² and N(0, σ_tps) weights) is a BACKWARD map: the warped

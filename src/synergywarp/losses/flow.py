@@ -1,6 +1,7 @@
-"""Flow loss (ours, SPEC §5): photometric warp with the depth-collapsed flow + keypoint consistency.
+"""Flow loss (ours, docs/DESIGN.md#training): photometric warp with the depth-collapsed flow + keypoint consistency.
 
-Conventions (SPEC §2): the dense flow Φ is a BACKWARD sampling grid B×D×h×w×3 over the source feature
+Conventions (docs/CONTRACTS.md#dense-flow): the dense flow Φ is a BACKWARD sampling grid B×D×h×w×3 over the
+source feature
 volume, last axis (x, y, z) in [−1, 1], sampled with ``grid_sample(align_corners=False)``. With LivePortrait's grid
 quirk
 (``grid_align_quirk``: an endpoint-inclusive identity grid) Φ's values live on an align_corners=True

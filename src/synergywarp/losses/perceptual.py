@@ -1,4 +1,4 @@
-"""Perceptual pyramid loss on a frozen ImageNet VGG (SPEC §5), with a warned pixel-space fallback.
+"""Perceptual pyramid loss on a frozen ImageNet VGG (docs/DESIGN.md#training), with a warned pixel-space fallback.
 
     L = Σ_{s ∈ scales} Σ_l w_l · mean |φ_l(P_s(prediction)) − φ_l(P_s(target))|
 

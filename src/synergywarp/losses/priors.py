@@ -1,4 +1,4 @@
-"""Keypoint priors for a trained motion encoder, and optional pose supervision (SPEC §5)."""
+"""Keypoint priors for a trained motion encoder, and optional pose supervision (docs/DESIGN.md#training)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import torch
 
 
 def l1_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean absolute error ``mean |prediction − target|`` over all elements (SPEC §5 weight 10).
+    """Mean absolute error ``mean |prediction − target|`` over all elements (docs/DESIGN.md#training: weight 10).
 
     prediction, target: B×3×H×W images in [0, 1] (any equal shapes) -> scalar.
     """

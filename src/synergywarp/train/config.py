@@ -29,7 +29,7 @@ FREEZABLE = ("appearance_encoder", "motion_encoder", "warping", "rac", "fusion",
 
 @dataclass
 class DatasetSection:
-    """Where the clips are and how items are drawn (SPEC §5 sampling)."""
+    """Where the clips are and how items are drawn (docs/DESIGN.md#training, sampling)."""
 
     root: str | None = None  # DIR with train/ and test/; ``--data`` overrides
     split: str = "train"

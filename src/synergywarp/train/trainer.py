@@ -1,4 +1,4 @@
-"""The training loop (SPEC §5): generator + PatchGAN discriminator, phases, EMA, AMP, DDP, exact resume.
+"""The training loop (docs/DESIGN.md#training): generator + PatchGAN discriminator, phases, EMA, AMP, DDP, exact resume.
 
 One step: G forward → generator loss (L1, perceptual, GAN, feature matching, flow; priors and
 equivariance when the motion encoder is trained) → G update → discriminator hinge update on the real

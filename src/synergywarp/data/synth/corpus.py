@@ -1,6 +1,6 @@
 """Build a synthetic clip dataset from still portraits, in the layout ``prepare`` writes.
 
-``DIR/{train,test}/<identity>_<k>.mp4`` (H.264, size²) with ``<clip>.npz`` beside it (CONTRACTS.md
+``DIR/{train,test}/<identity>_<k>.mp4`` (H.264, size²) with ``<clip>.npz`` beside it (docs/CONTRACTS.md#dataset-layout
 fields plus ``expression``/``expression_names``/``target_pose``) and ``DIR/manifest.json`` (the
 manifest of :mod:`synergywarp.data.prepare`, ``source`` = "synth", plus ``portrait`` and ``seed``).
 Every face found in an image is an identity (a group photo gives several); the train/test split is

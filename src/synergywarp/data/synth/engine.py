@@ -6,7 +6,7 @@ head mesh, the soft head mask and the inpainted static background. ``render_clip
 random trajectory (or takes one), moves the head mesh in 3D, warps the head layer over the still
 background, paints the mouth interior, area-downsamples, applies per-clip photometric variation
 and an optional horizontal flip, and returns frames with per-frame ground truth in the
-CONTRACTS.md npz fields (crop-normalised landmarks; pose fitted exactly like real clips).
+docs/CONTRACTS.md#dataset-layout npz fields (crop-normalised landmarks; pose fitted exactly like real clips).
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ class SynthClip:
     seed: int
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """The npz fields of CONTRACTS.md (plus ``target_pose``, ``flipped``, ``seed``)."""
+        """The npz fields of docs/CONTRACTS.md#dataset-layout (plus ``target_pose``, ``flipped``, ``seed``)."""
         out = {f.name: np.asarray(getattr(self, f.name)) for f in fields(self) if f.name != "frames"}
         out["fps"] = np.asarray(self.fps, np.float64)
         out["identity"] = np.asarray(self.identity)

@@ -1,4 +1,4 @@
-"""``synergywarp eval``: the self/cross-reenactment harness with baselines in the same run (SPEC §6).
+"""``synergywarp eval``: the self/cross-reenactment harness with baselines in the same run (docs/DESIGN.md#evaluation).
 
 Modules: ``protocol`` (which frames each task uses), ``baselines`` (one adapter per method: static,
 geometric, explicit, full@R), ``extract`` (per-frame features cached on disk), ``score`` (features →

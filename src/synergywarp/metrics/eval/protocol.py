@@ -1,4 +1,4 @@
-"""Evaluation plans (SPEC §6): which source, reference and driving frames each task uses.
+"""Evaluation plans (docs/DESIGN.md#evaluation): which source, reference and driving frames each task uses.
 
 Self-reenactment (``self``), one task per clip of the split:
   source = frame 0; references for each R = :func:`synergywarp.data.self_reenactment_plan`
