@@ -25,6 +25,7 @@ def count_streams(path) -> tuple[int, int, int]:
         return frames, len(container.streams.video), len(container.streams.audio)
 
 
+@pytest.mark.slow
 def test_animate_end_to_end(run_cli, capsys, tmp_path, checkpoints, driving_with_audio):
     out, frames_dir = tmp_path / "out.mp4", tmp_path / "frames"
     rc = run_cli("animate", "--source", GRACE, "--driving", driving_with_audio, "--ref", ASTRONAUT,
@@ -59,6 +60,7 @@ def test_no_crop_outputs_the_model_resolution(run_cli, capsys, tmp_path, checkpo
     assert (info.width, info.height, info.fps, info.has_audio) == (64, 64, 10.0, False)
 
 
+@pytest.mark.slow
 def test_demo_writes_both_videos(run_cli, capsys, tmp_path, checkpoints):
     rc = run_cli("demo", "--out", tmp_path / "demo", "--checkpoint", checkpoints["tiny_rac"])
     captured = capsys.readouterr()

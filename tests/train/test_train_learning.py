@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from train_helpers import tiny_config
 
@@ -24,6 +25,7 @@ def _heldout_l1(model: SynergyWarpNet, items: list[dict]) -> tuple[float, float]
     return model_l1, static_l1
 
 
+@pytest.mark.slow
 def test_short_run_beats_static_baseline(tmp_path, blob_clips):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
