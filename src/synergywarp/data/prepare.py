@@ -253,7 +253,7 @@ def update_manifest(out_dir: Path, records: Iterable[ClipRecord]) -> None:
     _write_manifest_file(out_dir, manifest)
 
 
-def update_reference_manifest(out_dir: Path, references: Iterable["ReferenceRecord"]) -> None:
+def update_reference_manifest(out_dir: Path, references: Iterable[ReferenceRecord]) -> None:
     """Merge reference-pool entries (by identity and name) into ``out_dir/manifest.json``."""
     manifest = _read_manifest_file(out_dir)
     entries = {(e["identity"], e["name"]): e for e in manifest.get("references", []) if isinstance(e, dict)}

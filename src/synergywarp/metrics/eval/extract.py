@@ -43,8 +43,8 @@ EXTRACTION_VERSION = "extract-v2"
 class FrameFeatures:
     """Per-frame extraction of one (method, task) over N frames (nan where absent).
 
-    frames N int64; scalars: L1/PSNR/SSIM/LPIPS and the mouth/eye-box L1/LPIPS N float64; fid N×D float32; landmarks N×68×2 and
-    descriptors N×128 float64 (dlib, px at 256²); pose N×3 (pitch, yaw, roll deg) and expression
+    frames N int64; scalars: L1/PSNR/SSIM/LPIPS and the mouth/eye-box L1/LPIPS N float64; fid N×D float32;
+    landmarks N×68×2 and descriptors N×128 float64 (dlib, px at 256²); pose N×3 (pitch, yaw, roll deg) and expression
     N×468×3 float32 (FaceMesh on the output); has_face / has_pose: whether those were extracted.
     """
 
