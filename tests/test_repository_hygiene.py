@@ -38,7 +38,7 @@ def test_every_design_citation_names_a_real_section():
     cited, bad, stale = 0, [], []
     for path in files:
         text = path.read_text(encoding="utf-8", errors="replace")
-        if "SPEC §" in text:
+        if path.name != Path(__file__).name and "SPEC §" in text:
             stale.append(str(path.relative_to(ROOT)))
         for match in CITATION.finditer(text):
             cited += 1
