@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from synergywarp.assets import BUNDLED_MODEL
 from synergywarp.inference import AnimateOptions, Animator
 from synergywarp.inference.demo import demo_inputs
 from synergywarp.inference.runtime import Runtime
@@ -27,7 +28,6 @@ from synergywarp.io import read_video
 from synergywarp.models import SynergyWarpNet, create_model
 
 STAGES = ("tracking", "crop", "motion", "mesh_warp", "model", "paste_back", "encoding")
-BUNDLED = Path(__file__).parents[1] / "src" / "synergywarp" / "assets" / "models" / "demo.safetensors"
 
 
 def load(config: str, checkpoint: Path | None) -> tuple[SynergyWarpNet, str]:
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--configs", nargs="+", default=["small", "lp256"])
     parser.add_argument("--dtypes", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
     parser.add_argument("--frames", type=int, default=60, help="driving frames (lp256 uses at most 8)")
-    parser.add_argument("--checkpoint", type=Path, default=BUNDLED, help="weights for the small config")
+    parser.add_argument("--checkpoint", type=Path, default=BUNDLED_MODEL, help="weights for the small config")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/animate_speed.json"))
     args = parser.parse_args(argv)
     rows = []

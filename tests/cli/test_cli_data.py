@@ -49,6 +49,7 @@ def test_prepare_cli_on_a_rendered_clip(synth_dir, tmp_path):
     assert len(clips) == 1 and clips[0]["size"] == 64 and clips[0]["num_frames"] == 20
 
 
+@pytest.mark.slow
 def test_bad_inputs_fail_with_one_line(tmp_path):
     not_image = tmp_path / "face.jpg"
     not_image.write_text("this is not an image")
@@ -62,12 +63,14 @@ def test_bad_inputs_fail_with_one_line(tmp_path):
     assert result.returncode == 1 and "missing.mp4" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_import_liveportrait_cli(tmp_path):
     """Real LivePortrait shapes cannot be made here; wrong shapes must be named, the output untouched."""
     tensors = load_file(str(FIXTURE))
     lp = tmp_path / "base_models"
     lp.mkdir()
-    names = {"F": "appearance_feature_extractor", "M": "motion_extractor", "W": "warping_module", "G": "spade_generator"}
+    names = {"F": "appearance_feature_extractor", "M": "motion_extractor", "W": "warping_module",
+             "G": "spade_generator"}
     for prefix, name in names.items():
         torch.save({k[2:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}, lp / f"{name}.pth")
     out = tmp_path / "lp.safetensors"

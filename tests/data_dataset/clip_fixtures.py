@@ -1,4 +1,4 @@
-"""Builders of a tiny clip dataset in the CONTRACTS layout, written with prepare.py's helpers.
+"""Builders of a tiny clip dataset in the layout of docs/CONTRACTS.md#dataset-layout, written with prepare.py's helpers.
 
 Each frame: dark background, a coloured disk moving across, a red strip at the top whose level
 encodes the frame index (20·t + 10), and a 4×4 white marker drawn at landmark 33 (tracked

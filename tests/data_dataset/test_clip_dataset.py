@@ -80,6 +80,7 @@ def _indices(dataset: ClipDataset) -> list[list[int]]:
     return [_frames(dataset[i]) for i in range(len(dataset))]
 
 
+@pytest.mark.slow
 def test_items_are_deterministic_per_seed_epoch_and_index(dataset_root: Path) -> None:
     kwargs = dict(image_size=SIZE, num_references=(1, 2), reference_choice="random", repeats=2,
                   augment=AugmentConfig(scale=0.1, translate=0.05))

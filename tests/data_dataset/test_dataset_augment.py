@@ -69,7 +69,8 @@ def test_scale_and_translate_move_keypoints_with_the_image(dataset_root: Path) -
         flip = bool(item["source_pose"][1] * reference["source_pose"][1] < 0)
         flips += flip
         kp = mirror_kp if flip else marker_kp
-        for image, keypoints in ((item["source"], item["source_keypoints"]), (item["driving"], item["driving_keypoints"])):
+        pairs = ((item["source"], item["source_keypoints"]), (item["driving"], item["driving_keypoints"]))
+        for image, keypoints in pairs:
             np.testing.assert_allclose(keypoints[kp, :2].numpy(), marker_position(image), atol=0.06)
         moved += not np.allclose(item["source_keypoints"].numpy(), reference["source_keypoints"].numpy())
     assert moved == len(dataset) and 0 < flips < len(dataset)

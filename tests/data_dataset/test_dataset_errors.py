@@ -18,7 +18,8 @@ def test_missing_root(tmp_path: Path) -> None:
 
 
 def test_empty_split(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match=r"no clips in .*train; run `synergywarp prepare` or `synergywarp synth` first"):
+    expected = r"no clips in .*train; run `synergywarp prepare` or `synergywarp synth` first"
+    with pytest.raises(InputError, match=expected):
         ClipDataset(tmp_path)
     write_clip(tmp_path, "only_test", split="test", num_frames=4)
     with pytest.raises(InputError, match=r"no clips in .*train"):

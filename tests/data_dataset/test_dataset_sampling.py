@@ -45,7 +45,8 @@ def test_dataset_pose_diverse_choice_is_greedy_farthest(dataset_root: Path) -> N
         candidates = [f for f in np.flatnonzero(data["valid"]) if f not in (source, driving)]
         distance = {f: np.linalg.norm(yaw_pitch[f] - yaw_pitch[source]) for f in candidates}
         assert distance[first] == pytest.approx(max(distance.values()))
-        spread = {f: min(distance[f], np.linalg.norm(yaw_pitch[f] - yaw_pitch[first])) for f in candidates if f != first}
+        spread = {f: min(distance[f], np.linalg.norm(yaw_pitch[f] - yaw_pitch[first]))
+                  for f in candidates if f != first}
         assert spread[second] == pytest.approx(max(spread.values()))
 
 

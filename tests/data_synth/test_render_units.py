@@ -6,9 +6,9 @@ import numpy as np
 
 from synergywarp.data.synth import EXPRESSION_NAMES, random_trajectory
 from synergywarp.data.synth.expression import expression_basis
-from synergywarp.face.mesh_render import warp_mesh
 from synergywarp.data.synth.trajectory import PoseRanges
 from synergywarp.face import CANONICAL_FACE
+from synergywarp.face.mesh_render import warp_mesh
 
 
 def _grid_mesh(size: int, cells: int = 4) -> tuple[np.ndarray, np.ndarray]:

@@ -7,9 +7,12 @@ import json
 import math
 from pathlib import Path
 
+import pytest
+
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
+@pytest.mark.slow
 def test_run_all_writes_every_section(tmp_path, capsys):
     spec = importlib.util.spec_from_file_location("run_all", BENCHMARKS / "run_all.py")
     run_all = importlib.util.module_from_spec(spec)

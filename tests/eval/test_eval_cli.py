@@ -51,6 +51,7 @@ def self_run(eval_dataset, checkpoints, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_writes_three_files_with_every_method_and_network(self_run):
     report = read_json(self_run)
     assert [m["name"] for m in report["methods"]] == METHODS
@@ -69,6 +70,7 @@ def test_writes_three_files_with_every_method_and_network(self_run):
     assert static["FID-MobileNetV2"]["num_counted"] == 2 * MAX_FRAMES
 
 
+@pytest.mark.slow
 def test_static_l1_equals_direct_computation(self_run, eval_dataset):
     rows = [r for r in read_rows(self_run) if r["method"] == "static"]
     direct = []
@@ -83,6 +85,7 @@ def test_static_l1_equals_direct_computation(self_run, eval_dataset):
     assert direct[0] == 0.0 and max(direct) > 0.03  # frame 0 is the source itself; the head moves
 
 
+@pytest.mark.slow
 def test_geometric_baseline_beats_static_on_moving_heads(self_run):
     report = read_json(self_run)
     for label in ("L1", "LPIPS", "AKD"):
@@ -90,6 +93,7 @@ def test_geometric_baseline_beats_static_on_moving_heads(self_run):
     assert metric(report, "geometric", "PSNR") > metric(report, "static", "PSNR") + 1.0
 
 
+@pytest.mark.slow
 def test_second_run_reuses_the_extraction_cache(self_run, eval_dataset, checkpoints, tmp_path):
     code, stdout, stderr = run_cli("--checkpoint", str(checkpoints["tiny"]), "--data", str(eval_dataset),
                                    "--refs", "0,2", "--out", str(tmp_path), "--cache", str(self_run / "cache"),
@@ -104,6 +108,7 @@ def test_second_run_reuses_the_extraction_cache(self_run, eval_dataset, checkpoi
     assert "0 frames extracted" in stdout
 
 
+@pytest.mark.slow
 def test_tracked_checkpoint_reuses_real_frames_and_adds_model_rows(self_run, eval_dataset, checkpoints, tmp_path):
     code, _, stderr = run_cli("--checkpoint", str(checkpoints["tiny_tracked"]), "--data", str(eval_dataset),
                               "--refs", "1", "--methods", "explicit,full", "--no-face-metrics",
@@ -120,6 +125,7 @@ def test_tracked_checkpoint_reuses_real_frames_and_adds_model_rows(self_run, eva
     assert len(l1) == 2 * frames and all(np.isfinite(l1))
 
 
+@pytest.mark.slow
 def test_cross_reenactment_pose_error(eval_dataset, tmp_path):
     pairs = tmp_path / "pairs.csv"
     pairs.write_text("source_clip,source_frame,driving_clip\nastro_nod,0,astro_turn\n")

@@ -12,7 +12,12 @@ from synergywarp.data import load_clip
 from synergywarp.errors import ConfigError, InputError
 from synergywarp.metrics import fid_from_features
 from synergywarp.metrics.eval import (
-    EvalOptions, driving_subset, parse_refs, read_pairs, run_eval, self_plan,
+    EvalOptions,
+    driving_subset,
+    parse_refs,
+    read_pairs,
+    run_eval,
+    self_plan,
 )
 from synergywarp.metrics.eval.score import frechet_distance_from_features
 
@@ -165,3 +170,16 @@ def test_mesh_prior_model_gets_the_mesh_warp_of_the_target_landmarks(eval_datase
     assert prior.shape == (2, 64, 64, 2)
     np.testing.assert_allclose(prior.numpy(), expected, atol=1e-6)
     assert np.abs(expected[1] - mesh_warp_grid(landmarks[0], landmarks[0], 64)).max() > 0.02  # the head moved
+
+
+def test_reports_name_inputs_without_machine_prefixes(tmp_path, monkeypatch):
+    """The bundled model by its package path, paths under the working directory relative to it, others as given."""
+    from synergywarp.assets import BUNDLED_MODEL
+    from synergywarp.metrics.results import report_path
+
+    monkeypatch.chdir(tmp_path)
+    assert report_path(BUNDLED_MODEL) == "synergywarp/assets/models/demo.safetensors (bundled)"
+    assert report_path(tmp_path / "data" / "synth128") == "data/synth128"
+    assert report_path("data/synth128") == "data/synth128"
+    assert report_path("/elsewhere/model.safetensors") == "/elsewhere/model.safetensors"
+    assert report_path(None) is None

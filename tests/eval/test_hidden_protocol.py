@@ -10,13 +10,11 @@ import skimage.data
 import torch
 
 from synergywarp.data.prepare import ClipRecord, update_manifest
-from synergywarp.data.synth import SynthConfig, Trajectory, prepare_portrait, render_clip
+from synergywarp.data.synth import PhotometricRanges, SynthConfig, Trajectory, prepare_portrait, render_clip
 from synergywarp.data.synth.corpus import write_clip
 from synergywarp.face.regions import eye_openness, mouth_openness, region_boxes
 from synergywarp.metrics.eval.hidden import MIN_GAIN, REFERENCE_GAP, FrameState, choose_hidden
 from synergywarp.metrics.image import crop_boxes, region_metrics
-
-from synergywarp.data.synth import PhotometricRanges
 
 NO_PHOTOMETRIC = PhotometricRanges(gain=0.0, brightness=0.0, contrast=0.0, saturation=0.0, gradient=0.0)
 

@@ -33,7 +33,8 @@ def test_canonical_mesh_frame_and_topology() -> None:
     assert CANONICAL_FACE[1, 2] < CANONICAL_FACE[234, 2]  # nose tip nearer the camera than the cheek
     assert CANONICAL_FACE[33, 0] < 0 < CANONICAL_FACE[263, 0]  # subject's right eye on the image left
     v = CANONICAL_FACE.astype(np.float64)
-    normals = np.cross(v[FACE_TRIANGLES[:, 1]] - v[FACE_TRIANGLES[:, 0]], v[FACE_TRIANGLES[:, 2]] - v[FACE_TRIANGLES[:, 0]])
+    corner = v[FACE_TRIANGLES[:, 0]]
+    normals = np.cross(v[FACE_TRIANGLES[:, 1]] - corner, v[FACE_TRIANGLES[:, 2]] - corner)
     assert (normals[:, 2] < 0).mean() > 0.95  # front faces point toward the camera (−z)
 
 

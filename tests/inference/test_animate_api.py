@@ -13,8 +13,8 @@ import torch
 
 from synergywarp.errors import InputError
 from synergywarp.inference import AnimateOptions, Animator
-from synergywarp.inference.pipeline import to_tensor
 from synergywarp.io import read_image
+from synergywarp.io.tensors import images_to_tensor as to_tensor
 from synergywarp.models import create_model, get_config
 
 from .conftest import ASTRONAUT, GRACE, write_video
@@ -99,6 +99,7 @@ def _rss_bytes() -> int:
         return int(f.read().split()[1]) * 4096
 
 
+@pytest.mark.slow
 def test_memory_stays_flat_over_a_long_driving_video(tmp_path, grace_crops):
     frames = np.stack([small_face(grace_crops[i % 12]) for i in range(600)])
     driving = write_video(tmp_path / "long.mp4", frames)

@@ -3,20 +3,19 @@ is given as its prior motion."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
+from synergywarp.assets import BUNDLED_MODEL, PACKAGE_ASSETS
 from synergywarp.data.synth import PhotometricRanges, SynthConfig, Trajectory, prepare_portrait, render_clip
 from synergywarp.face import tracked_keypoints
 from synergywarp.face.mesh_warp import geometric_warp, mesh_warp_grid
+from synergywarp.io.tensors import images_to_tensor as to_tensor
 from synergywarp.models import SynergyWarpNet, create_model
-from synergywarp.models.checkpoint import trained_stages
 
-ASSETS = Path(__file__).parents[2] / "src" / "synergywarp" / "assets"
-MODEL = ASSETS / "models" / "demo.safetensors"
+ASSETS = PACKAGE_ASSETS
+MODEL = BUNDLED_MODEL
 FRAMES = 9
 
 
@@ -25,7 +24,8 @@ def test_bundled_model_is_small_and_self_describing():
     model = SynergyWarpNet.from_pretrained(MODEL)
     assert model.config.name == "small_tracked_mesh" and model.config.motion == "tracked"
     assert model.config.warp.dense_motion.prior_candidate and model.config.decoder.image_skip
-    assert trained_stages(model) == ["explicit", "rac", "cgf"]
+    assert model.trained_stages == ["explicit", "rac", "cgf"]
+    assert model.checkpoint_metadata is not None and model.checkpoint_metadata.config_version == 1
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,6 @@ def reposed_clip():
 
 
 def _l1(model: SynergyWarpNet, clip, frames: list[int]) -> float:
-    to_tensor = lambda images: torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 255  # noqa: E731
     landmarks = clip.landmarks
     source = to_tensor(clip.frames[:1])
     grids = np.stack([mesh_warp_grid(landmarks[0], landmarks[f], 128) for f in frames])

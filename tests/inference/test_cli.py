@@ -6,7 +6,8 @@ import av
 import numpy as np
 import pytest
 
-from synergywarp.inference import demo, pipeline
+from synergywarp import assets
+from synergywarp.inference import demo
 from synergywarp.io import probe_video, read_video, write_image
 
 from .conftest import ASTRONAUT, GRACE, write_video
@@ -24,6 +25,7 @@ def count_streams(path) -> tuple[int, int, int]:
         return frames, len(container.streams.video), len(container.streams.audio)
 
 
+@pytest.mark.slow
 def test_animate_end_to_end(run_cli, capsys, tmp_path, checkpoints, driving_with_audio):
     out, frames_dir = tmp_path / "out.mp4", tmp_path / "frames"
     rc = run_cli("animate", "--source", GRACE, "--driving", driving_with_audio, "--ref", ASTRONAUT,
@@ -58,6 +60,7 @@ def test_no_crop_outputs_the_model_resolution(run_cli, capsys, tmp_path, checkpo
     assert (info.width, info.height, info.fps, info.has_audio) == (64, 64, 10.0, False)
 
 
+@pytest.mark.slow
 def test_demo_writes_both_videos(run_cli, capsys, tmp_path, checkpoints):
     rc = run_cli("demo", "--out", tmp_path / "demo", "--checkpoint", checkpoints["tiny_rac"])
     captured = capsys.readouterr()
@@ -175,5 +178,5 @@ def test_empty_references_folder(run_cli, capsys, tmp_path, animate_args):
 
 
 def test_missing_bundled_model_names_the_checkpoint_flag(run_cli, capsys, tmp_path, animate_args, monkeypatch):
-    monkeypatch.setattr(pipeline, "BUNDLED_MODEL", tmp_path / "none.safetensors")
+    monkeypatch.setattr(assets, "BUNDLED_MODEL", tmp_path / "none.safetensors")
     assert_one_error(capsys, run_cli(*animate_args(**{"--checkpoint": None})), "--checkpoint")

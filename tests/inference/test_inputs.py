@@ -11,8 +11,6 @@ from synergywarp.inference import AnimateOptions, Animator
 from synergywarp.inference.inputs import DrivingFrames, prepare_face
 from synergywarp.models import create_model
 
-from .conftest import GRACE
-
 OPTIONS = AnimateOptions()
 
 

@@ -1,4 +1,4 @@
-"""Driving motion: tracked relative transfer (SPEC §2b) and the One-Euro smoother."""
+"""Driving motion: tracked relative transfer (docs/DESIGN.md#keypoint-sources) and the One-Euro smoother."""
 
 from __future__ import annotations
 
@@ -6,16 +6,31 @@ import numpy as np
 import pytest
 
 from synergywarp.face import CANONICAL_FACE, fit_head_pose, rotation_from_euler
-from synergywarp.inference.motion import (
-    MOTION_LANDMARK_INDICES,
-    OneEuroFilter,
-    expand_motion_landmarks,
-    tracked_driving_keypoints,
-    transfer_tracked_motion,
-)
+from synergywarp.face.pose import RIGID_LANDMARK_INDICES
+from synergywarp.inference.motion import OneEuroFilter, TrackedMotionTransfer, transfer_tracked_motion
 from synergywarp.tracked_keypoints import TRACKED_KEYPOINT_INDICES
 
 MOUTH = [13, 14, 17, 0, 61, 291]
+# The landmarks tracked motion reads: the rigid set (pose fit) and the keypoint set (expression).
+MOTION_LANDMARK_INDICES: tuple[int, ...] = tuple(sorted(set(RIGID_LANDMARK_INDICES) | set(TRACKED_KEYPOINT_INDICES)))
+
+
+def expand_motion_landmarks(subset: np.ndarray) -> np.ndarray:
+    """...×M×3 points at :data:`MOTION_LANDMARK_INDICES` → ...×468×3 with NaN elsewhere."""
+    subset = np.asarray(subset, dtype=np.float32)
+    full = np.full(subset.shape[:-2] + (468, 3), np.nan, dtype=np.float32)
+    full[..., list(MOTION_LANDMARK_INDICES), :] = subset
+    return full
+
+
+def tracked_driving_keypoints(source: np.ndarray, driving: np.ndarray, driving_first: np.ndarray) -> np.ndarray:
+    """One-shot relative transfer → the ``...×32×3`` keypoints."""
+    return TrackedMotionTransfer(source, driving_first, "relative").keypoints(driving)
+
+
+def filter_sequence(smoother: OneEuroFilter, values: np.ndarray) -> np.ndarray:
+    """Filter T samples ``T×...`` in order."""
+    return np.stack([smoother(v) for v in np.asarray(values)])
 
 
 def posed(pitch=0.0, yaw=0.0, roll=0.0, scale=0.6, shift=(0.0, 0.0, 0.0), expression=None, shape=None):
@@ -79,10 +94,10 @@ def test_subset_landmarks_are_enough_for_keypoints():
 
 def test_one_euro_passes_through_when_off_and_keeps_constants():
     values = np.random.default_rng(1).normal(size=(20, 5, 3))
-    off = OneEuroFilter(0.0, fps=25).filter_sequence(values)
+    off = filter_sequence(OneEuroFilter(0.0, fps=25), values)
     np.testing.assert_array_equal(off, values)
     constant = np.tile(values[:1], (20, 1, 1))
-    np.testing.assert_allclose(OneEuroFilter(2.0, fps=25).filter_sequence(constant), constant, atol=1e-12)
+    np.testing.assert_allclose(filter_sequence(OneEuroFilter(2.0, fps=25), constant), constant, atol=1e-12)
 
 
 def test_one_euro_reduces_jitter_and_follows_fast_motion():
@@ -90,13 +105,13 @@ def test_one_euro_reduces_jitter_and_follows_fast_motion():
     t = np.arange(100) / 25.0
     clean = 0.1 * np.stack([np.sin(2 * np.pi * 0.5 * t), np.cos(2 * np.pi * 0.3 * t)], axis=1)  # head sway
     noisy = clean + rng.normal(0, 0.01, clean.shape)  # tracker jitter
-    smoothed = OneEuroFilter(1.0, fps=25).filter_sequence(noisy)
+    smoothed = filter_sequence(OneEuroFilter(1.0, fps=25), noisy)
     jitter = lambda x: np.abs(np.diff(x, n=2, axis=0)).mean()  # noqa: E731  (frame-to-frame wobble)
     assert jitter(smoothed) < 0.5 * jitter(noisy)
     assert np.abs(smoothed - clean).mean() < np.abs(noisy - clean).mean()
     # a fast jump is followed within a few frames (speed raises the cut-off)
     step = np.concatenate([np.zeros(10), np.ones(10)])[:, None]
-    out = OneEuroFilter(1.0, fps=25).filter_sequence(step)
+    out = filter_sequence(OneEuroFilter(1.0, fps=25), step)
     assert out[15, 0] > 0.8
 
 
@@ -112,4 +127,5 @@ def test_transfer_fits_source_and_reference_poses_once(monkeypatch):
     transfer = motion_module.TrackedMotionTransfer(source, first, "relative")
     cached = np.stack([transfer.keypoints(f) for f in frames])
     assert len(calls) == 2 + len(frames)
-    np.testing.assert_allclose(cached, motion_module.tracked_driving_keypoints(source, np.stack(frames), first), atol=1e-6)
+    one_shot = tracked_driving_keypoints(source, np.stack(frames), first)
+    np.testing.assert_allclose(cached, one_shot, atol=1e-6)

@@ -9,6 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from synergywarp import devices
 from synergywarp.errors import ConfigError
 from synergywarp.inference import runtime as rt
 
@@ -16,7 +17,7 @@ from synergywarp.inference import runtime as rt
 @pytest.mark.parametrize("name", ["tpu", "gpu", "cuda:x", "cpu:1", ""])
 def test_unknown_device_is_a_config_error(name):
     with pytest.raises(ConfigError, match="device"):
-        rt.resolve_device(name)
+        devices.resolve_device(name)
 
 
 @pytest.mark.parametrize("name", ["fp64", "int8", "float"])
@@ -26,14 +27,14 @@ def test_unknown_dtype_is_a_config_error(name):
 
 
 def test_auto_choices_on_this_machine():
-    device = rt.resolve_device("auto")
-    expected = "cuda" if torch.cuda.is_available() else ("mps" if rt._mps_available() else "cpu")
+    device = devices.resolve_device("auto")
+    expected = "cuda" if torch.cuda.is_available() else ("mps" if devices.mps_available() else "cpu")
     assert device.type == expected
     assert rt.resolve_dtype("auto", torch.device("cpu")) == torch.float32
     assert rt.resolve_dtype("bf16", torch.device("cpu")) == torch.bfloat16
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="CUDA is not available"):
-            rt.resolve_device("cuda")
+            devices.resolve_device("cuda")
 
 
 def test_grid_sample_fallback_runs_5d_on_cpu_once_warned(monkeypatch):

@@ -36,11 +36,13 @@ def test_vgg16_input_normalisation_matches_lpips_scaling(vgg16_loss, astronaut_6
         assert torch.allclose(a, b, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_vgg16_loss_grows_with_blur(vgg16_loss, astronaut_64, gaussian_blur):
     losses = [vgg16_loss(gaussian_blur(astronaut_64, sigma), astronaut_64).item() for sigma in (0.5, 1.0, 2.0)]
     assert 0 < losses[0] < losses[1] < losses[2]
 
 
+@pytest.mark.slow
 def test_vgg16_gradients_reach_prediction_only(vgg16_loss, astronaut_64, gaussian_blur):
     prediction = gaussian_blur(astronaut_64, 1.0).requires_grad_(True)
     target = astronaut_64.clone().requires_grad_(True)
@@ -62,6 +64,7 @@ def test_train_mode_keeps_network_frozen(vgg16_loss):
     assert not vgg16_loss.net.training
 
 
+@pytest.mark.slow
 def test_user_vgg19(tmp_path, astronaut_64, gaussian_blur):
     torch.manual_seed(0)
     reference = VGG19Features()
@@ -82,6 +85,7 @@ def test_user_vgg19(tmp_path, astronaut_64, gaussian_blur):
         PerceptualPyramid(vgg19_path=tmp_path / "bad.pth")
 
 
+@pytest.mark.slow
 def test_fallback_is_used_and_warned_once(tmp_path, monkeypatch, astronaut_64, gaussian_blur):
     monkeypatch.setenv("SYNERGYWARP_CACHE", str(tmp_path))
     monkeypatch.setattr(perceptual_module, "_fallback_warned", False)
@@ -119,6 +123,7 @@ def _gradient_l1(prediction: torch.Tensor, target: torch.Tensor) -> float:
     return dx.abs().mean().item() + dy.abs().mean().item()
 
 
+@pytest.mark.slow
 def test_bf16_autocast_on_cpu(vgg16_loss, astronaut_64, gaussian_blur):
     """Mixed-precision training: bf16 inputs work (antialiased pyramids resample in fp32) and agree with fp32."""
     blurred = gaussian_blur(astronaut_64, 1.0)

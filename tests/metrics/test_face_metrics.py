@@ -22,6 +22,7 @@ def face(astronaut_face_rgb) -> np.ndarray:
     return image_to_eval_uint8(astronaut_face_rgb)
 
 
+@pytest.mark.slow
 def test_akd_is_zero_for_identical_frames_and_counts_missing_faces(analyzer, face):
     blank = np.full_like(face, 128)
     outputs = analyzer.analyze_batch([face, face.copy(), blank], descriptor=False)
@@ -75,6 +76,7 @@ def test_jitter_compares_output_velocity_with_driving_velocity(analyzer, face):
     assert result.value == pytest.approx(3.0, abs=0.4)
 
 
+@pytest.mark.slow
 def test_analyzer_caches_and_accepts_tensors_of_other_sizes(face, astronaut_face_rgb):
     analyzer = FaceAnalyzer()
     first = analyzer.analyze(face, key=("clip", 0), descriptor=False)

@@ -82,6 +82,7 @@ def test_mobilenet_v2_weights_classify_imagenet_photos(mobilenet_space):
     assert top[1] == 967  # espresso
 
 
+@pytest.mark.slow
 def test_substitute_fid_is_named_and_zero_for_identical_sets(mobilenet_space, astronaut_rgb, grace_hopper_rgb):
     assert isinstance(mobilenet_space, FIDFeatures)
     images = []

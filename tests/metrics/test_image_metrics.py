@@ -51,6 +51,7 @@ def test_ssim_matches_skimage(image_pairs):
     assert min(reference) < 0.05 and max(reference) > 0.5
 
 
+@pytest.mark.slow
 def test_ssim_float32_and_identity(image_pairs):
     outputs, targets = image_pairs
     reference = [skimage_ssim(o, t) for o, t in zip(to_numpy(outputs), to_numpy(targets))]

@@ -21,6 +21,7 @@ def astronaut_signed() -> torch.Tensor:
     return F.interpolate(image, size=(256, 256), mode="bilinear", antialias=True, align_corners=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("net,flip_ref,roll_ref", REFERENCE)
 def test_lpips_reproduces_reference_values(astronaut_signed, net, flip_ref, roll_ref):
     model = load_lpips(net)
@@ -32,6 +33,7 @@ def test_lpips_reproduces_reference_values(astronaut_signed, net, flip_ref, roll
     assert model(x, x).item() == 0.0
 
 
+@pytest.mark.slow
 def test_lpips_metric_takes_unit_range_images_and_resizes(astronaut_signed):
     unit = (astronaut_signed + 1) / 2
     big = F.interpolate(unit, size=(320, 320), mode="bilinear", align_corners=False)

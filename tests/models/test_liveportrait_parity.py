@@ -11,7 +11,13 @@ from safetensors.torch import load_file
 
 from synergywarp.models import SynergyWarpNet, create_model
 from synergywarp.models.config import (
-    AppearanceConfig, DecoderConfig, DenseMotionConfig, ModelConfig, MotionEncoderConfig, RACConfig, WarpConfig,
+    AppearanceConfig,
+    DecoderConfig,
+    DenseMotionConfig,
+    ModelConfig,
+    MotionEncoderConfig,
+    RACConfig,
+    WarpConfig,
 )
 from synergywarp.models.keypoints import bins_to_degrees, keypoints_from_motion, pose_rotation
 from synergywarp.models.liveportrait import LIVEPORTRAIT_PARTS, load_part_into

@@ -88,7 +88,8 @@ def test_bins_to_degrees_range_and_peak():
 
 def test_transform_drops_tz_and_scales_before_translation():
     kp = torch.tensor([[[0.1, 0.2, 0.3]]])
-    out = transform_keypoints(kp, torch.eye(3)[None], torch.zeros_like(kp), torch.tensor([[2.0]]), torch.tensor([[0.5, -0.5, 9.0]]))
+    out = transform_keypoints(kp, torch.eye(3)[None], torch.zeros_like(kp), torch.tensor([[2.0]]),
+                              torch.tensor([[0.5, -0.5, 9.0]]))
     torch.testing.assert_close(out, torch.tensor([[[0.7, -0.1, 0.6]]]))
 
 
@@ -103,8 +104,8 @@ def test_gradcheck_keypoints_to_flow_and_warp_float64():
     """Gradients of keypoints → heatmaps → sparse motions → warped volume are exact (float64 gradcheck)."""
     from torch.autograd import gradcheck
 
-    from synergywarp.models.dense_motion import DenseMotionNetwork
     from synergywarp.models.config import DenseMotionConfig
+    from synergywarp.models.dense_motion import DenseMotionNetwork
 
     net = DenseMotionNetwork(DenseMotionConfig(block_expansion=2, max_features=4, num_blocks=1, compress=1,
                                                mask_kernel=3, occlusion_kernel=3), num_kp=2,

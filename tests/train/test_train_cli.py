@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 
+import pytest
 import yaml
 from train_helpers import write_blob_dataset
 
@@ -38,6 +39,7 @@ def _torchrun(args: list[str], tmp_path) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
+@pytest.mark.slow
 def test_torchrun_train_and_resume(tmp_path):
     data = tmp_path / "data"
     write_blob_dataset(data)

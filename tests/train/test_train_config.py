@@ -91,6 +91,7 @@ class _PoisonedTrainer(Trainer):
         return super().train_step(batch, phase, want_output)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("eager", [True, False], ids=["check-every-step", "check-on-log-steps"])
 def test_nan_stops_with_step_and_keeps_last_good_checkpoint(tmp_path, blob_clips, eager):
     cfg = tiny_config(batch_size=4, max_steps=8, log_every=3 if eager else 1, checkpoint_every=2)

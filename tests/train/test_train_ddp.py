@@ -9,6 +9,7 @@ import os
 import socket
 import sys
 
+import pytest
 import torch
 import torch.multiprocessing as mp
 from train_helpers import BlobClips, tiny_config
@@ -64,6 +65,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_ddp_two_processes_gloo(tmp_path):
     run, results = tmp_path / "ddp", tmp_path / "results"
     results.mkdir()

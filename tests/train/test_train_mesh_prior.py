@@ -66,6 +66,7 @@ def _train(tmp_path, name: str, data: PriorBlobClips, **train) -> SynergyWarpNet
     return SynergyWarpNet.from_pretrained(tmp_path / name / "model_ema.safetensors")
 
 
+@pytest.mark.slow
 def test_the_prior_motion_is_used_and_learned_from(tmp_path):
     exact, identity = PriorBlobClips(exact=True), PriorBlobClips(exact=False)
     with_prior = _train(tmp_path, "exact", exact)

@@ -107,7 +107,7 @@ class BlobClips(torch.utils.data.Dataset):
         return items
 
 
-def tiny_config(model: str = "tiny_tracked", **train) -> "ExperimentConfig":  # noqa: F821
+def tiny_config(model: str = "tiny_tracked", **train) -> ExperimentConfig:  # noqa: F821
     """tiny_tracked (or ``model``), fast settings: no perceptual loss, checkpoints every 2 steps, no progress bar."""
     options = dict(seed=0, batch_size=4, max_steps=4, log_every=1, checkpoint_every=2, keep_last=2,
                    sample_every=0, progress=False, loss_weights={"perceptual": 0.0})
@@ -116,7 +116,7 @@ def tiny_config(model: str = "tiny_tracked", **train) -> "ExperimentConfig":  # 
 
 
 def write_blob_dataset(root, clips: int = 2, frames: int = 12) -> None:
-    """Write BlobClips as ``root/{train,test}/<clip>.mp4`` + npz (CONTRACTS layout); the 468 landmarks
+    """Write BlobClips as ``root/{train,test}/<clip>.mp4`` + npz (docs/CONTRACTS.md#dataset-layout); the 468 landmarks
     are zero except the 32 tracked ones, which carry the blob's keypoints."""
     from synergywarp.io import VideoWriter
     from synergywarp.tracked_keypoints import TRACKED_KEYPOINT_INDICES

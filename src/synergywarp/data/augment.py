@@ -1,6 +1,6 @@
-"""Item augmentation (SPEC §5): one draw of parameters applied identically to every frame of an item.
+"""Item augmentation (docs/DESIGN.md#training): one draw of parameters applied identically to every frame of an item.
 
-Geometry acts on the crop cube (CONTRACTS.md): a scale/translate jitter maps a point
+Geometry acts on the crop cube (docs/CONTRACTS.md#crop-normalised-coordinates): a scale/translate jitter maps a point
 ``(x, y, z) → (s·x + tx, s·y + ty, s·z)`` (the image content zooms by ``s`` about the centre and
 shifts by ``(tx, ty)`` in normalised units), then a horizontal flip maps ``x → −x``. Images follow
 the same map (bilinear resampling with border replication; an exact mirror for the flip).

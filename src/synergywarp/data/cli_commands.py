@@ -30,6 +30,7 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def _synth(args: argparse.Namespace) -> int:
+    from synergywarp.data.clips import SPLITS
     from synergywarp.data.synth import SynthConfig, build_corpus
     from synergywarp.data.synth.corpus import collect_images
 
@@ -47,7 +48,7 @@ def _synth(args: argparse.Namespace) -> int:
     for path, reason in manifest.get("skipped", []):
         print(f"warning: skipped {path}: {reason}", file=sys.stderr)
     clips = manifest.get("clips", [])
-    splits = {s: sum(1 for c in clips if c["split"] == s) for s in ("train", "test")}
+    splits = {s: sum(1 for c in clips if c["split"] == s) for s in SPLITS}
     print(f"{len(clips)} clips in {args.out} (train {splits['train']}, test {splits['test']})")
     if not clips:
         raise InputError("no clip was rendered (no usable face in the given images)")

@@ -1,4 +1,4 @@
-"""Reading clips of the dataset layout (CONTRACTS.md): listing, npz arrays, and frame decoding.
+"""Reading clips of the dataset layout (docs/CONTRACTS.md#dataset-layout): listing, npz arrays, and frame decoding.
 
 A dataset folder holds ``DIR/<split>/<clip>.mp4`` with ``<clip>.npz`` beside it and
 ``DIR/manifest.json`` (written by ``synergywarp prepare`` and ``synergywarp synth``). Clips are

@@ -1,4 +1,4 @@
-"""The training dataset (SPEC §5): one clip per item, distinct source / driving / reference frames.
+"""The training dataset (docs/DESIGN.md#training): one clip per item, distinct source / driving / reference frames.
 
 Item ``i`` uses clip ``i mod n`` (n clips, ``len = n · repeats``). Its random draws come from a
 numpy Generator seeded with ``(seed, epoch, i)`` (no global RNG), so an item is the same in every
@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from einops import rearrange
 from torch.utils.data import Dataset
 
 from synergywarp.data.augment import AugmentConfig, augment_images, augment_landmarks, augment_pose, sample_augment
@@ -28,12 +27,13 @@ from synergywarp.data.sampling import REFERENCE_CHOICES, ReferenceChoice, parse_
 from synergywarp.errors import ConfigError, InputError
 from synergywarp.face.keypoints import tracked_keypoints
 from synergywarp.face.prior import PriorWarp
+from synergywarp.io.tensors import images_to_tensor
 
 _ARRAY_CACHE_CLIPS = 256
 
 
 class ClipDataset(Dataset):
-    """Training items from ``root/split`` of the clip layout (CONTRACTS.md).
+    """Training items from ``root/split`` of the clip layout (docs/CONTRACTS.md#dataset-layout).
 
     Each item is a dict (S = ``image_size``, R = the maximum number of references, K = 32):
     ``source``, ``driving`` 3×S×S float in [0, 1]; ``references`` R×3×S×S (zeros where padded);
@@ -203,7 +203,7 @@ class ClipDataset(Dataset):
 
     def _to_tensor(self, frames: np.ndarray) -> torch.Tensor:
         """N×H×W×3 uint8 → N×3×S×S float in [0, 1], resized with antialiasing when H or W ≠ S."""
-        images = rearrange(torch.from_numpy(frames), "n h w c -> n c h w").float() / 255.0
+        images = images_to_tensor(frames)
         if images.shape[-2:] != (self.image_size, self.image_size):
             images = F.interpolate(images, size=(self.image_size, self.image_size), mode="bilinear",
                                    align_corners=False, antialias=True).clamp(0.0, 1.0)

@@ -1,4 +1,4 @@
-"""Turn real talking-head videos into the clip dataset layout (CONTRACTS.md, issue 3 item 2).
+"""Turn real talking-head videos into the clip dataset layout (docs/CONTRACTS.md#dataset-layout, issue 3 item 2).
 
 For every input video (mp4/mov/avi/mkv/..., or a folder of frames) the face is tracked with
 mediapipe FaceMesh, one stable square crop is chosen for the clip (``fixed``) or a smoothed track
@@ -36,15 +36,14 @@ from typing import Literal
 
 import numpy as np
 
+from synergywarp.data.clips import MANIFEST_NAME, SPLITS
 from synergywarp.errors import ConfigError, InputError
 from synergywarp.face import LandmarkDetector, apply_crop, fit_head_poses, stable_video_crops, to_crop_coords
-from synergywarp.io import VIDEO_EXTENSIONS, VideoWriter, is_video_path, list_frame_files, open_video
+from synergywarp.io import VIDEO_EXTENSIONS, VideoWriter, is_video_path, open_video
 from synergywarp.io.image import IMAGE_EXTENSIONS
 from synergywarp.io.video_writer import temporary_sibling
 
-MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
-SPLITS = ("train", "test")
 REQUIRED_ARRAYS = ("landmarks", "valid", "rotation", "pose", "scale", "translation", "fps", "identity")
 REFERENCE_FOLDER = "refs"
 
@@ -254,7 +253,7 @@ def update_manifest(out_dir: Path, records: Iterable[ClipRecord]) -> None:
     _write_manifest_file(out_dir, manifest)
 
 
-def update_reference_manifest(out_dir: Path, references: Iterable["ReferenceRecord"]) -> None:
+def update_reference_manifest(out_dir: Path, references: Iterable[ReferenceRecord]) -> None:
     """Merge reference-pool entries (by identity and name) into ``out_dir/manifest.json``."""
     manifest = _read_manifest_file(out_dir)
     entries = {(e["identity"], e["name"]): e for e in manifest.get("references", []) if isinstance(e, dict)}

@@ -1,4 +1,4 @@
-"""Which frames of a clip an item uses (SPEC §5) and the evaluation plan (SPEC §6).
+"""Which frames of a clip an item uses (docs/DESIGN.md#training) and the evaluation plan (docs/DESIGN.md#evaluation).
 
 Training items take distinct frames for source, driving and R references. References are chosen
 by one of three rules:
@@ -110,7 +110,8 @@ def select_frames(rng: np.random.Generator, eligible: np.ndarray, num_references
 
 @dataclass(frozen=True)
 class SelfReenactmentPlan:
-    """Evaluation frames of one clip (SPEC §6): source = frame 0, R references, every frame driving."""
+    """Evaluation frames of one clip (docs/DESIGN.md#evaluation): source = frame 0, R references, every frame
+    driving."""
 
     source: int
     references: tuple[int, ...]

@@ -1,7 +1,8 @@
 """Face pipeline: detection, 468-point 3D landmarks, square crops, head pose, tracked keypoints.
 
 mediapipe and dlib are imported lazily (only when a face is searched), so importing this package
-is cheap. Conventions (CONTRACTS.md): images H×W×3 uint8 RGB; pixel coordinates continuous with the
+is cheap. Conventions (docs/CONTRACTS.md#crop-normalised-coordinates): images H×W×3 uint8 RGB; pixel
+coordinates continuous with the
 origin at the top-left edge; crop-normalised coordinates x, y in [−1, 1] edge to edge, z on x's
 scale, "right-down-in"; ``p_obs = s·R·p_can + t`` with ``R = Rz(roll)·Ry(yaw)·Rx(pitch)``.
 """

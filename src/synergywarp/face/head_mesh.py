@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from synergywarp.face import mesh_regions as rg
 from synergywarp.face import FACE_TRIANGLES
+from synergywarp.face import mesh_regions as rg
 
 NUM_LANDMARKS = 468
 RING_FACTORS = (0.22, 0.55, 1.0)  # distance beyond the silhouette, × the silhouette's radius
@@ -97,7 +97,8 @@ def build_head_mesh(landmarks: np.ndarray) -> HeadMesh:
     lower = lower * lower * (3 - 2 * lower)
     exit_factor = _ray_exit(oval[:, :2], offset, OUTER_EXTENT)
 
-    points, rigidity, parent, share = [landmarks], [np.ones(NUM_LANDMARKS)], [np.full(NUM_LANDMARKS, -1)], [np.zeros(NUM_LANDMARKS)]
+    points, rigidity = [landmarks], [np.ones(NUM_LANDMARKS)]
+    parent, share = [np.full(NUM_LANDMARKS, -1)], [np.zeros(NUM_LANDMARKS)]
     for k, factor in enumerate(RING_FACTORS):
         factor_k = np.minimum(factor, RING_BORDER_SHARE[k] * exit_factor)
         ring = np.empty((len(oval), 3))

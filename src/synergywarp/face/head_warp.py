@@ -32,7 +32,7 @@ import numpy as np
 
 from synergywarp.face import mesh_regions as rg
 from synergywarp.face.mesh_render import _pixel_grid, mesh_backward_maps, normalised_to_pixels
-from synergywarp.face.pose import FACE_TRIANGLES, RIGID_LANDMARK_INDICES
+from synergywarp.face.pose import FACE_TRIANGLES
 
 HEAD_RADIUS = 0.6  # × the face width (landmarks 234 → 454): the sphere the head's pixels are lifted onto
 SHOULDER_SHARE = 0.0  # head weight of the shoulders (the body stays where it is)

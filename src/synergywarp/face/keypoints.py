@@ -1,4 +1,4 @@
-"""``motion: tracked`` keypoints (SPEC §2b): the fixed 32-landmark subset of the 468 points.
+"""``motion: tracked`` keypoints (docs/DESIGN.md#keypoint-sources): the fixed 32-landmark subset of the 468 points.
 
 The same function builds them for training and animation, so both see identical keypoints.
 """

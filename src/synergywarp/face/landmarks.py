@@ -53,7 +53,7 @@ class LandmarkDetector:
     def close(self) -> None:
         self._mesh.close()
 
-    def __enter__(self) -> "LandmarkDetector":
+    def __enter__(self) -> LandmarkDetector:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -1,6 +1,7 @@
-"""Head pose from 468 landmarks: a similarity fit to mediapipe's canonical face (SPEC §2b).
+"""Head pose from 468 landmarks: a similarity fit to mediapipe's canonical face (docs/DESIGN.md#keypoint-sources).
 
-Frames follow CONTRACTS.md: "right-down-in" (x right, y down, z into the screen), and
+Frames follow docs/CONTRACTS.md#head-pose-and-the-canonical-face: "right-down-in" (x right, y down, z into the
+screen), and
 ``p_obs = s·R·p_can + t`` with ``R = Rz(roll)·Ry(yaw)·Rx(pitch)`` (column vectors, degrees in APIs).
 With these axes a positive yaw turns the nose toward the image's left (−x), a positive pitch moves
 the nose tip down in the image (+y, head bowed), and a positive roll turns the face clockwise on

@@ -33,7 +33,7 @@ class FaceBox:
     def center(self) -> tuple[float, float]:
         return (0.5 * (self.x0 + self.x1), 0.5 * (self.y0 + self.y1))
 
-    def scaled(self, factor: float) -> "FaceBox":
+    def scaled(self, factor: float) -> FaceBox:
         """The box with all coordinates multiplied by ``factor`` (image resizing)."""
         return FaceBox(self.x0 * factor, self.y0 * factor, self.x1 * factor, self.y1 * factor, self.score)
 

@@ -10,8 +10,12 @@ import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from synergywarp.errors import InputError
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 DEFAULT_SMOOTH = 0.5
 DEFAULT_BATCH = 8
@@ -86,7 +90,7 @@ class _Progress:
 
     def __init__(self, total: int | None):
         self.total = total
-        self.bars: dict[str, object] = {}
+        self.bars: dict[str, tqdm[Any]] = {}
 
     def __call__(self, stage: str, count: int) -> None:
         from tqdm import tqdm

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from synergywarp.assets import PACKAGE_ASSETS
 from synergywarp.errors import AssetError
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+ASSETS = PACKAGE_ASSETS
 DEMO_DIR = ASSETS / "demo"
 DEMO_SOURCE = ASSETS / "portraits" / "grace_hopper.jpg"
 DEMO_DRIVING = DEMO_DIR / "driving.mp4"

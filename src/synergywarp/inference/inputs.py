@@ -8,9 +8,10 @@ resolution (the same :class:`CropTransform` machinery, so landmarks map the same
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -68,6 +69,12 @@ class PreparedFace:
     landmarks: np.ndarray | None
     box: FaceBox | None
 
+    def required_landmarks(self) -> np.ndarray:
+        """``landmarks`` (always searched for tracked models); ValueError when they were not searched."""
+        if self.landmarks is None:
+            raise ValueError(f"{self.name}: landmarks were not searched (prepare_face with need_landmarks=True)")
+        return self.landmarks
+
 
 def prepare_face(image: ImageInput, size: int, options: AnimateOptions, *, need_landmarks: bool,
                  name: str | None = None) -> PreparedFace:
@@ -76,7 +83,7 @@ def prepare_face(image: ImageInput, size: int, options: AnimateOptions, *, need_
     found = None
     if options.crop or need_landmarks:
         found = detect_landmarks(rgb, name=label)  # InputError "no face found in {label}"
-    if options.crop:
+    if options.crop and found is not None:
         crop = crop_from_landmarks(found.points, size, scale=options.crop_scale, vy=options.crop_vy)
     else:
         crop = center_square_crop(rgb.shape[0], rgb.shape[1], size)
@@ -116,7 +123,7 @@ class DrivingFrames:
         else:
             self.name = "driving frames"
             if isinstance(driving, Sequence):
-                self._frames = driving
+                self._frames = cast(Sequence[np.ndarray], driving)  # str and Path were handled above
             else:
                 self._stream = iter(driving)
         if self._frames is not None:
@@ -136,7 +143,7 @@ class DrivingFrames:
                 raise InputError("the driving input holds no frames")
             self.num_frames = len(self._frames)
 
-    def __iter__(self) -> Iterator[np.ndarray]:
+    def __iter__(self) -> Generator[np.ndarray, None, None]:
         if self._path is not None:
             _, frames = open_video(self._path, folder_fps=self.fps)
             source: Iterable[np.ndarray] = frames
@@ -166,6 +173,12 @@ class DrivingTrack:
     @property
     def num_frames(self) -> int:
         return len(self.valid)
+
+    def landmarks_at(self, index: int) -> np.ndarray:
+        """The 468×3 landmarks of frame ``index`` (tracked models); ValueError when none were tracked."""
+        if self.landmarks is None:
+            raise ValueError("the tracking pass kept no landmarks (track_driving with need_landmarks=True)")
+        return self.landmarks[index]
 
     @property
     def first_valid(self) -> int:
@@ -213,6 +226,8 @@ def track_driving(frames: DrivingFrames, size: int, options: AnimateOptions, *, 
     valid_arr = np.asarray(valid, dtype=bool)
     if not valid_arr.any():
         raise InputError(f"no face found in any frame of {frames.name}")
+    if shape is None:  # unreachable: a frame had a face
+        raise InputError(f"the driving input {frames.name} holds no frames")
     if not valid_arr.all():
         missing = np.flatnonzero(~valid_arr)
         warnings.warn(f"no face in driving frame(s) {_frame_ranges(missing)} (0-based) of {frames.name}; "

@@ -3,13 +3,14 @@
 - ``motion: learned``: the model's motion encoder; absolute (the source's canonical keypoints under
   the driving's pose and expression) or relative (the driving's change since its first frame applied
   to the source, LivePortrait's transfer) — see :func:`learned_driving_keypoints`.
-- ``motion: tracked`` (SPEC §2b): FaceMesh landmarks fitted to the canonical face
+- ``motion: tracked`` (docs/DESIGN.md#keypoint-sources): FaceMesh landmarks fitted to the canonical face
   (:func:`synergywarp.face.fit_head_pose`); :func:`transfer_tracked_motion` moves the source's
   landmarks by the driving's change in rotation, scale, translation and expression. Training uses
   the same function, so both see identical keypoints.
 - :class:`OneEuroFilter`: causal, speed-adaptive low-pass filter on keypoint sequences.
 
-Landmarks are crop-normalised (CONTRACTS.md); ``p_obs = s·R·(p_can + δ) + t`` with ``δ`` the
+Landmarks are crop-normalised (docs/CONTRACTS.md#crop-normalised-coordinates); ``p_obs = s·R·(p_can + δ) + t``
+with ``δ`` the
 expression residual in the canonical frame.
 """
 
@@ -22,19 +23,9 @@ import numpy as np
 import torch
 
 from synergywarp.face.keypoints import tracked_keypoints
-from synergywarp.face.pose import CANONICAL_FACE, RIGID_LANDMARK_INDICES, HeadPose, fit_head_pose
-from synergywarp.tracked_keypoints import TRACKED_KEYPOINT_INDICES
-
-# The landmarks tracked motion needs: the rigid set (pose fit) and the keypoint set (expression).
-MOTION_LANDMARK_INDICES: tuple[int, ...] = tuple(sorted(set(RIGID_LANDMARK_INDICES) | set(TRACKED_KEYPOINT_INDICES)))
-
-
-def expand_motion_landmarks(subset: np.ndarray) -> np.ndarray:
-    """...×M×3 points at :data:`MOTION_LANDMARK_INDICES` → ...×468×3 with NaN elsewhere."""
-    subset = np.asarray(subset, dtype=np.float32)
-    full = np.full(subset.shape[:-2] + (468, 3), np.nan, dtype=np.float32)
-    full[..., list(MOTION_LANDMARK_INDICES), :] = subset
-    return full
+from synergywarp.face.pose import CANONICAL_FACE, HeadPose, fit_head_pose
+from synergywarp.models.motion import MotionParams
+from synergywarp.models.network import SourceState, SynergyWarpNet
 
 
 def _compose(rotation: np.ndarray, scale: float, translation: np.ndarray, expression: np.ndarray) -> np.ndarray:
@@ -102,15 +93,8 @@ def transfer_tracked_motion(
     return TrackedMotionTransfer(source, driving_first, mode).landmarks(driving)
 
 
-def tracked_driving_keypoints(
-    source: np.ndarray, driving: np.ndarray, driving_first: np.ndarray,
-    mode: Literal["relative", "absolute"] = "relative",
-) -> np.ndarray:
-    """One-shot :meth:`TrackedMotionTransfer.keypoints`: ``...×32×3`` float32."""
-    return TrackedMotionTransfer(source, driving_first, mode).keypoints(driving)
-
-
-def learned_driving_keypoints(model, state, images: torch.Tensor, first_motion,
+def learned_driving_keypoints(model: SynergyWarpNet, state: SourceState, images: torch.Tensor,
+                              first_motion: MotionParams | None,
                               mode: Literal["relative", "absolute"] = "relative") -> torch.Tensor:
     """``motion: learned``: driving images ``N×3×S×S`` → keypoints ``N×K×3``.
 
@@ -120,6 +104,8 @@ def learned_driving_keypoints(model, state, images: torch.Tensor, first_motion,
     motion = model.image_motion(images)
     if mode == "absolute":
         return model.motion_keypoints(state, motion)
+    if first_motion is None:
+        raise ValueError("relative motion needs the driving reference frame's motion")
     return model.relative_driving_keypoints(state, motion, first_motion)
 
 
@@ -153,7 +139,7 @@ class OneEuroFilter:
         value = np.asarray(value, dtype=np.float64)
         if self.strength <= 0:
             return value
-        if self._value is None:
+        if self._value is None or self._speed is None:
             self._value, self._speed = value.copy(), np.zeros_like(value)
             return value.copy()
         speed = (value - self._value) / self.period
@@ -163,6 +149,3 @@ class OneEuroFilter:
         self._value = a * value + (1.0 - a) * self._value
         return self._value.copy()
 
-    def filter_sequence(self, values: np.ndarray) -> np.ndarray:
-        """Filter T samples ``T×...`` in order (continuing from the current state)."""
-        return np.stack([self(v) for v in np.asarray(values)]) if len(values) else np.asarray(values)

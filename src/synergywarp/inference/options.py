@@ -29,7 +29,7 @@ class AnimateOptions:
     fusion_mode: Literal["confidence", "add", "explicit"] | None = None  # None: the checkpoint's own
     fps: float = 25.0  # frame rate assumed for driving frames given as arrays (files carry their own)
 
-    def validate(self) -> "AnimateOptions":
+    def validate(self) -> AnimateOptions:
         """Raise :class:`ConfigError` naming the first bad field."""
         if self.motion not in ("relative", "absolute"):
             raise ConfigError(f"motion must be 'relative' or 'absolute', got {self.motion!r}")

@@ -18,9 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from einops import rearrange
 
-from synergywarp.errors import CheckpointError
+from synergywarp.assets import resolve_checkpoint
 from synergywarp.face import apply_crop, paste_back, tracked_keypoints
 from synergywarp.face.prior import PriorWarp
 from synergywarp.inference.identity import warn_on_identity_mismatch
@@ -41,32 +40,10 @@ from synergywarp.inference.motion import (
 )
 from synergywarp.inference.options import AnimateOptions
 from synergywarp.inference.runtime import Runtime
-from synergywarp.models import ReferenceTokens, SourceState, SynergyWarpNet
-
-BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "assets" / "models" / "demo.safetensors"
-
-
-def resolve_checkpoint(checkpoint: str | Path | None) -> Path:
-    """The checkpoint to load: ``checkpoint`` or the bundled demo model (CheckpointError if neither)."""
-    if checkpoint is not None:
-        return Path(checkpoint)
-    if BUNDLED_MODEL.is_file():
-        return BUNDLED_MODEL
-    raise CheckpointError(f"no bundled model at {BUNDLED_MODEL}; pass --checkpoint PATH "
-                          "(a SynergyWarp .safetensors checkpoint)")
-
-
-def to_tensor(images: np.ndarray | Sequence[np.ndarray]) -> torch.Tensor:
-    """N×H×W×3 uint8 → ``N×3×H×W`` float32 in [0, 1] (CPU)."""
-    batch = torch.from_numpy(np.ascontiguousarray(np.stack(list(images)) if not isinstance(images, np.ndarray)
-                                                  else images))
-    return rearrange(batch, "n h w c -> n c h w").float().div_(255.0)
-
-
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """``N×3×H×W`` in [0, 1] → N×H×W×3 uint8."""
-    images = images.detach().float().clamp_(0.0, 1.0).mul_(255.0).round_().to(torch.uint8)
-    return rearrange(images, "n c h w -> n h w c").cpu().numpy()
+from synergywarp.io.tensors import images_to_tensor as to_tensor
+from synergywarp.io.tensors import tensor_to_images as to_uint8
+from synergywarp.models import ModelConfig, ReferenceTokens, SourceState, SynergyWarpNet
+from synergywarp.models.motion import MotionParams
 
 
 @dataclass
@@ -109,7 +86,7 @@ class _Session:
     prepared: PreparedSource
     frames: DrivingFrames
     track: DrivingTrack | None
-    first_motion: object | None  # MotionParams of the reference frame (learned)
+    first_motion: MotionParams | None  # of the reference frame (learned)
     first_landmarks: np.ndarray | None  # 468×3 of the reference frame (tracked)
     held_motion: np.ndarray  # what is held and smoothed: K×3 keypoints (learned) or 468×3 landmarks (tracked)
     smoother: OneEuroFilter
@@ -140,7 +117,7 @@ class Animator:
 
     @classmethod
     def from_pretrained(cls, checkpoint: str | Path | None = None, device: str = "auto", dtype: str = "auto",
-                        compile: bool = False) -> "Animator":
+                        compile: bool = False) -> Animator:
         """Load a checkpoint (default: the bundled demo model) onto ``device`` with compute ``dtype``."""
         runtime = Runtime.create(device, dtype, compile)
         path = resolve_checkpoint(checkpoint)
@@ -148,15 +125,13 @@ class Animator:
 
     # ------------------------------------------------------------------ facts about the model
     @property
-    def config(self):
+    def config(self) -> ModelConfig:
         return self.model.config
 
     @property
     def trained_stages(self) -> list[str] | None:
         """The checkpoint's ``trained_stages`` metadata, or None when it does not record them."""
-        from synergywarp.models.checkpoint import trained_stages
-
-        return trained_stages(self.model)
+        return self.model.trained_stages
 
     @property
     def rac_usable(self) -> bool:
@@ -170,9 +145,9 @@ class Animator:
         stages = self.trained_stages
         origin = f" from {self.checkpoint_path}" if self.checkpoint_path else ""
         trained = f"; trained stages: {', '.join(stages)}" if stages is not None else ""
-        origin_note = getattr(self.model, "checkpoint_metadata", {}).get("source")
-        if origin_note:
-            trained += f"; source: {origin_note.strip(chr(34))}"
+        metadata = self.model.checkpoint_metadata
+        if metadata is not None and metadata.source:
+            trained += f"; source: {metadata.source}"
         return (f"model {cfg.name} ({cfg.motion} motion, {cfg.image_size}² → {cfg.output_size}²){origin} "
                 f"on {self.runtime.describe()}{trained}")
 
@@ -210,12 +185,14 @@ class Animator:
                     keypoints = self._keypoints_tensor(prepared_refs)[None] if tracked else None
                 tokens = model.encode_references(state, images, keypoints)
         dense = self.config.warp.dense_motion
-        prior = PriorWarp(dense.prior_kind, src.landmarks, src.crop_image) if dense.prior_candidate else None
+        prior = None
+        if dense.prior_candidate:
+            prior = PriorWarp(dense.prior_kind, src.required_landmarks(), src.crop_image)
         return PreparedSource(src, prepared_refs, state, tokens, fusion_mode, options, prior)
 
     def _keypoints_tensor(self, faces: Sequence[PreparedFace]) -> torch.Tensor:
         """Tracked keypoints ``N×32×3`` of prepared faces, on the device."""
-        points = np.stack([tracked_keypoints(f.landmarks) for f in faces]).astype(np.float32)
+        points = np.stack([tracked_keypoints(f.required_landmarks()) for f in faces]).astype(np.float32)
         return torch.from_numpy(points).to(self.runtime.device)
 
     # ------------------------------------------------------------------ driving (streamed)
@@ -259,14 +236,14 @@ class Animator:
                 if index == first_index:
                     first_crop = self._driving_crop(frame, index, track)
                     break
-            reader.close()  # type: ignore[attr-defined]
+            reader.close()
         first_motion = first_landmarks = None
         with self.runtime.context():
-            if tracked:
-                first_landmarks = track.landmarks[first_index]
+            if tracked and track is not None:
+                first_landmarks = track.landmarks_at(first_index)
             elif first_crop is not None:
                 first_motion = self.model.image_motion(self.runtime.to_device(to_tensor([first_crop])))
-        held = prepared.source.landmarks.astype(np.float32) if tracked else prepared.keypoints
+        held = prepared.source.required_landmarks().astype(np.float32) if tracked else prepared.keypoints
         session = _Session(prepared, frames, track, first_motion, first_landmarks,
                            held_motion=held, smoother=OneEuroFilter(options.smooth, frames.fps))
         if options.motion == "absolute" and first_crop is not None:
@@ -285,13 +262,16 @@ class Animator:
         source's landmarks moved by the driving ``N×468×3`` (tracked)."""
         prepared, mode = session.prepared, session.prepared.options.motion
         if self.config.motion == "tracked":
+            track, first = session.track, session.first_landmarks
+            if track is None or first is None:
+                raise ValueError("tracked motion needs the driving's tracking pass")
             out = np.full((len(indices), 468, 3), np.nan, np.float32)
             for row, index in enumerate(indices):
-                if session.track.valid[index]:
-                    driving = session.track.landmarks[index]
+                if track.valid[index]:
+                    driving = track.landmarks_at(index)
                     if session.tracked_transfer is None:
                         session.tracked_transfer = TrackedMotionTransfer(
-                            prepared.source.landmarks, session.first_landmarks, mode)
+                            prepared.source.required_landmarks(), first, mode)
                     out[row] = session.tracked_transfer.landmarks(driving)
             return out
         if session.first_motion is None:  # a one-shot iterator without crop: its first frame is the reference

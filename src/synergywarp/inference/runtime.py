@@ -11,47 +11,21 @@ import contextlib
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.nn.functional as F
 
+from synergywarp.devices import resolve_device
 from synergywarp.errors import ConfigError
 
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
-DTYPE_CHOICES = {"auto": None, "fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+NAMED_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+DTYPE_CHOICES = ("auto", *NAMED_DTYPES)
+ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
 
 # Device types on which 5D (volumetric) grid_sample runs on the CPU instead (MPS lacks it).
 GRID_SAMPLE_5D_FALLBACK_DEVICES: set[str] = {"mps"}
 _fallback_warned = False
-
-
-def _mps_available() -> bool:
-    backend = getattr(torch.backends, "mps", None)
-    return bool(backend is not None and backend.is_available())
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` → CUDA, else MPS, else CPU; ``cpu``/``cuda``/``cuda:N``/``mps`` checked for availability.
-
-    Raises :class:`ConfigError` for an unknown or unavailable device.
-    """
-    text = str(name).strip().lower()
-    if text == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        return torch.device("mps") if _mps_available() else torch.device("cpu")
-    base, _, index = text.partition(":")
-    if base not in DEVICE_CHOICES[1:] or (index and not (base == "cuda" and index.isdigit())):
-        raise ConfigError(f"unknown device {name!r}; choose one of {', '.join(DEVICE_CHOICES)}")
-    if base == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError("device 'cuda' requested but CUDA is not available; use --device cpu or auto")
-        if index and int(index) >= torch.cuda.device_count():
-            raise ConfigError(f"device {name!r}: only {torch.cuda.device_count()} CUDA device(s) present")
-    if base == "mps" and not _mps_available():
-        raise ConfigError("device 'mps' requested but MPS is not available; use --device cpu or auto")
-    return torch.device(text)
 
 
 def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
@@ -66,7 +40,7 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
         raise ConfigError(f"unknown dtype {name!r}; choose one of {', '.join(DTYPE_CHOICES)}")
     if text == "auto":
         return torch.float16 if device.type == "cuda" else torch.float32
-    dtype = DTYPE_CHOICES[text]
+    dtype = NAMED_DTYPES[text]
     if dtype is torch.bfloat16 and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise ConfigError("dtype bf16 is not supported on this CUDA device; use fp16 or fp32")
     if dtype is torch.float16 and device.type == "cpu":
@@ -124,7 +98,7 @@ class Runtime:
     channels_last: bool | None = None  # None: on CUDA only
 
     @classmethod
-    def create(cls, device: str = "auto", dtype: str = "auto", compile: bool = False) -> "Runtime":
+    def create(cls, device: str = "auto", dtype: str = "auto", compile: bool = False) -> Runtime:
         resolved = resolve_device(device)
         return cls(device=resolved, dtype=resolve_dtype(dtype, resolved), compile=bool(compile))
 
@@ -136,14 +110,15 @@ class Runtime:
     def use_channels_last(self) -> bool:
         return self.device.type == "cuda" if self.channels_last is None else bool(self.channels_last)
 
-    def prepare_model(self, model: torch.nn.Module) -> torch.nn.Module:
+    def prepare_model(self, model: ModuleT) -> ModuleT:
         """Move ``model`` to the device, eval mode; 2D convolutions channels-last where useful (the
         3D ones keep their layout: channels-last is a 4D format)."""
         model = model.to(self.device).eval()
         if self.use_channels_last:
             for module in model.modules():
                 if isinstance(module, torch.nn.Conv2d):
-                    module.to(memory_format=torch.channels_last)
+                    # Module.to takes memory_format at run time; torch's typed overloads omit it
+                    module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         return model
 
     def maybe_compile(self, fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -12,9 +12,8 @@ from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
-from synergywarp.io.optional_av import av
-
 from synergywarp.errors import InputError
+from synergywarp.io.optional_av import av
 
 REMUX_AUDIO_CODECS = frozenset({"aac", "mp3", "opus"})
 """Audio codecs copied into mp4 as they are; others are re-encoded to AAC."""

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from synergywarp.io.optional_av import av
 import numpy as np
 
 from synergywarp.errors import InputError
 from synergywarp.io.image import IMAGE_EXTENSIONS, read_image
+from synergywarp.io.optional_av import av
 
 VIDEO_EXTENSIONS: frozenset[str] = frozenset(
     {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".gif", ".mpg", ".mpeg", ".ts", ".wmv", ".flv"}
@@ -72,7 +72,7 @@ def list_frame_files(folder: str | Path) -> list[Path]:
 
 def open_video(
     path: str | Path, *, folder_fps: float = DEFAULT_FOLDER_FPS
-) -> tuple[VideoInfo, Iterator[np.ndarray]]:
+) -> tuple[VideoInfo, Generator[np.ndarray, None, None]]:
     """Open a video file or frame folder: its VideoInfo and a generator of H×W×3 uint8 RGB frames.
 
     The first frame is decoded here, so bad input raises InputError now rather than mid-iteration.
@@ -117,7 +117,7 @@ def read_video(path: str | Path, *, folder_fps: float = DEFAULT_FOLDER_FPS) -> t
     return np.stack(list(frames)), info.fps
 
 
-def _prepend(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+def _prepend(first: np.ndarray, rest: Iterator[np.ndarray]) -> Generator[np.ndarray, None, None]:
     yield first
     yield from rest
 
@@ -207,7 +207,7 @@ def _decode_frames(
         container.close()
 
 
-def _open_frame_folder(folder: Path, fps: float) -> tuple[VideoInfo, Iterator[np.ndarray]]:
+def _open_frame_folder(folder: Path, fps: float) -> tuple[VideoInfo, Generator[np.ndarray, None, None]]:
     files = list_frame_files(folder)
     first = read_image(files[0])
     info = VideoInfo(
@@ -217,7 +217,7 @@ def _open_frame_folder(folder: Path, fps: float) -> tuple[VideoInfo, Iterator[np
     return info, _iter_frame_files(first, files)
 
 
-def _iter_frame_files(first: np.ndarray, files: list[Path]) -> Iterator[np.ndarray]:
+def _iter_frame_files(first: np.ndarray, files: list[Path]) -> Generator[np.ndarray, None, None]:
     yield first
     for file in files[1:]:
         rgb = read_image(file)

@@ -16,12 +16,12 @@ from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
 
-from synergywarp.io.optional_av import av
 import numpy as np
 
 from synergywarp.errors import InputError
 from synergywarp.io.audio import AudioPassthrough
 from synergywarp.io.files import temporary_sibling
+from synergywarp.io.optional_av import av
 from synergywarp.io.video_reader import open_video_container
 
 _BT601_MATRIX = 6  # AVCOL_SPC_SMPTE170M

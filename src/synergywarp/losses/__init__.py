@@ -1,4 +1,4 @@
-"""Training losses (SPEC §5): functions of tensors plus the frozen perceptual network; no trainer logic.
+"""Training losses (docs/DESIGN.md#training): functions of tensors plus the frozen perceptual network; no trainer logic.
 
 Generator: :class:`GeneratorLoss` configured by :class:`LossWeights`. Discriminator:
 :func:`hinge_discriminator_loss`. Each term is also usable on its own.

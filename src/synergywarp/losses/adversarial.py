@@ -1,4 +1,4 @@
-"""Hinge GAN losses and discriminator feature matching (SPEC §5: GAN weight 1, feature matching 10).
+"""Hinge GAN losses and discriminator feature matching (docs/DESIGN.md#training: GAN weight 1, feature matching 10).
 
 Logits may be one patch map (B×1×h×w) or a sequence of them (multi-scale discriminators; terms are
 summed over the sequence).
@@ -10,9 +10,6 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
-
-GAN_WEIGHT = 1.0
-FEATURE_MATCHING_WEIGHT = 10.0
 
 Logits = torch.Tensor | Sequence[torch.Tensor]
 DiscriminatorOutput = tuple[Sequence[torch.Tensor], torch.Tensor]

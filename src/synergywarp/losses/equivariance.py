@@ -1,4 +1,5 @@
-"""Equivariance loss with a random affine + thin-plate-spline warp (SPEC §5 weight 10; motion encoder only).
+"""Equivariance loss with a random affine + thin-plate-spline warp (docs/DESIGN.md#training: weight 10; motion
+encoder only).
 
 The random transform T (as in FOMM: an identity affine plus N(0, σ_affine) noise, plus TPS with a
 ``points × points`` control grid over [−1, 1]² and N(0, σ_tps) weights) is a BACKWARD map: the warped
@@ -24,7 +25,6 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 
-EQUIVARIANCE_WEIGHT = 10.0
 _LOG_EPS = 1e-9
 
 

@@ -1,7 +1,9 @@
-"""Flow loss (ours, SPEC §5): photometric warp with the depth-collapsed flow + keypoint consistency.
+"""Flow loss (ours, docs/DESIGN.md#training): photometric warp with the depth-collapsed flow + keypoint consistency.
 
-Conventions (SPEC §2): the dense flow Φ is a BACKWARD sampling grid B×D×h×w×3 over the source feature
-volume, last axis (x, y, z) in [−1, 1], sampled with ``grid_sample(align_corners=False)``. With LivePortrait's grid quirk
+Conventions (docs/CONTRACTS.md#dense-flow): the dense flow Φ is a BACKWARD sampling grid B×D×h×w×3 over the
+source feature
+volume, last axis (x, y, z) in [−1, 1], sampled with ``grid_sample(align_corners=False)``. With LivePortrait's grid
+quirk
 (``grid_align_quirk``: an endpoint-inclusive identity grid) Φ's values live on an align_corners=True
 lattice: sample Φ at keypoints with ``align_corners=True`` then (the photometric warp stays False).
 
@@ -22,9 +24,6 @@ import torch.nn.functional as F
 from einops import rearrange, reduce
 
 from synergywarp.losses.pyramid import resize_antialiased
-
-FLOW_PHOTOMETRIC_WEIGHT = 10.0
-FLOW_KEYPOINT_WEIGHT = 1.0
 
 
 def collapse_flow_depth(flow: torch.Tensor, depth_weights: torch.Tensor | None = None) -> torch.Tensor:

@@ -1,4 +1,5 @@
-"""The generator's total loss: a weighted sum of every term of SPEC §5, configured by :class:`LossWeights`.
+"""The generator's total loss: a weighted sum of every term of docs/DESIGN.md#training, configured by
+:class:`LossWeights`.
 
     total = Σ_term weight_term · term      (a term whose weight is 0 is neither computed nor logged)
 
@@ -33,7 +34,7 @@ MOTION_ENCODER_TERMS = ("equivariance", "keypoint_prior", "deformation_prior")
 
 @dataclass(frozen=True)
 class LossWeights:
-    """Weight of each generator loss term (SPEC §5 defaults); 0 skips the term entirely."""
+    """Weight of each generator loss term (docs/DESIGN.md#training has the defaults); 0 skips the term."""
 
     l1: float = 10.0  # mean |prediction − driving|
     perceptual: float = 10.0  # VGG pyramid, per layer and level
@@ -83,9 +84,10 @@ class GeneratorLoss(nn.Module):
     to ``total``, also logged). A term with a non-zero weight whose inputs are missing raises
     ValueError naming the term and the missing inputs.
 
-    ``grid_align_quirk`` must match the model's (SPEC §2): with LivePortrait's endpoint-inclusive identity
-    grid, Φ's voxel values sit on an align_corners=True lattice, so the keypoint-consistency term samples
-    Φ with align_corners=True; the photometric term always warps with align_corners=False, as the model does.
+    ``grid_align_quirk`` must match the model's (docs/CONTRACTS.md#grid-conventions): with LivePortrait's
+    endpoint-inclusive identity grid, Φ's voxel values sit on an align_corners=True lattice, so the
+    keypoint-consistency term samples Φ with align_corners=True; the photometric term always warps with
+    align_corners=False, as the model does.
     """
 
     def __init__(

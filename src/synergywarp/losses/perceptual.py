@@ -1,4 +1,4 @@
-"""Perceptual pyramid loss on a frozen ImageNet VGG (SPEC §5), with a warned pixel-space fallback.
+"""Perceptual pyramid loss on a frozen ImageNet VGG (docs/DESIGN.md#training), with a warned pixel-space fallback.
 
     L = Σ_{s ∈ scales} Σ_l w_l · mean |φ_l(P_s(prediction)) − φ_l(P_s(target))|
 
@@ -26,10 +26,8 @@ from torch import nn
 from synergywarp.errors import AssetError
 from synergywarp.losses.pixel_pyramid import PixelPyramidLoss
 from synergywarp.losses.pyramid import DEFAULT_SCALES, image_pyramid
+from synergywarp.models.normalise import imagenet_normalise
 
-PERCEPTUAL_WEIGHT = 10.0
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 Backend = Literal["vgg16", "vgg19", "pixel"]
 
 _fallback_warned = False
@@ -79,8 +77,7 @@ class PerceptualPyramid(nn.Module):
     ) -> None:
         super().__init__()
         self.scales = tuple(scales)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.normalise = imagenet_normalise()
         self.net: nn.Module | None = None
         self.fallback: PixelPyramidLoss | None = None
         self.backend: Backend
@@ -104,7 +101,7 @@ class PerceptualPyramid(nn.Module):
             raise ValueError(f"layer_weights needs {num_layers} values for {self.backend}, got {len(weights)}")
         self.layer_weights = weights
 
-    def train(self, mode: bool = True) -> "PerceptualPyramid":
+    def train(self, mode: bool = True) -> PerceptualPyramid:
         """Keep the frozen network in eval mode whatever the caller sets."""
         super().train(mode)
         if self.net is not None:
@@ -112,7 +109,7 @@ class PerceptualPyramid(nn.Module):
         return self
 
     def _features(self, image: torch.Tensor) -> list[torch.Tensor]:
-        return _tapped_features(self.net, (image - self.mean) / self.std)
+        return _tapped_features(self.net, self.normalise(image))
 
     def forward(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if prediction.shape != target.shape:

@@ -1,4 +1,4 @@
-"""Keypoint priors for a trained motion encoder, and optional pose supervision (SPEC §5)."""
+"""Keypoint priors for a trained motion encoder, and optional pose supervision (docs/DESIGN.md#training)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,6 @@ import math
 
 import torch
 from einops import rearrange
-
-KEYPOINT_PRIOR_WEIGHT = 10.0
-DEFORMATION_PRIOR_WEIGHT = 5.0
-POSE_WEIGHT = 0.0
 
 
 def keypoint_prior_loss(

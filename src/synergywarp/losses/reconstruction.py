@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import torch
 
-L1_WEIGHT = 10.0
-
 
 def l1_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean absolute error ``mean |prediction − target|`` over all elements (SPEC §5 weight 10).
+    """Mean absolute error ``mean |prediction − target|`` over all elements (docs/DESIGN.md#training: weight 10).
 
     prediction, target: B×3×H×W images in [0, 1] (any equal shapes) -> scalar.
     """

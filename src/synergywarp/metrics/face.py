@@ -9,8 +9,8 @@ extraction is separate from scoring (:mod:`synergywarp.metrics.face_metrics`). I
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Hashable, Sequence
 
 import numpy as np
 import torch

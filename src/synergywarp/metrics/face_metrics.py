@@ -7,7 +7,7 @@ frames it skipped, so every skipped frame is counted.
 
 from __future__ import annotations
 
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -36,7 +36,7 @@ JITTER_DEFINITION = (
 METRIC_DEFINITIONS = {"AKD": AKD_DEFINITION, "AED_id": AED_DEFINITION, "CSIM-dlib": CSIM_DEFINITION,
                       "Jitter": JITTER_DEFINITION}
 
-Landmarks = Union[FaceObservation, np.ndarray, None]
+Landmarks = FaceObservation | np.ndarray | None
 
 
 def _landmarks(item: Landmarks) -> np.ndarray | None:

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -27,6 +28,7 @@ from scipy import linalg
 from synergywarp.errors import AssetError, InputError
 from synergywarp.metrics.preprocess import resize_to_eval
 from synergywarp.metrics.results import MetricValue
+from synergywarp.models.normalise import imagenet_normalise
 
 INCEPTION_ENV = "SYNERGYWARP_INCEPTION"
 INCEPTION_FILE = "inception-2015-12-05.pt"
@@ -96,14 +98,13 @@ class MobileNetV2Features:
 
         self.device = torch.device(device)
         self.model = load_mobilenet_v2(weights_path).to(self.device)
-        self.mean = torch.tensor([0.485, 0.456, 0.406], device=self.device).view(1, 3, 1, 1)
-        self.std = torch.tensor([0.229, 0.224, 0.225], device=self.device).view(1, 3, 1, 1)
+        self.normalise = imagenet_normalise().to(self.device)
 
     def __call__(self, images: torch.Tensor) -> np.ndarray:
         x = resize_to_eval(images.float()).to(self.device)
         x = F.interpolate(x, size=(224, 224), mode="bilinear", antialias=True, align_corners=False)
         with torch.no_grad():
-            features = self.model.pooled_features((x - self.mean) / self.std)
+            features = self.model.pooled_features(self.normalise(x))
         return features.double().cpu().numpy()
 
 

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from synergywarp.errors import InputError
+from synergywarp.io.tensors import tensor_to_images
 
 EVAL_SIZE = 256
 
@@ -42,5 +43,4 @@ def image_to_eval_uint8(image: np.ndarray, size: int = EVAL_SIZE) -> np.ndarray:
 
 def tensor_to_uint8_images(images: torch.Tensor, size: int = EVAL_SIZE) -> np.ndarray:
     """B×3×H×W float in [0, 1] -> B×size×size×3 uint8 RGB at the evaluation size."""
-    resized = resize_to_eval(images.detach().float().cpu(), size)
-    return (resized.clamp(0, 1) * 255.0).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    return tensor_to_images(resize_to_eval(images.detach().float().cpu(), size))

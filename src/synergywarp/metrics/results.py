@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -45,3 +46,22 @@ def mean_of_counted(name: str, per_item: np.ndarray, definition: str, network: s
     counted = ~np.isnan(per_item)
     value = float(per_item[counted].mean()) if counted.any() else float("nan")
     return MetricValue(name, value, int(counted.sum()), int((~counted).sum()), definition, network, per_item)
+
+
+def report_path(path: str | Path | None, root: Path | None = None) -> str | None:
+    """How a report names an input file or folder: the bundled demo model by its place in the package,
+    a path inside ``root`` (default: the working directory, normally the repository) relative to it, any
+    other path as the user gave it. Reports then carry no machine-specific prefixes of their own making."""
+    if path is None:
+        return None
+    from synergywarp.assets import BUNDLED_MODEL, PACKAGE_ASSETS
+
+    given = Path(path)
+    resolved = given.resolve()
+    if resolved.is_relative_to(PACKAGE_ASSETS.resolve()):
+        name = "synergywarp/assets/" + resolved.relative_to(PACKAGE_ASSETS.resolve()).as_posix()
+        return f"{name} (bundled)" if resolved == BUNDLED_MODEL.resolve() else name
+    base = (root or Path.cwd()).resolve()
+    if given.is_absolute() and resolved.is_relative_to(base):
+        return resolved.relative_to(base).as_posix()
+    return str(given)

@@ -69,3 +69,13 @@ class ResBlock3d(nn.Module):
         out = self.conv1(F.relu(self.norm1(x)))
         out = self.conv2(F.relu(self.norm2(out)))
         return out + x
+
+
+def constant_conv(in_channels: int, out_channels: int, kernel_size: int, *, weight: float, bias: float) -> nn.Conv2d:
+    """A same-padded 2D conv with every weight equal to ``weight`` and every bias to ``bias`` (an output
+    layer that starts as a constant, e.g. zero: the default init runs first, so RNG use is unchanged)."""
+    conv = nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
+    nn.init.constant_(conv.weight, weight)
+    if conv.bias is not None:  # always: built with bias=True
+        nn.init.constant_(conv.bias, bias)
+    return conv

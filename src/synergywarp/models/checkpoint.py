@@ -1,14 +1,25 @@
 """Safetensors checkpoints that carry their model config (so they rebuild their own model).
 
-Layout: the model's state dict as tensors; metadata ``format`` = ``synergywarp/1``, ``config`` (JSON of
-:class:`ModelConfig`) and any extra string fields (e.g. ``trained_stages``). Writes are atomic.
+Layout (docs/CONTRACTS.md#model-checkpoints): the model's state dict as tensors; string metadata
+``format`` = ``synergywarp/1``, ``config`` (JSON of :class:`ModelConfig`), ``config_version`` (an
+integer; absent in checkpoints written before it existed, which are version 1) and optional JSON
+fields ``trained_stages``, ``step`` and ``source``. Writes are atomic.
+
+This module reads and writes files only; :class:`~synergywarp.models.network.SynergyWarpNet` owns
+saving and loading itself (``save_pretrained`` / ``from_pretrained``) on top of it.
+
+Config migration: when a release renames a config key it raises :data:`CONFIG_VERSION` and adds the
+renames to :data:`CONFIG_MIGRATIONS`; older checkpoints are migrated on load, so they keep loading.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -19,8 +30,76 @@ from synergywarp.models.config import ModelConfig
 
 FORMAT = "synergywarp/1"
 
+#: The config layout this code writes. Checkpoints without ``config_version`` metadata are version 1.
+CONFIG_VERSION = 1
 
-def atomic_save_tensors(tensors: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str]) -> None:
+#: version v → renames (old dotted key → new dotted key) that turn a version-v config into version v + 1.
+CONFIG_MIGRATIONS: dict[int, Mapping[str, str]] = {}
+
+_KNOWN_FIELDS = ("format", "config", "config_version", "trained_stages", "step", "source")
+
+
+@dataclass
+class CheckpointMetadata:
+    """What a checkpoint records besides its config and weights.
+
+    trained_stages: the stages its training ran (e.g. ``["explicit", "rac", "cgf"]``), None if unrecorded;
+    step: the training step of the weights; source: where the weights came from (e.g. an import);
+    config_version: the config layout the file was written with (before migration);
+    extra: any other metadata fields, as stored (JSON strings).
+    """
+
+    trained_stages: list[str] | None = None
+    step: int | None = None
+    source: str | None = None
+    config_version: int = CONFIG_VERSION
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def to_strings(self) -> dict[str, str]:
+        """The optional metadata fields as safetensors strings (JSON values)."""
+        fields: dict[str, str] = dict(self.extra)
+        if self.trained_stages is not None:
+            fields["trained_stages"] = json.dumps(list(self.trained_stages))
+        if self.step is not None:
+            fields["step"] = json.dumps(int(self.step))
+        if self.source is not None:
+            fields["source"] = json.dumps(self.source)
+        return fields
+
+    @classmethod
+    def from_strings(cls, metadata: Mapping[str, str]) -> CheckpointMetadata:
+        """Parse the metadata of a file; unreadable optional fields count as unrecorded."""
+        stages = _json_field(metadata, "trained_stages")
+        step = _json_field(metadata, "step")
+        source = _json_field(metadata, "source")
+        return cls(
+            trained_stages=[str(s) for s in stages] if isinstance(stages, list) else None,
+            step=step if isinstance(step, int) and not isinstance(step, bool) else None,
+            source=source if isinstance(source, str) else None,
+            config_version=_config_version(metadata),
+            extra={k: v for k, v in metadata.items() if k not in _KNOWN_FIELDS},
+        )
+
+
+def _json_field(metadata: Mapping[str, str], key: str) -> Any:
+    raw = metadata.get(key)
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return None
+
+
+def _config_version(metadata: Mapping[str, str]) -> int:
+    raw = metadata.get("config_version", "1")
+    try:
+        return int(raw)
+    except ValueError:
+        raise CheckpointError(f"config_version {raw!r} is not an integer") from None
+
+
+def atomic_save_tensors(tensors: Mapping[str, torch.Tensor], path: str | Path, metadata: dict[str, str]) -> None:
     """Write a safetensors file via a temporary file in the same folder and an atomic rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -33,11 +112,12 @@ def atomic_save_tensors(tensors: dict[str, torch.Tensor], path: str | Path, meta
             tmp.unlink()
 
 
-def save_model(model: torch.nn.Module, path: str | Path, **extra: object) -> None:
-    """Save ``model`` (a SynergyWarpNet) with its config; ``extra`` values are stored as JSON strings."""
-    metadata = {"format": FORMAT, "config": json.dumps(model.config.to_dict())}
-    metadata.update({k: json.dumps(v) for k, v in extra.items()})
-    atomic_save_tensors(model.state_dict(), path, metadata)
+def write_checkpoint(path: str | Path, state: Mapping[str, torch.Tensor], config: ModelConfig,
+                     metadata: CheckpointMetadata | None = None) -> None:
+    """Write weights + config (+ metadata) atomically; the file records :data:`CONFIG_VERSION`."""
+    fields = (metadata or CheckpointMetadata()).to_strings()
+    fields.update({"format": FORMAT, "config": json.dumps(config.to_dict()), "config_version": str(CONFIG_VERSION)})
+    atomic_save_tensors(state, path, fields)
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:
@@ -52,7 +132,56 @@ def read_metadata(path: str | Path) -> dict[str, str]:
         raise CheckpointError(f"{path} is not a readable safetensors checkpoint ({err})") from None
 
 
-def load_state_dict_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], origin: str) -> None:
+def _rename_key(data: dict[str, Any], old: str, new: str) -> None:
+    """Move the value at dotted path ``old`` to dotted path ``new`` (no-op when ``old`` is absent)."""
+    *old_parents, old_leaf = old.split(".")
+    section: Any = data
+    for part in old_parents:
+        section = section.get(part) if isinstance(section, dict) else None
+    if not isinstance(section, dict) or old_leaf not in section:
+        return
+    value = section.pop(old_leaf)
+    *new_parents, new_leaf = new.split(".")
+    target = data
+    for part in new_parents:
+        target = target.setdefault(part, {})
+    target[new_leaf] = value
+
+
+def migrate_config(data: dict[str, Any], version: int) -> dict[str, Any]:
+    """A config dict written at ``version`` brought to :data:`CONFIG_VERSION` by the renames of
+    :data:`CONFIG_MIGRATIONS` (a new dict). CheckpointError for a version newer than this code."""
+    if version > CONFIG_VERSION:
+        raise CheckpointError(f"config version {version} is newer than this SynergyWarp reads ({CONFIG_VERSION}); "
+                              "upgrade synergywarp to load it")
+    migrated = json.loads(json.dumps(data))
+    for step in range(version, CONFIG_VERSION):
+        for old, new in CONFIG_MIGRATIONS.get(step, {}).items():
+            _rename_key(migrated, old, new)
+    return migrated
+
+
+def read_checkpoint_header(path: str | Path) -> tuple[ModelConfig, CheckpointMetadata]:
+    """The (migrated) model config and the metadata of a SynergyWarp checkpoint; one-line CheckpointError
+    for a missing, unreadable or foreign file."""
+    raw = read_metadata(path)
+    if raw.get("format") != FORMAT or "config" not in raw:
+        raise CheckpointError(f"{path} is not a SynergyWarp checkpoint (no model config in its metadata)")
+    try:
+        metadata = CheckpointMetadata.from_strings(raw)
+        config = ModelConfig.from_dict(migrate_config(json.loads(raw["config"]), metadata.config_version))
+    except (ConfigError, CheckpointError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"{path}: stored model config is invalid: {err}") from None
+    return config, metadata
+
+
+def read_tensors(path: str | Path, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """Every tensor of a safetensors file, on ``device``."""
+    with safe_open(str(path), framework="pt", device=str(device)) as f:
+        return {k: f.get_tensor(k) for k in f.keys()}
+
+
+def load_state_dict_strict(model: torch.nn.Module, state: Mapping[str, torch.Tensor], origin: str) -> None:
     """Copy ``state`` into ``model`` requiring the same keys and shapes; the error names the first mismatch."""
     expected = model.state_dict()
     for key, tensor in expected.items():
@@ -66,34 +195,3 @@ def load_state_dict_strict(model: torch.nn.Module, state: dict[str, torch.Tensor
         if key not in expected:
             raise CheckpointError(f"{origin}: unexpected key {key!r} (a checkpoint of a different architecture?)")
     model.load_state_dict(state, strict=True)
-
-
-def trained_stages(model: torch.nn.Module) -> list[str] | None:
-    """The ``trained_stages`` a loaded checkpoint records (e.g. ``["explicit", "rac", "cgf"]``), or None."""
-    raw = getattr(model, "checkpoint_metadata", {}).get("trained_stages")
-    try:
-        stages = json.loads(raw) if raw is not None else None
-    except json.JSONDecodeError:
-        return None
-    return [str(s) for s in stages] if isinstance(stages, list) else None
-
-
-def load_model(path: str | Path, map_location: str | torch.device = "cpu", config: ModelConfig | None = None):
-    """Rebuild the model stored in ``path`` (or check it against ``config``) and load its weights."""
-    from synergywarp.models.network import SynergyWarpNet
-
-    metadata = read_metadata(path)
-    if metadata.get("format") != FORMAT or "config" not in metadata:
-        raise CheckpointError(f"{path} is not a SynergyWarp checkpoint (no model config in its metadata)")
-    try:
-        stored = ModelConfig.from_dict(json.loads(metadata["config"]))
-    except (ConfigError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"{path}: stored model config is invalid: {err}") from None
-    if config is not None and config.to_dict() != stored.to_dict():
-        raise CheckpointError(f"{path} holds model {stored.name!r}, which differs from the requested {config.name!r}")
-    model = SynergyWarpNet(stored)
-    with safe_open(str(path), framework="pt", device=str(map_location)) as f:
-        state = {k: f.get_tensor(k) for k in f.keys()}
-    load_state_dict_strict(model, state, str(path))
-    model.checkpoint_metadata = {k: v for k, v in metadata.items() if k not in ("format", "config")}
-    return model.to(map_location).eval()

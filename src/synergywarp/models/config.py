@@ -144,7 +144,7 @@ class ModelConfig:
     def output_size(self) -> int:
         return self.feature_size * 4 * (2 if self.decoder.upscale > 1 else 1)
 
-    def validate(self) -> "ModelConfig":
+    def validate(self) -> ModelConfig:
         """Check cross-field constraints; raise :class:`ConfigError` naming the field."""
         from synergywarp.tracked_keypoints import NUM_TRACKED_KEYPOINTS
 
@@ -176,11 +176,11 @@ class ModelConfig:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
         return _build(cls, data, "model").validate()
 
     @classmethod
-    def from_yaml(cls, text: str) -> "ModelConfig":
+    def from_yaml(cls, text: str) -> ModelConfig:
         return cls.from_dict(yaml.safe_load(text) or {})
 
 
@@ -222,7 +222,7 @@ def _check_value(value: Any, annotation: Any, path: str) -> Any:
         if not isinstance(value, str):
             raise ConfigError(f"{path}: expected a string, got {value!r}")
         return value
-    if dataclasses.is_dataclass(annotation):
+    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
         return _build(annotation, value, path)
     return value
 

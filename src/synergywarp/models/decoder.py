@@ -68,6 +68,7 @@ class SPADEDecoder(nn.Module):
         self.up_0 = SPADEResBlock(2 * c, c, c, cfg.spade_hidden)
         self.up_1 = SPADEResBlock(c, cfg.out_channels, c, cfg.spade_hidden)
         channels = 4 if cfg.image_skip else 3
+        self.conv_img: nn.Module
         if cfg.upscale > 1:
             self.conv_img = nn.Sequential(nn.Conv2d(cfg.out_channels, channels * 4, 3, padding=1), nn.PixelShuffle(2))
         else:

@@ -56,7 +56,8 @@ class DenseMotionNetwork(nn.Module):
         self.compress = nn.Conv3d(feature_channels, cfg.compress, 1)
         self.norm = nn.BatchNorm3d(cfg.compress)
         self.occlusion = (
-            nn.Conv2d(self.hourglass.out_filters * volume_depth, 1, cfg.occlusion_kernel, padding=cfg.occlusion_kernel // 2)
+            nn.Conv2d(self.hourglass.out_filters * volume_depth, 1, cfg.occlusion_kernel,
+                      padding=cfg.occlusion_kernel // 2)
             if estimate_occlusion
             else None
         )

@@ -6,6 +6,7 @@ import torch
 from einops import repeat
 from torch import nn
 
+from synergywarp.models.blocks import constant_conv
 from synergywarp.models.config import CGFConfig
 
 
@@ -27,12 +28,12 @@ class ConfidenceGuidedFusion(nn.Module):
             nn.LeakyReLU(0.2),
             nn.Conv2d(hidden, hidden, 3, padding=1),
             nn.LeakyReLU(0.2),
-            nn.Conv2d(hidden, cfg.groups, 3, padding=1),
+            constant_conv(hidden, cfg.groups, 3, weight=0.0, bias=cfg.init_bias),
         )
-        nn.init.zeros_(self.head[-1].weight)
-        nn.init.constant_(self.head[-1].bias, cfg.init_bias)
 
-    def confidence(self, explicit: torch.Tensor, corrected: torch.Tensor, occlusion: torch.Tensor | None) -> torch.Tensor:
+    def confidence(
+        self, explicit: torch.Tensor, corrected: torch.Tensor, occlusion: torch.Tensor | None
+    ) -> torch.Tensor:
         """𝒞 ``B×groups×H×W`` in [0, 1]."""
         if occlusion is None:
             occlusion = torch.ones_like(explicit[:, :1])

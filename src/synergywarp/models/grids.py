@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 
@@ -9,7 +11,9 @@ import torch.nn.functional as F
 def _axis(n: int, align_quirk: bool, device, dtype) -> torch.Tensor:
     if align_quirk or n == 1:
         # LivePortrait: endpoints exactly −1 and +1 (align_corners=True spacing).
-        return torch.linspace(-1.0, 1.0, n, device=device, dtype=dtype) if n > 1 else torch.zeros(1, device=device, dtype=dtype)
+        if n == 1:
+            return torch.zeros(1, device=device, dtype=dtype)
+        return torch.linspace(-1.0, 1.0, n, device=device, dtype=dtype)
     # Pixel centres under align_corners=False: sampling this grid is an exact identity.
     return (torch.arange(n, device=device, dtype=dtype) * 2 + 1) / n - 1
 
@@ -42,7 +46,7 @@ def gaussian_heatmaps(keypoints: torch.Tensor, grid: torch.Tensor, variance: flo
     return torch.exp(-0.5 * diff.pow(2).sum(-1) / variance)
 
 
-def resize_grid(grid: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+def resize_grid(grid: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
     """Resize a sampling grid ``B×2×H×W`` (channels first) to ``size``: area averaging when shrinking
     (exact for affine grids at integer factors), bilinear (``align_corners=False``) when enlarging."""
     if tuple(grid.shape[-2:]) == tuple(size):

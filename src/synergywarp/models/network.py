@@ -7,14 +7,24 @@ Work that depends only on the source or the reference set is done once (:meth:`e
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+from synergywarp.errors import CheckpointError
 from synergywarp.models.appearance import AppearanceEncoder
+from synergywarp.models.checkpoint import (
+    CheckpointMetadata,
+    load_state_dict_strict,
+    read_checkpoint_header,
+    read_tensors,
+    write_checkpoint,
+)
 from synergywarp.models.config import ModelConfig
 from synergywarp.models.decoder import SPADEDecoder
 from synergywarp.models.fusion import ConfidenceGuidedFusion
@@ -36,6 +46,12 @@ class SourceState:
     motion: MotionParams | None = None
     source_only_tokens: ReferenceTokens | None = None  # RAC keys of the source alone (R = 0), built once
     image: torch.Tensor | None = None  # B×3×S×S source image, kept for the decoder's image skip
+
+    def learned_motion(self) -> tuple[torch.Tensor, MotionParams]:
+        """(canonical keypoints x_c,s ``B×K×3``, the source's motion) of a ``motion: learned`` source."""
+        if self.canonical is None or self.motion is None:
+            raise ValueError("this source was encoded with tracked keypoints; it has no learned motion")
+        return self.canonical, self.motion
 
 
 class SynergyWarpNet(nn.Module):
@@ -67,20 +83,38 @@ class SynergyWarpNet(nn.Module):
         )
         self.fusion = ConfidenceGuidedFusion(config.cgf, config.warp.out_channels)
         self.decoder = SPADEDecoder(config.decoder)
+        #: set by :meth:`from_pretrained`; None for a model built from a config
+        self.checkpoint_metadata: CheckpointMetadata | None = None
 
     # ------------------------------------------------------------------ checkpoints
     @classmethod
-    def from_pretrained(cls, path, map_location: str | torch.device = "cpu") -> "SynergyWarpNet":
-        """Rebuild a model from a safetensors checkpoint that carries its config."""
-        from synergywarp.models.checkpoint import load_model
+    def from_pretrained(
+        cls, path: str | Path, map_location: str | torch.device = "cpu", config: ModelConfig | None = None
+    ) -> SynergyWarpNet:
+        """Rebuild a model from a safetensors checkpoint that carries its config (migrated from older
+        config versions), in eval mode on ``map_location``. With ``config`` the stored config must equal
+        it. The checkpoint's metadata is kept in :attr:`checkpoint_metadata`."""
+        stored, metadata = read_checkpoint_header(path)
+        if config is not None and config.to_dict() != stored.to_dict():
+            raise CheckpointError(f"{path} holds model {stored.name!r}, which differs from the requested "
+                                  f"{config.name!r}")
+        model = cls(stored)
+        load_state_dict_strict(model, read_tensors(path, map_location), str(path))
+        model.checkpoint_metadata = metadata
+        return model.to(map_location).eval()
 
-        return load_model(path, map_location=map_location)
+    def save_pretrained(self, path: str | Path, *, trained_stages: Sequence[str] | None = None,
+                        step: int | None = None, source: str | None = None) -> None:
+        """Write weights + config (+ what training recorded) to a safetensors file, atomically."""
+        metadata = CheckpointMetadata(trained_stages=list(trained_stages) if trained_stages is not None else None,
+                                      step=step, source=source)
+        write_checkpoint(path, self.state_dict(), self.config, metadata)
 
-    def save_pretrained(self, path, **metadata) -> None:
-        """Write weights + config to a safetensors file (atomically)."""
-        from synergywarp.models.checkpoint import save_model
-
-        save_model(self, path, **metadata)
+    @property
+    def trained_stages(self) -> list[str] | None:
+        """The stages the loaded checkpoint's training ran (e.g. ``["explicit", "rac", "cgf"]``), None when
+        unrecorded or not loaded from a checkpoint."""
+        return self.checkpoint_metadata.trained_stages if self.checkpoint_metadata is not None else None
 
     # ------------------------------------------------------------------ motion
     @property
@@ -95,13 +129,14 @@ class SynergyWarpNet(nn.Module):
 
     def motion_keypoints(self, source: SourceState, motion: MotionParams) -> torch.Tensor:
         """Keypoints ``B×K×3`` of the source's canonical keypoints under another image's motion."""
-        return keypoints_from_motion(source.canonical, motion)
+        return keypoints_from_motion(source.learned_motion()[0], motion)
 
     def relative_driving_keypoints(
         self, source: SourceState, driving: MotionParams, driving_first: MotionParams
     ) -> torch.Tensor:
         """Relative transfer of the driving change (since its first frame) onto the source."""
-        return relative_keypoints(source.canonical, source.motion, driving, driving_first)
+        canonical, source_motion = source.learned_motion()
+        return relative_keypoints(canonical, source_motion, driving, driving_first)
 
     # ------------------------------------------------------------------ per source / reference set
     def encode_source(self, image: torch.Tensor, keypoints: torch.Tensor | None = None) -> SourceState:
@@ -142,7 +177,7 @@ class SynergyWarpNet(nn.Module):
                 if self.motion_encoder is None:
                     raise ValueError("motion: tracked needs reference keypoints (B×R×K×3)")
                 motion = self.motion_encoder(flat)
-                canonical = source.canonical.repeat_interleave(r, dim=0)
+                canonical = source.learned_motion()[0].repeat_interleave(r, dim=0)
                 keypoints = rearrange(keypoints_from_motion(canonical, motion), "(b r) k t -> b r k t", r=r)
         return self.rac.encode_references(volumes, keypoints, mask, source.volume, source.keypoints)
 
@@ -266,6 +301,7 @@ class SynergyWarpNet(nn.Module):
         out = self.animate(state, driving_keypoints, tokens, fusion_mode=fusion_mode,
                            return_explicit=return_explicit, prior_grid=prior_grid)
         if state.motion is not None:
+            # MotionParams beside the tensors: this dict is typed for tensors until outputs become a dataclass
             out["source_motion"] = state.motion  # type: ignore[assignment]
-            out["driving_motion"] = driving_motion  # type: ignore[assignment]
+            out["driving_motion"] = driving_motion
         return out

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+from synergywarp.models.blocks import constant_conv
 from synergywarp.models.config import RACConfig
 from synergywarp.models.grids import gaussian_heatmaps, identity_grid_3d
 from synergywarp.models.warping import ConvNormLeaky2d
@@ -52,7 +54,7 @@ class GaussianKeypointEncoder(nn.Module):
         )
 
     def forward(self, keypoints: torch.Tensor, height: int, width: int) -> torch.Tensor:
-        dtype = self.net[0].weight.dtype
+        dtype = next(self.net.parameters()).dtype
         grid = identity_grid_3d(self.depth, height, width, device=keypoints.device, dtype=keypoints.dtype)
         heat = gaussian_heatmaps(keypoints, grid, self.variance)  # b k d h w
         return self.net(rearrange(heat, "b k d h w -> b (k d) h w").to(dtype))
@@ -93,7 +95,9 @@ class CrossAttentionBlock(nn.Module):
         split = "b n (h e) -> b h n e"
         return rearrange(k, split, h=self.heads), rearrange(v, split, h=self.heads)
 
-    def forward(self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
         q = rearrange(self.to_q(self.norm_q(queries)), "b n (h e) -> b h n e", h=self.heads)
         attended = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask[:, None, None, :])
         queries = queries + self.to_out(rearrange(attended, "b h n e -> b n (h e)"))
@@ -123,9 +127,7 @@ class ReferenceAugmentedCorrection(nn.Module):
         self.blocks = nn.ModuleList(CrossAttentionBlock(d, cfg.heads, cfg.ffn_mult) for _ in range(cfg.layers))
         self.norm_out = nn.LayerNorm(d)
         self.to_feature = nn.Linear(d, feature_channels)
-        self.out = nn.Conv2d(feature_channels, feature_channels, 3, padding=1)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
+        self.out = constant_conv(feature_channels, feature_channels, 3, weight=0.0, bias=0.0)
 
     # ------------------------------------------------------------------ per reference set
     def texture(self, volume: torch.Tensor) -> torch.Tensor:
@@ -159,6 +161,8 @@ class ReferenceAugmentedCorrection(nn.Module):
         key_sets, value_sets, mask_sets = [], [], []
         batch = None
         if volumes is not None and volumes.shape[1] > 0:
+            if keypoints is None:
+                raise ValueError("reference volumes need their keypoints (B×R×K×3)")
             b, r = volumes.shape[:2]
             batch = b
             keys, values = self.key_value_tokens(
@@ -171,6 +175,8 @@ class ReferenceAugmentedCorrection(nn.Module):
             tokens_per_ref = keys.shape[1]
             mask_sets.append(mask.to(torch.bool).repeat_interleave(tokens_per_ref, dim=1))
         if self.cfg.source_as_key and source_volume is not None:
+            if source_keypoints is None:
+                raise ValueError("the source volume needs the source keypoints (B×K×3)")
             keys, values = self.key_value_tokens(source_volume, source_keypoints)
             batch = keys.shape[0]
             key_sets.append(keys)
@@ -186,7 +192,7 @@ class ReferenceAugmentedCorrection(nn.Module):
         value_sets.append(self.null_value.to(dtype).expand(batch, 1, -1))
         mask_sets.append(torch.ones(batch, 1, dtype=torch.bool, device=device))
         all_keys, all_values = torch.cat(key_sets, 1), torch.cat(value_sets, 1)
-        per_layer = [block.project_kv(all_keys, all_values) for block in self.blocks]
+        per_layer = [cast(CrossAttentionBlock, block).project_kv(all_keys, all_values) for block in self.blocks]
         count = mask.sum(1) if mask is not None else torch.zeros(batch, dtype=torch.long, device=device)
         return ReferenceTokens(
             keys=[k for k, _ in per_layer], values=[v for _, v in per_layer],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Callable
+from collections.abc import Callable
 
 from synergywarp.errors import ConfigError
 from synergywarp.models.config import (
@@ -44,7 +44,9 @@ def small() -> ModelConfig:
         image_size=128,
         motion="learned",
         num_kp=15,
-        appearance=AppearanceConfig(block_expansion=32, max_features=128, volume_channels=16, volume_depth=8, num_resblocks=3),
+        appearance=AppearanceConfig(
+            block_expansion=32, max_features=128, volume_channels=16, volume_depth=8, num_resblocks=3
+        ),
         motion_encoder=MotionEncoderConfig(depths=[2, 2, 4, 2], dims=[32, 64, 128, 256]),
         warp=WarpConfig(
             out_channels=48,
@@ -67,7 +69,9 @@ def tiny() -> ModelConfig:
         image_size=64,
         motion="learned",
         num_kp=10,
-        appearance=AppearanceConfig(block_expansion=8, max_features=32, volume_channels=8, volume_depth=4, num_resblocks=2),
+        appearance=AppearanceConfig(
+            block_expansion=8, max_features=32, volume_channels=8, volume_depth=4, num_resblocks=2
+        ),
         motion_encoder=MotionEncoderConfig(depths=[1, 1, 1, 1], dims=[8, 16, 24, 32]),
         warp=WarpConfig(
             out_channels=16,
@@ -91,7 +95,8 @@ def _tracked(base: Callable[[], ModelConfig]) -> Callable[[], ModelConfig]:
         cfg.warp.dense_motion.compress = 1  # K = 32 candidate motions: keep the hourglass input lean
         return cfg
 
-    build.__doc__ = f"{base.__doc__.split(':')[0]} with keypoints from the 3D face tracker (motion: tracked, K = 32)."
+    summary = (base.__doc__ or "").split(":")[0]
+    build.__doc__ = f"{summary} with keypoints from the 3D face tracker (motion: tracked, K = 32)."
     return build
 
 
@@ -107,7 +112,8 @@ def _mesh(base: Callable[[], ModelConfig]) -> Callable[[], ModelConfig]:
         cfg.decoder.image_skip = True
         return cfg
 
-    build.__doc__ = (f"{base.__doc__.split(':')[0]}, tracked keypoints, the face-mesh warp as one more candidate "
+    summary = (base.__doc__ or "").split(":")[0]
+    build.__doc__ = (f"{summary}, tracked keypoints, the face-mesh warp as one more candidate "
                      "motion and a full-resolution image skip (the demo model's architecture).")
     return build
 
@@ -129,7 +135,7 @@ def get_config(name: str) -> ModelConfig:
     return copy.deepcopy(_REGISTRY[key]()).validate()
 
 
-def create_model(name_or_config: "str | ModelConfig | dict", **overrides):
+def create_model(name_or_config: str | ModelConfig | dict, **overrides):
     """Build a :class:`SynergyWarpNet` from a registered name, a config or a config dict.
 
     ``overrides`` replace top-level config fields (e.g. ``motion="tracked"``)."""

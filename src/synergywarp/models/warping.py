@@ -25,18 +25,6 @@ class ConvNormLeaky2d(nn.Module):
         return F.leaky_relu(self.norm(self.conv(x)), 0.01)
 
 
-class VolumeProjection(nn.Module):
-    """P: flatten a volume ``B×C×D×H×W`` to ``B×(C·D)×H×W`` (C-major), 3×3 conv-BN-LeakyReLU, 1×1 conv."""
-
-    def __init__(self, in_channels: int, out_channels: int):
-        super().__init__()
-        self.third = ConvNormLeaky2d(in_channels, out_channels)
-        self.fourth = nn.Conv2d(out_channels, out_channels, 1)
-
-    def forward(self, volume: torch.Tensor) -> torch.Tensor:
-        return self.fourth(self.third(rearrange(volume, "b c d h w -> b (c d) h w")))
-
-
 @dataclass
 class WarpOutput:
     """feature: explicit stream E ``B×C_w×H×W``; flow ``B×D×H×W×3``; occlusion ``B×1×H×W`` or None;

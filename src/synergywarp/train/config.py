@@ -29,7 +29,7 @@ FREEZABLE = ("appearance_encoder", "motion_encoder", "warping", "rac", "fusion",
 
 @dataclass
 class DatasetSection:
-    """Where the clips are and how items are drawn (SPEC §5 sampling)."""
+    """Where the clips are and how items are drawn (docs/DESIGN.md#training, sampling)."""
 
     root: str | None = None  # DIR with train/ and test/; ``--data`` overrides
     split: str = "train"
@@ -144,7 +144,9 @@ def resolve_model_section(data: Any) -> ModelConfig:
     if "base" in data:
         extra = set(data) - {"base", "overrides"}
         if extra:
-            raise ConfigError(f"unknown config key model.{sorted(extra)[0]} (with model.base only 'overrides' is allowed)")
+            raise ConfigError(
+                f"unknown config key model.{sorted(extra)[0]} (with model.base only 'overrides' is allowed)"
+            )
         if not isinstance(data["base"], str):
             raise ConfigError(f"model.base: expected a registered model name, got {data['base']!r}")
         overrides = data.get("overrides") or {}

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from synergywarp.errors import ConfigError
+from synergywarp.devices import resolve_device
 
 
 @dataclass(frozen=True)
@@ -41,17 +41,11 @@ def launched_by_torchrun() -> bool:
 
 def pick_device(requested: str | None, local_rank: int) -> torch.device:
     """``auto``/None: this process's CUDA device when available, else CPU; ``cpu``; ``cuda[:i]``."""
-    if requested in (None, "auto"):
+    if requested is None or requested.strip().lower() == "auto":
         return torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
-    try:
-        device = torch.device(requested)
-    except RuntimeError:
-        raise ConfigError(f"--device: {requested!r} is not a device (use auto, cpu or cuda[:N])") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError(f"--device {requested}: CUDA is not available on this machine")
-        if device.index is None:
-            device = torch.device("cuda", local_rank)
+    device = resolve_device(requested)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", local_rank)
     return device
 
 

@@ -1,4 +1,4 @@
-"""The training loop (SPEC §5): generator + PatchGAN discriminator, phases, EMA, AMP, DDP, exact resume.
+"""The training loop (docs/DESIGN.md#training): generator + PatchGAN discriminator, phases, EMA, AMP, DDP, exact resume.
 
 One step: G forward → generator loss (L1, perceptual, GAN, feature matching, flow; priors and
 equivariance when the motion encoder is trained) → G update → discriminator hinge update on the real
@@ -22,11 +22,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
 
 from synergywarp.errors import ConfigError, SynergyWarpError
 from synergywarp.losses import GeneratorLoss, hinge_discriminator_loss
-from synergywarp.models import create_model
-from synergywarp.models.checkpoint import load_model, load_state_dict_strict
+from synergywarp.models import SynergyWarpNet, create_model
+from synergywarp.models.checkpoint import load_state_dict_strict
 from synergywarp.models.discriminator import MultiScaleDiscriminator
 from synergywarp.models.keypoints import bins_to_degrees, keypoints_from_motion
 from synergywarp.train import distributed as D
@@ -83,7 +84,8 @@ class Trainer:
         torch.manual_seed(t.seed)  # identical initial weights on every rank
         self.model = create_model(cfg.model).to(self.device)
         if t.init_from:
-            load_state_dict_strict(self.model, load_model(t.init_from, config=cfg.model).state_dict(), t.init_from)
+            initial = SynergyWarpNet.from_pretrained(t.init_from, config=cfg.model)
+            load_state_dict_strict(self.model, initial.state_dict(), t.init_from)
         self.weights = cfg.loss_weights()
         self.use_gan = self.weights.gan > 0 or self.weights.feature_matching > 0
         self.disc = MultiScaleDiscriminator(cfg.model.discriminator).to(self.device) if self.use_gan else None
@@ -158,7 +160,9 @@ class Trainer:
             inputs["driving_keypoints"] = batch["driving_keypoints"]
         if self.cfg.model.warp.dense_motion.prior_candidate:
             if batch.get("prior_grid") is None:
-                raise ConfigError("the model takes a prior grid but the dataset gives none (ClipDataset prior_grid=True)")
+                raise ConfigError(
+                    "the model takes a prior grid but the dataset gives none (ClipDataset prior_grid=True)"
+                )
             inputs["prior_grid"] = batch["prior_grid"]
         if mode != "explicit" and refs > 0 and batch.get("references") is not None and batch["references"].shape[1]:
             inputs["references"] = batch["references"][:, :refs]
@@ -289,7 +293,8 @@ class Trainer:
     def _resume(self) -> None:
         path = S.latest_checkpoint(self.checkpoint_dir)
         if path is None:
-            warnings.warn(f"--resume: no complete checkpoint in {self.checkpoint_dir}; starting from step 0")
+            warnings.warn(f"--resume: no complete checkpoint in {self.checkpoint_dir}; starting from step 0",
+                          stacklevel=2)
             return
         weights, state, step = S.load_checkpoint(path)
         load_state_dict_strict(self.model, S.split_prefixed(weights, "model"), str(path))
@@ -356,74 +361,97 @@ class Trainer:
         return bool(D.all_reduce_mean(self.ctx, torch.tensor([float(late)], device=self.device)).item() > 0)
 
     def train(self) -> TrainResult:
+        """Run to ``train.max_steps`` (or ``train.max_minutes``): one pass of the loader per epoch."""
         t = self.cfg.train
-        main = self.ctx.is_main
+        logger = self._open_run()
+        start_step, start_time = self.step, time.perf_counter()
+        last: dict[str, float] = {}
+        stop = False
+        try:
+            while self.step < t.max_steps and not stop:
+                for batch in self._epoch_loader():
+                    batch, values, index, phase = self._run_step(batch)
+                    stop = self._out_of_time(start_time)
+                    last = self._after_step(batch, values, index, phase, logger, final=stop) or last
+                    if self.step >= t.max_steps or stop:
+                        break
+                self._advance_epoch_if_complete()
+        finally:
+            logger.close()
+        seconds = time.perf_counter() - start_time
+        done = (self.step - start_step) * t.batch_size
+        export = self.run_dir / "model_ema.safetensors" if self.ctx.is_main else None
+        return TrainResult(self.step, self.last_checkpoint, export, seconds,
+                           done / seconds if seconds > 0 else math.nan, last)
+
+    def _open_run(self) -> TrainLogger:
+        """The run's logger; rank 0 creates the run folder and writes ``config.yaml``."""
+        t, main = self.cfg.train, self.ctx.is_main
         logger = TrainLogger(self.run_dir, main, resume_step=self.step if self.step else None,
                              total_steps=t.max_steps, progress=t.progress and main)
         if main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / "config.yaml").write_text(self.cfg.to_yaml())
-        start_step, start_time = self.step, time.perf_counter()
-        last: dict[str, float] = {}
-        out_of_time = False
-        try:
-            while self.step < t.max_steps:
-                self.sampler.set_position(self.epoch, self.batch_in_epoch)
-                loader = make_loader(self.dataset, self.sampler, self.cfg.dataset.num_workers, t.seed, self.epoch,
-                                     pin_memory=self.device.type == "cuda")
-                for batch in loader:
-                    index, phase = self.phase_at(self.step)
-                    if index != self.phase_index:
-                        self._enter_phase(index, phase)
-                    batch = batch_to_device(batch, self.device)
-                    sample_now = t.sample_every > 0 and (self.step + 1) % t.sample_every == 0
-                    values, _ = self.train_step(batch, phase)
-                    self.step += 1
-                    self.batch_in_epoch += 1
-                    mode = self._fusion_mode(phase)
-                    self.stages |= {"explicit"} | ({"rac"} if mode != "explicit" else set())
-                    self.stages |= {"cgf"} if mode == "confidence" else set()
-                    if t.check_replicas_every and self.step % t.check_replicas_every == 0:
-                        D.assert_replicas_equal(self.ctx, self.model, self.step)
-                    out_of_time = self._out_of_time(start_time)
-                    log_now = self.step % t.log_every == 0 or self.step == t.max_steps or out_of_time
-                    ckpt_now = self.step % t.checkpoint_every == 0 or self.step == t.max_steps or out_of_time
-                    if log_now or ckpt_now:
-                        self.check_finite()
-                    row: dict[str, float] = {}
-                    if log_now:
-                        names = sorted(values)
-                        stacked = D.all_reduce_mean(self.ctx, torch.stack([values[k].float().to(self.device)
-                                                                           for k in names]))
-                        last = dict(zip(names, stacked.tolist()))
-                        last["lr"] = self.sched_g.get_last_lr()[0]
-                        last["phase"] = float(index)
-                        row.update(last)
-                    if sample_now and main:
-                        self.write_samples(batch, phase)
-                    if self.cfg.eval.every and self.step % self.cfg.eval.every == 0 and main \
-                            and self.eval_dataset is not None:
-                        row.update(self.evaluate())
-                    if row:
-                        logger.log(self.step, row)
-                    if ckpt_now:
-                        self.save()
-                    logger.advance()
-                    if self.step >= t.max_steps or out_of_time:
-                        break
-                else:
-                    self.epoch += 1
-                    self.batch_in_epoch = 0
-                    continue
-                if out_of_time:
-                    break
-                if self.batch_in_epoch >= self.sampler.batches_per_epoch():
-                    self.epoch += 1
-                    self.batch_in_epoch = 0
-        finally:
-            logger.close()
-        seconds = time.perf_counter() - start_time
-        done = (self.step - start_step) * t.batch_size
-        export = self.run_dir / "model_ema.safetensors" if main else None
-        return TrainResult(self.step, self.last_checkpoint, export, seconds,
-                           done / seconds if seconds > 0 else math.nan, last)
+        return logger
+
+    def _epoch_loader(self) -> DataLoader:
+        """The loader for the rest of the current epoch (from ``batch_in_epoch``)."""
+        self.sampler.set_position(self.epoch, self.batch_in_epoch)
+        return make_loader(self.dataset, self.sampler, self.cfg.dataset.num_workers, self.cfg.train.seed,
+                           self.epoch, pin_memory=self.device.type == "cuda")
+
+    def _advance_epoch_if_complete(self) -> None:
+        """The one place the epoch advances: once every batch of the current one has been trained on."""
+        if self.batch_in_epoch >= self.sampler.batches_per_epoch():
+            self.epoch += 1
+            self.batch_in_epoch = 0
+
+    def _run_step(self, batch: dict[str, Any]) -> tuple[dict[str, Any], dict[str, torch.Tensor], int, PhaseSection]:
+        """Enter the step's phase if it changed, train on ``batch`` and count the step; returns the batch on
+        the device, the loss values, the phase index and the phase."""
+        index, phase = self.phase_at(self.step)
+        if index != self.phase_index:
+            self._enter_phase(index, phase)
+        batch = batch_to_device(batch, self.device)
+        values, _ = self.train_step(batch, phase)
+        self.step += 1
+        self.batch_in_epoch += 1
+        mode = self._fusion_mode(phase)
+        self.stages |= {"explicit"} | ({"rac"} if mode != "explicit" else set())
+        self.stages |= {"cgf"} if mode == "confidence" else set()
+        every = self.cfg.train.check_replicas_every
+        if every and self.step % every == 0:
+            D.assert_replicas_equal(self.ctx, self.model, self.step)
+        return batch, values, index, phase
+
+    def _after_step(self, batch: dict[str, Any], values: dict[str, torch.Tensor], index: int, phase: PhaseSection,
+                    logger: TrainLogger, *, final: bool) -> dict[str, float] | None:
+        """Log, sample, evaluate and checkpoint as scheduled (``final``: the run stops after this step);
+        returns the logged loss values when this step logged them."""
+        t, main = self.cfg.train, self.ctx.is_main
+        final = final or self.step == t.max_steps
+        log_now = self.step % t.log_every == 0 or final
+        ckpt_now = self.step % t.checkpoint_every == 0 or final
+        if log_now or ckpt_now:
+            self.check_finite()
+        logged = self._reduced_values(values, index) if log_now else None
+        row: dict[str, float] = dict(logged or {})
+        if t.sample_every > 0 and self.step % t.sample_every == 0 and main:
+            self.write_samples(batch, phase)
+        if self.cfg.eval.every and self.step % self.cfg.eval.every == 0 and main and self.eval_dataset is not None:
+            row.update(self.evaluate())
+        if row:
+            logger.log(self.step, row)
+        if ckpt_now:
+            self.save()
+        logger.advance()
+        return logged
+
+    def _reduced_values(self, values: dict[str, torch.Tensor], phase_index: int) -> dict[str, float]:
+        """Loss values averaged over the ranks (one device sync), plus the learning rate and the phase."""
+        names = sorted(values)
+        stacked = D.all_reduce_mean(self.ctx, torch.stack([values[k].float().to(self.device) for k in names]))
+        reduced = dict(zip(names, stacked.tolist()))
+        reduced["lr"] = self.sched_g.get_last_lr()[0]
+        reduced["phase"] = float(phase_index)
+        return reduced

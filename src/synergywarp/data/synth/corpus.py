@@ -1,6 +1,6 @@
 """Build a synthetic clip dataset from still portraits, in the layout ``prepare`` writes.
 
-``DIR/{train,test}/<identity>_<k>.mp4`` (H.264, size²) with ``<clip>.npz`` beside it (CONTRACTS.md
+``DIR/{train,test}/<identity>_<k>.mp4`` (H.264, size²) with ``<clip>.npz`` beside it (docs/CONTRACTS.md#dataset-layout
 fields plus ``expression``/``expression_names``/``target_pose``) and ``DIR/manifest.json`` (the
 manifest of :mod:`synergywarp.data.prepare`, ``source`` = "synth", plus ``portrait`` and ``seed``).
 Every face found in an image is an identity (a group photo gives several); the train/test split is
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synergywarp.data.prepare import ClipRecord, clip_is_complete, load_manifest, update_manifest
+from synergywarp.data.prepare import MANIFEST_VERSION, ClipRecord, clip_is_complete, load_manifest, update_manifest
 from synergywarp.data.synth.engine import SynthClip, SynthConfig, prepare_portrait, render_clip
 from synergywarp.errors import ConfigError, InputError
 from synergywarp.face.types import FaceLandmarks
@@ -197,7 +197,7 @@ def build_corpus(images: Sequence[str | Path], out_dir: str | Path, clips_per_im
                 seed=clip_seed_value)])
             done += 1
             report(done, total, name)
-    manifest = {"version": 1, "clips": list(load_manifest(out_dir).values()), "skipped": skipped}
+    manifest = {"version": MANIFEST_VERSION, "clips": list(load_manifest(out_dir).values()), "skipped": skipped}
     return manifest
 
 

@@ -6,7 +6,7 @@ head mesh, the soft head mask and the inpainted static background. ``render_clip
 random trajectory (or takes one), moves the head mesh in 3D, warps the head layer over the still
 background, paints the mouth interior, area-downsamples, applies per-clip photometric variation
 and an optional horizontal flip, and returns frames with per-frame ground truth in the
-CONTRACTS.md npz fields (crop-normalised landmarks; pose fitted exactly like real clips).
+docs/CONTRACTS.md#dataset-layout npz fields (crop-normalised landmarks; pose fitted exactly like real clips).
 """
 
 from __future__ import annotations
@@ -17,19 +17,30 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from synergywarp.face import mesh_regions as rg
 from synergywarp.data.synth.expression import apply_expression, expression_basis
 from synergywarp.data.synth.head_mask import head_mask, inpaint_background
-from synergywarp.face.head_mesh import HeadMesh, build_head_mesh, pose_mesh
 from synergywarp.data.synth.mouth import paint_mouth_interior
 from synergywarp.data.synth.photometric import PhotometricParams, PhotometricRanges, apply_photometric
-from synergywarp.face.mesh_render import normalised_to_pixels, warp_mesh
 from synergywarp.data.synth.trajectory import (
-    EXPRESSION_NAMES, ExpressionStrengths, PoseRanges, Trajectory, random_trajectory,
+    EXPRESSION_NAMES,
+    ExpressionStrengths,
+    PoseRanges,
+    Trajectory,
+    random_trajectory,
 )
 from synergywarp.errors import ConfigError, InputError
 from synergywarp.face import CANONICAL_FACE, fit_head_pose, fit_head_poses, rotation_from_euler
-from synergywarp.face.crop import DEFAULT_SCALE, DEFAULT_VY, CropTransform, apply_crop, crop_from_landmarks, to_crop_coords
+from synergywarp.face import mesh_regions as rg
+from synergywarp.face.crop import (
+    DEFAULT_SCALE,
+    DEFAULT_VY,
+    CropTransform,
+    apply_crop,
+    crop_from_landmarks,
+    to_crop_coords,
+)
+from synergywarp.face.head_mesh import HeadMesh, build_head_mesh, pose_mesh
+from synergywarp.face.mesh_render import normalised_to_pixels, warp_mesh
 from synergywarp.face.types import FaceLandmarks
 
 MIRROR = rg.mirror_permutation(np.asarray(CANONICAL_FACE))
@@ -117,7 +128,7 @@ class SynthClip:
     seed: int
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """The npz fields of CONTRACTS.md (plus ``target_pose``, ``flipped``, ``seed``)."""
+        """The npz fields of docs/CONTRACTS.md#dataset-layout (plus ``target_pose``, ``flipped``, ``seed``)."""
         out = {f.name: np.asarray(getattr(self, f.name)) for f in fields(self) if f.name != "frames"}
         out["fps"] = np.asarray(self.fps, np.float64)
         out["identity"] = np.asarray(self.identity)

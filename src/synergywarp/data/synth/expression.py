@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from synergywarp.face import mesh_regions as rg
 from synergywarp.data.synth.trajectory import EXPRESSION_NAMES
+from synergywarp.face import mesh_regions as rg
 
 JAW_OPEN_RADIANS = 0.2  # jaw rotation at mouth_open = 1 (lower lip drops ≈ 0.1 face widths)
 SMILE_CORNER_SHIFT = np.array([0.05, -0.045, 0.02])  # image-right corner; mirrored for the left

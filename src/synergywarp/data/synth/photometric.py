@@ -28,7 +28,7 @@ class PhotometricParams:
     gradient_angle: float  # radians
 
     @classmethod
-    def draw(cls, rng: np.random.Generator, ranges: PhotometricRanges) -> "PhotometricParams":
+    def draw(cls, rng: np.random.Generator, ranges: PhotometricRanges) -> PhotometricParams:
         def spread(limit: float) -> float:
             return float(rng.uniform(-limit, limit))
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-PORTRAIT_DIR = Path(__file__).resolve().parents[2] / "assets" / "portraits"
+from synergywarp.assets import PACKAGE_ASSETS
+
+PORTRAIT_DIR = PACKAGE_ASSETS / "portraits"
 BUNDLED_PORTRAITS = ("astronaut.jpg", "grace_hopper.jpg")
 
 

@@ -64,14 +64,14 @@ class Trajectory:
         return len(self.pose)
 
     @classmethod
-    def still(cls, frames: int) -> "Trajectory":
+    def still(cls, frames: int) -> Trajectory:
         """The source pose and a neutral face for every frame."""
         return cls(np.zeros((frames, 3)), np.zeros((frames, 2)), np.ones(frames),
                    np.zeros((frames, len(EXPRESSION_NAMES))))
 
     @classmethod
     def from_poses(cls, poses: np.ndarray, expression: dict[str, np.ndarray | float] | None = None
-                   ) -> "Trajectory":
+                   ) -> Trajectory:
         """A trajectory through given T×3 (pitch, yaw, roll) poses with optional named expressions."""
         poses = np.asarray(poses, np.float32).reshape(-1, 3)
         traj = cls.still(len(poses))

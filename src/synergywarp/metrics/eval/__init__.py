@@ -1,4 +1,5 @@
-"""``synergywarp eval``: the self/cross-reenactment and hidden-content harness with baselines in the same run (SPEC §6).
+"""``synergywarp eval``: the self/cross-reenactment and hidden-content harness with baselines in the same run
+(docs/DESIGN.md#evaluation).
 
 Modules: ``protocol`` (which frames each task uses), ``baselines`` (one adapter per method: static,
 geometric, explicit, full@R), ``extract`` (per-frame features cached on disk), ``score`` (features →
@@ -15,7 +16,13 @@ from synergywarp.metrics.eval.baselines import (
 )
 from synergywarp.metrics.eval.extract import PSNR_CAP_DB, Extraction, ExtractionStats, FeatureExtractor, FrameFeatures
 from synergywarp.metrics.eval.protocol import (
-    EvalTask, cross_plan, driving_subset, hidden_plan, parse_refs, read_pairs, self_plan,
+    EvalTask,
+    cross_plan,
+    driving_subset,
+    hidden_plan,
+    parse_refs,
+    read_pairs,
+    self_plan,
 )
 from synergywarp.metrics.eval.run import METHOD_CHOICES, EvalOptions, EvalResult, run_eval
 from synergywarp.metrics.eval.score import MethodScore, TaskFeatures, score_method

@@ -17,24 +17,23 @@ crop size S) into output frames ``N×H×W×3 uint8`` for the requested driving f
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Callable
 from typing import Protocol as TypingProtocol
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from einops import rearrange
 
 from synergywarp.data import EvalClip
-from synergywarp.metrics.eval.protocol import EvalTask
-
 from synergywarp.face.head_warp import WARP_VERSION
 from synergywarp.face.mesh_warp import RING_MOTION_SHARE
 from synergywarp.face.prior import PriorWarp
 from synergywarp.io.files import file_sha256
+from synergywarp.io.tensors import images_to_tensor, tensor_to_images
+from synergywarp.metrics.eval.protocol import EvalTask
 
 
 @dataclass
@@ -100,7 +99,11 @@ class Method(TypingProtocol):
 
     name: str
     network: str
-    cache_group: str  # what all its outputs depend on (checkpoint, version): the cache folder
+
+    @property
+    def cache_group(self) -> str:
+        """What all its outputs depend on (checkpoint, version): the cache folder."""
+        ...
 
     def fingerprint(self, task: EvalTask) -> str:
         """Everything besides the frame that its outputs for ``task`` depend on (checked on reuse)."""
@@ -187,12 +190,6 @@ class LoadedModel:
     def config(self):
         return self.model.config
 
-    @property
-    def trained_stages(self) -> list[str] | None:
-        from synergywarp.models.checkpoint import trained_stages
-
-        return trained_stages(self.model)
-
     def describe(self, fusion: str) -> str:
         cfg = self.config
         return (f"SynergyWarpNet {cfg.name} ({cfg.motion} motion, {cfg.image_size}²→{cfg.output_size}², "
@@ -200,7 +197,7 @@ class LoadedModel:
 
     def to_input(self, images: np.ndarray) -> torch.Tensor:
         """N×H×W×3 uint8 → N×3×S×S float in [0, 1] at the model's input size (antialiased bilinear)."""
-        tensor = rearrange(torch.from_numpy(np.ascontiguousarray(images)), "n h w c -> n c h w").float() / 255.0
+        tensor = images_to_tensor(images)
         size = self.config.image_size
         if tensor.shape[-1] != size or tensor.shape[-2] != size:
             tensor = F.interpolate(tensor, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
@@ -224,7 +221,7 @@ class ModelMethod:
         self.name = "explicit" if num_references is None else f"full@{num_references}"
         fusion = "explicit (RAC off, C ≡ 1)" if num_references is None else loaded.config.cgf.mode
         self.network = loaded.describe(fusion)
-        stages = loaded.trained_stages
+        stages = loaded.model.trained_stages
         if num_references is not None and stages is not None and "rac" not in stages:
             warnings.warn(f"{self.name}: the checkpoint's RAC stage was never trained (trained_stages: "
                           f"{', '.join(stages)}); its numbers describe an untrained RAC", stacklevel=2)
@@ -273,8 +270,8 @@ class ModelMethod:
                 driving_kp = (model.motion_keypoints(state, motion) if first_motion is None
                               else model.relative_driving_keypoints(state, motion, first_motion))
             image = model.animate(state, driving_kp, tokens, fusion_mode=self.fusion_mode, prior_grid=prior)["image"]
-            outputs.append(rearrange(image.float().clamp(0, 1).mul(255).round().to(torch.uint8).cpu(),
-                                     "n c h w -> n h w c").numpy())
+            assert image is not None  # animate always returns its image
+            outputs.append(tensor_to_images(image))
         return np.concatenate(outputs)
 
 

@@ -17,18 +17,18 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
-from einops import rearrange
 
 from synergywarp.face.regions import region_boxes
+from synergywarp.io.tensors import images_to_tensor
 from synergywarp.metrics import FaceAnalyzer, l1, lpips_distance, lpips_network_name, psnr, ssim
-from synergywarp.metrics.image import region_metrics
 from synergywarp.metrics.fid import FIDFeatures
+from synergywarp.metrics.image import region_metrics
 from synergywarp.metrics.preprocess import EVAL_SIZE, image_to_eval_uint8
 
 #: PSNR of images whose every value differs by one 8-bit level; identical uint8 frames (the source
@@ -43,8 +43,8 @@ EXTRACTION_VERSION = "extract-v2"
 class FrameFeatures:
     """Per-frame extraction of one (method, task) over N frames (nan where absent).
 
-    frames N int64; scalars: L1/PSNR/SSIM/LPIPS and the mouth/eye-box L1/LPIPS N float64; fid N×D float32; landmarks N×68×2 and
-    descriptors N×128 float64 (dlib, px at 256²); pose N×3 (pitch, yaw, roll deg) and expression
+    frames N int64; scalars: L1/PSNR/SSIM/LPIPS and the mouth/eye-box L1/LPIPS N float64; fid N×D float32;
+    landmarks N×68×2 and descriptors N×128 float64 (dlib, px at 256²); pose N×3 (pitch, yaw, roll deg) and expression
     N×468×3 float32 (FaceMesh on the output); has_face / has_pose: whether those were extracted.
     """
 
@@ -58,7 +58,7 @@ class FrameFeatures:
     has_face: bool = False
     has_pose: bool = False
 
-    def select(self, frames: tuple[int, ...]) -> "FrameFeatures":
+    def select(self, frames: tuple[int, ...]) -> FrameFeatures:
         """The rows of ``frames`` in that order (all must be present)."""
         position = {int(f): i for i, f in enumerate(self.frames)}
         rows = np.array([position[int(f)] for f in frames], dtype=np.int64)
@@ -66,7 +66,7 @@ class FrameFeatures:
                              self.landmarks[rows], self.descriptors[rows], self.pose[rows],
                              self.expression[rows], self.has_face, self.has_pose)
 
-    def merged(self, other: "FrameFeatures") -> "FrameFeatures":
+    def merged(self, other: FrameFeatures) -> FrameFeatures:
         """Rows of both (``other`` wins on duplicates), sorted by frame."""
         keep = ~np.isin(self.frames, other.frames)
         frames = np.concatenate([self.frames[keep], other.frames])
@@ -87,17 +87,12 @@ class FrameFeatures:
         return arrays
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "FrameFeatures":
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> FrameFeatures:
         scalars = {k: arrays[f"scalar_{k}"] if f"scalar_{k}" in arrays else np.full(len(arrays["frames"]), np.nan)
                    for k in SCALARS}
         return cls(arrays["frames"], scalars, arrays["fid"],
                    arrays["landmarks"], arrays["descriptors"], arrays["pose"], arrays["expression"],
                    bool(arrays["has_face"]), bool(arrays["has_pose"]))
-
-
-def to_float_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
-    """N×H×W×3 uint8 → N×3×H×W float32 in [0, 1]."""
-    return rearrange(torch.from_numpy(np.ascontiguousarray(images)), "n h w c -> n c h w").float().div(255).to(device)
 
 
 class FeatureExtractor:
@@ -129,10 +124,10 @@ class FeatureExtractor:
         fid_chunks = []
         for start in range(0, count, self.batch_size):
             stop = min(start + self.batch_size, count)
-            output = to_float_tensor(images[start:stop], self.device)
+            output = images_to_tensor(images[start:stop]).to(self.device)
             fid_chunks.append(np.asarray(self.fid_space(output), np.float32))
             if targets is not None:
-                target = to_float_tensor(targets[start:stop], self.device)
+                target = images_to_tensor(targets[start:stop]).to(self.device)
                 scalars["L1"][start:stop] = l1(output, target).double().cpu().numpy()
                 scalars["PSNR"][start:stop] = psnr(output, target).clamp(max=PSNR_CAP_DB).cpu().numpy()
                 scalars["SSIM"][start:stop] = ssim(output, target).cpu().numpy()

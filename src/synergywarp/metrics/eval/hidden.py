@@ -45,7 +45,7 @@ class FrameState:
     usable: np.ndarray
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "FrameState":
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> FrameState:
         landmarks = np.asarray(arrays["landmarks"], np.float64)
         usable = np.asarray(arrays["valid"], bool) & np.isfinite(landmarks).all(axis=(1, 2))
         return cls(mouth_openness(landmarks), eye_openness(landmarks), usable)
@@ -137,7 +137,8 @@ def hidden_choices(root, split: str, max_references: int, num_scored: int | None
     for photo in list_reference_photos(root):
         arrays = load_clip_arrays(photo, ("landmarks", "valid"))
         photos.setdefault(photo.identity, []).append((photo.name, FrameState.from_arrays(arrays)))
-    chosen, skipped = [], []
+    chosen: list[tuple[str, HiddenChoice]] = []
+    skipped: list[tuple[str, str]] = []
     for entry, identity, state in loaded:
         if max_clips is not None and len(chosen) >= max_clips:
             break

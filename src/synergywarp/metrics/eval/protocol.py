@@ -1,4 +1,4 @@
-"""Evaluation plans (SPEC §6): which source, reference and driving frames each task uses.
+"""Evaluation plans (docs/DESIGN.md#evaluation): which source, reference and driving frames each task uses.
 
 Self-reenactment (``self``), one task per clip of the split:
   source = frame 0; references for each R = :func:`synergywarp.data.self_reenactment_plan`
@@ -36,7 +36,7 @@ from synergywarp.errors import ConfigError, InputError
 
 Protocol = Literal["self", "cross", "hidden"]
 PROTOCOLS: tuple[str, ...] = ("self", "cross", "hidden")
-REFERENCE_RULE = "even"
+REFERENCE_RULE: Literal["even", "pose_diverse"] = "even"
 ReferenceFrame = tuple[str, int]  # (clip name or refs/<identity>/<photo>, frame index)
 
 
@@ -117,10 +117,10 @@ def _clip_length_and_valid(entry: ClipEntry) -> tuple[int, np.ndarray]:
 
 
 def _references(entry: ClipEntry, refs: tuple[int, ...], valid: np.ndarray,
-                source_frame: int) -> tuple[tuple[int, tuple[int, ...]], ...]:
+                source_frame: int) -> tuple[tuple[int, tuple[ReferenceFrame, ...]], ...]:
     usable = valid.copy()
     usable[source_frame] = False
-    plans = []
+    plans: list[tuple[int, tuple[ReferenceFrame, ...]]] = []
     for count in refs:
         try:
             plan = self_reenactment_plan(len(valid), count, REFERENCE_RULE, valid=usable)

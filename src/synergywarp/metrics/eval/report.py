@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from synergywarp.metrics import lpips_network_name
 from synergywarp.metrics.eval.score import LOWER_IS_BETTER, metric_labels
+from synergywarp.metrics.results import report_path
 
 if TYPE_CHECKING:
     from synergywarp.metrics.eval.run import EvalResult
@@ -37,7 +38,7 @@ PROTOCOL_TEXT = {
 }
 
 
-def write_per_frame_csv(result: "EvalResult", path: Path) -> None:
+def write_per_frame_csv(result: EvalResult, path: Path) -> None:
     """One row per (method, task, frame); metric columns of the protocol (blank = not computed/skipped)."""
     labels = [label for label in metric_labels(result.protocol) if label != "FID"]
     present = {key for score in result.scores for row in score.rows for key in row}
@@ -58,7 +59,7 @@ def _cell(value):
     return value
 
 
-def networks(result: "EvalResult") -> dict[str, str]:
+def networks(result: EvalResult) -> dict[str, str]:
     """Every network whose output enters a number of this run (name → description)."""
     named = {"LPIPS-alex": lpips_network_name("alex"), result.fid_name: result.fid_network}
     if result.face_metrics:
@@ -71,12 +72,12 @@ def networks(result: "EvalResult") -> dict[str, str]:
     return named
 
 
-def metrics_json(result: "EvalResult") -> dict:
+def metrics_json(result: EvalResult) -> dict:
     return {
         "protocol": result.protocol,
         "protocol_description": PROTOCOL_TEXT[result.protocol],
-        "data": str(result.data), "split": result.split, "refs": list(result.refs),
-        "checkpoint": str(result.checkpoint) if result.checkpoint else None,
+        "data": report_path(result.data), "split": result.split, "refs": list(result.refs),
+        "checkpoint": report_path(result.checkpoint),
         "tasks": [{"source_clip": t.source_clip, "source_frame": t.source_frame, "driving_clip": t.driving_clip,
                    "num_frames": len(t.driving_frames), "driving_frames": list(t.driving_frames),
                    "references": {str(r): [list(ref) for ref in f] for r, f in t.references}}
@@ -87,7 +88,7 @@ def metrics_json(result: "EvalResult") -> dict:
                     for s in result.scores],
         "networks": networks(result),
         "extraction": {"frames_computed": result.stats.computed, "frames_from_cache": result.stats.cached,
-                       "cache": str(result.cache_dir) if result.cache_dir else None},
+                       "cache": report_path(result.cache_dir)},
         "seconds": result.seconds,
         "frames_per_second": result.frames_per_second,
     }
@@ -103,7 +104,7 @@ def _format(value: float, label: str) -> str:
     return f"{value:.4f}"
 
 
-def markdown(result: "EvalResult") -> str:
+def markdown(result: EvalResult) -> str:
     """The results table (methods × metrics), then networks, definitions and counts."""
     scores = result.scores
     labels = [label for label in metric_labels(result.protocol) if any(label in s.metrics for s in scores)]
@@ -113,10 +114,11 @@ def markdown(result: "EvalResult") -> str:
         headers.append(f"{shown} {'↓' if LOWER_IS_BETTER[label] else '↑'}")
     title = {"self": "self-reenactment", "cross": "cross-reenactment", "hidden": "hidden content"}[result.protocol]
     lines = [f"# SynergyWarp evaluation ({title})", "",
-             f"Data: `{result.data}` split `{result.split}`, {len(result.tasks)} task(s), "
+             f"Data: `{report_path(result.data)}` split `{result.split}`, {len(result.tasks)} task(s), "
              f"{sum(len(t.driving_frames) for t in result.tasks)} driving frames per method; "
-             f"checkpoint: `{result.checkpoint}`." if result.checkpoint else
-             f"Data: `{result.data}` split `{result.split}`, {len(result.tasks)} task(s); no checkpoint.", "",
+             f"checkpoint: `{report_path(result.checkpoint)}`." if result.checkpoint else
+             f"Data: `{report_path(result.data)}` split `{result.split}`, {len(result.tasks)} task(s); "
+             "no checkpoint.", "",
              PROTOCOL_TEXT[result.protocol], "",
              "| method | output | " + " | ".join(headers) + " |",
              "|---|---:|" + "---:|" * len(headers)]
@@ -160,7 +162,7 @@ def markdown(result: "EvalResult") -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_reports(result: "EvalResult", out_dir: Path) -> dict[str, Path]:
+def write_reports(result: EvalResult, out_dir: Path) -> dict[str, Path]:
     """Write the three files into ``out_dir``; returns {kind: path}."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"per_frame": out_dir / "per_frame.csv", "json": out_dir / "metrics.json",

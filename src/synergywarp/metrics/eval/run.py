@@ -9,12 +9,20 @@ from pathlib import Path
 
 import torch
 
+from synergywarp import assets
 from synergywarp.data import EvalClip, find_clip, load_clip
+from synergywarp.devices import resolve_device
 from synergywarp.errors import CheckpointError, ConfigError
 from synergywarp.metrics.eval.baselines import LoadedModel, Method, TaskInputs, build_methods
-from synergywarp.metrics.eval.extract import ExtractionStats, Extraction, FeatureExtractor
+from synergywarp.metrics.eval.extract import Extraction, ExtractionStats, FeatureExtractor
 from synergywarp.metrics.eval.protocol import (
-    PROTOCOLS, EvalTask, cross_plan, hidden_plan, read_pairs, safe_name, self_plan,
+    PROTOCOLS,
+    EvalTask,
+    cross_plan,
+    hidden_plan,
+    read_pairs,
+    safe_name,
+    self_plan,
 )
 from synergywarp.metrics.eval.score import MethodScore, TaskFeatures, score_method
 
@@ -22,7 +30,6 @@ METHOD_CHOICES = ("static", "geometric-mesh", "geometric", "explicit", "full")
 DEFAULT_METHODS = ("static", "geometric", "explicit", "full")
 MODEL_METHODS = ("explicit", "full")
 REAL_GROUP = "real-v1"
-BUNDLED_MODEL = Path(__file__).resolve().parents[2] / "assets" / "models" / "demo.safetensors"
 
 
 @dataclass
@@ -46,7 +53,7 @@ class EvalOptions:
     batch_size: int = 8
     inception: Path | None = None
 
-    def validate(self) -> "EvalOptions":
+    def validate(self) -> EvalOptions:
         if self.protocol not in PROTOCOLS:
             raise ConfigError(f"--protocol must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}")
         if self.protocol == "cross" and self.pairs is None:
@@ -94,32 +101,10 @@ class EvalResult:
 
 def resolve_checkpoint(checkpoint: str | Path | None) -> Path:
     """``checkpoint`` or the bundled demo model (the inference helper's rule); CheckpointError if neither."""
-    try:
-        from synergywarp.inference.pipeline import resolve_checkpoint as resolve
-    except ImportError:
-        resolve = None
-    if resolve is not None:
-        path = Path(resolve(checkpoint))
-    elif checkpoint is not None:
-        path = Path(checkpoint)
-    elif BUNDLED_MODEL.is_file():
-        path = BUNDLED_MODEL
-    else:
-        raise CheckpointError(f"no bundled model at {BUNDLED_MODEL}; pass --checkpoint PATH "
-                              "(or --methods static,geometric to evaluate the baselines only)")
+    path = assets.resolve_checkpoint(checkpoint)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     return path
-
-
-def resolve_device(name: str) -> torch.device:
-    try:
-        from synergywarp.inference.runtime import resolve_device as resolve
-    except ImportError:
-        if name == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        return torch.device(name)
-    return resolve(name)
 
 
 class ClipStore:
@@ -154,6 +139,7 @@ def plan_tasks(options: EvalOptions) -> tuple[list[EvalTask], list[tuple[str, st
         return self_plan(options.data, options.split, options.refs, options.max_frames, options.max_clips), []
     if options.protocol == "hidden":
         return hidden_plan(options.data, options.split, options.refs, options.max_frames, options.max_clips)
+    assert options.pairs is not None  # validate() requires --pairs for the cross protocol
     return cross_plan(options.data, read_pairs(options.pairs), options.refs, options.max_frames), []
 
 

@@ -13,14 +13,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from synergywarp.metrics import (
-    METRIC_DEFINITIONS, MetricValue, aed_id, akd, csim, feature_statistics, frechet_distance, landmark_jitter,
+    METRIC_DEFINITIONS,
+    MetricValue,
+    aed_id,
+    akd,
+    csim,
+    feature_statistics,
+    frechet_distance,
+    landmark_jitter,
     lpips_network_name,
 )
 from synergywarp.metrics.eval.extract import PSNR_CAP_DB, REGION_SCALARS, FrameFeatures
-from synergywarp.metrics.image import REGION_DEFINITION, REGION_SIZES
 from synergywarp.metrics.eval.protocol import EvalTask
 from synergywarp.metrics.face import FACE_NETWORK
 from synergywarp.metrics.fid import FID_DEFINITION, FIDFeatures
+from synergywarp.metrics.image import REGION_DEFINITION, REGION_SIZES
 from synergywarp.metrics.results import mean_of_counted
 
 AED_SOURCE_DEFINITION = (
