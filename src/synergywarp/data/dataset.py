@@ -22,14 +22,24 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from synergywarp.data.augment import AugmentConfig, augment_images, augment_landmarks, augment_pose, sample_augment
-from synergywarp.data.clips import ClipEntry, FrameCache, decode_frames, list_clips, load_clip_arrays
+from synergywarp.data.clips import (
+    ClipEntry,
+    FrameCache,
+    ReferencePhoto,
+    decode_frames,
+    list_clips,
+    list_reference_photos,
+    load_clip_arrays,
+)
 from synergywarp.data.sampling import REFERENCE_CHOICES, ReferenceChoice, parse_num_references, select_frames
 from synergywarp.errors import ConfigError, InputError
 from synergywarp.face.keypoints import tracked_keypoints
 from synergywarp.face.prior import PriorWarp
+from synergywarp.face.regions import SHOWS_MORE, closedness, eye_openness, mouth_openness, openness_gain
 from synergywarp.io.tensors import images_to_tensor
 
 _ARRAY_CACHE_CLIPS = 256
+HIDDEN_REFERENCE_GAP = 25  # frames between a same-clip reference and the driving frame (hidden-content items)
 
 
 class ClipDataset(Dataset):
@@ -54,7 +64,8 @@ class ClipDataset(Dataset):
                  num_references: int | tuple[int, int] = 2, reference_choice: ReferenceChoice = "pose_diverse",
                  repeats: int = 1, augment: AugmentConfig | None = None, seed: int = 0,
                  cache_frames: bool = False, *, keypoints: bool = True, cache_clips: int = 64,
-                 prior_grid: bool = False, prior_kind: str = "mesh") -> None:
+                 prior_grid: bool = False, prior_kind: str = "mesh", output_size: int | None = None,
+                 reference_grids: bool = False, hidden_fraction: float = 0.0) -> None:
         if not isinstance(image_size, int) or image_size < 8:
             raise ConfigError(f"dataset image_size must be an integer >= 8, got {image_size!r}")
         if reference_choice not in REFERENCE_CHOICES:
@@ -78,6 +89,17 @@ class ClipDataset(Dataset):
             raise ConfigError("dataset prior_grid needs keypoints=True (the mesh warp is built from landmarks)")
         self.prior_grid = prior_grid
         self.prior_kind = prior_kind
+        if output_size is not None and (not isinstance(output_size, int) or output_size < 8):
+            raise ConfigError(f"dataset output_size must be an integer >= 8, got {output_size!r}")
+        if (reference_grids or hidden_fraction > 0) and not keypoints:
+            raise ConfigError("dataset reference_grids and hidden_fraction need keypoints=True (landmarks)")
+        if not 0.0 <= hidden_fraction <= 1.0:
+            raise ConfigError(f"dataset hidden_fraction must be in [0, 1], got {hidden_fraction!r}")
+        self.output_size = output_size
+        self.reference_grids = reference_grids
+        self.hidden_fraction = float(hidden_fraction)
+        self._identities: dict[str, str] | None = None
+        self._photos: list = []
         self.clips: list[ClipEntry] = list_clips(self.root, split)
         self._check_clips()
         self._frame_cache = FrameCache(cache_clips) if cache_frames else None
@@ -158,16 +180,15 @@ class ClipDataset(Dataset):
         eligible = self._eligible(entry, arrays)
         count = int(frame_rng.integers(self.min_references, self.max_references + 1))
         pose = arrays["pose"] if arrays is not None else None
-        selection = select_frames(frame_rng, eligible, count, self.reference_choice, pose)
+        hidden = self.hidden_fraction > 0 and arrays is not None and frame_rng.random() < self.hidden_fraction
+        picks = self._hidden_frames(frame_rng, entry, eligible, count) if hidden else None
+        if picks is None:
+            selection = select_frames(frame_rng, eligible, count, self.reference_choice, pose)
+            picks = [(entry, selection.source), (entry, selection.driving),
+                     *((entry, int(f)) for f in selection.references)]
         params = sample_augment(self.augment, augment_rng)
-
-        indices = [selection.source, selection.driving, *selection.references.tolist()]
-        if self._frame_cache is not None:
-            decoded = self._frame_cache.frames(entry, indices)
-        else:
-            decoded = decode_frames(entry, indices)
-        images = self._to_tensor(np.stack([decoded[i] for i in indices]))
-        images = augment_images(images, params)
+        frames = self._decode(picks)
+        images = augment_images(self._to_tensor(frames), params)
 
         padding = self.max_references - count
         item: dict[str, object] = {
@@ -176,15 +197,19 @@ class ClipDataset(Dataset):
             "references": _pad(images[2:], padding),
             "reference_mask": torch.arange(self.max_references) < count,
             "clip": entry.name,
-            "source_index": torch.tensor(selection.source, dtype=torch.int64),
-            "driving_index": torch.tensor(selection.driving, dtype=torch.int64),
-            "reference_indices": torch.from_numpy(np.concatenate(
-                [selection.references, np.full(padding, -1, dtype=np.int64)])),
+            "source_index": torch.tensor(picks[0][1], dtype=torch.int64),
+            "driving_index": torch.tensor(picks[1][1], dtype=torch.int64),
+            "reference_indices": torch.tensor([f for _, f in picks[2:]] + [-1] * padding, dtype=torch.int64),
         }
+        if self.output_size is not None:
+            large = augment_images(self._to_tensor(frames, self.output_size), params)
+            item.update({"source_hr": large[0], "driving_hr": large[1], "references_hr": _pad(large[2:], padding)})
         if arrays is not None:
-            landmarks = augment_landmarks(arrays["landmarks"][indices], params)
+            raw = np.stack([self._arrays(e)["landmarks"][f] for e, f in picks])
+            landmarks = augment_landmarks(raw, params)
             keypoints = torch.from_numpy(tracked_keypoints(landmarks))  # (2+R)×K×3
-            poses = torch.from_numpy(augment_pose(arrays["pose"][indices], params))  # (2+R)×3
+            raw_pose = np.stack([self._arrays(e)["pose"][f] for e, f in picks])
+            poses = torch.from_numpy(augment_pose(raw_pose, params))  # (2+R)×3
             item.update({
                 "source_keypoints": keypoints[0],
                 "driving_keypoints": keypoints[1],
@@ -199,15 +224,95 @@ class ClipDataset(Dataset):
                     source_image = (images[0].permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8)
                 prior = PriorWarp(self.prior_kind, landmarks[0], source_image)  # type: ignore[arg-type]
                 item["prior_grid"] = torch.from_numpy(prior.grid(landmarks[1], self.image_size))
+            if self.reference_grids:
+                grids = [PriorWarp("mesh", landmarks[k]).grid(landmarks[1], self.image_size)
+                         for k in range(2, 2 + count)]
+                stacked = torch.from_numpy(np.stack(grids)) if grids else torch.zeros(0, self.image_size,
+                                                                                     self.image_size, 2)
+                item["reference_grids"] = _pad(stacked, padding)
         return item
 
-    def _to_tensor(self, frames: np.ndarray) -> torch.Tensor:
-        """N×H×W×3 uint8 → N×3×S×S float in [0, 1], resized with antialiasing when H or W ≠ S."""
+    def _decode(self, picks: list[tuple[ClipEntry, int]]) -> np.ndarray:
+        """N×H×W×3 uint8 frames of (clip, frame) picks (clips decoded once each; photos read)."""
+        by_entry: dict[Path, list[int]] = {}
+        entries: dict[Path, ClipEntry] = {}
+        for e, f in picks:
+            by_entry.setdefault(e.video, []).append(f)
+            entries[e.video] = e
+        decoded: dict[Path, dict[int, np.ndarray]] = {}
+        for video, wanted in by_entry.items():
+            e = entries[video]
+            if isinstance(e, ReferencePhoto):
+                from synergywarp.io import read_image
+
+                decoded[video] = {0: read_image(e.video)}
+            elif self._frame_cache is not None:
+                decoded[video] = self._frame_cache.frames(e, wanted)
+            else:
+                decoded[video] = decode_frames(e, wanted)
+        frames = [decoded[e.video][f] for e, f in picks]
+        size = frames[0].shape[:2]
+        return np.stack([f if f.shape[:2] == size else _resize_uint8(f, size) for f in frames])
+
+    # ---------------------------------------------------------------- hidden-content items
+    def _identity_pool(self, entry: ClipEntry) -> list[ClipEntry]:
+        """Other clips of ``entry``'s identity in this split, and its reference photos."""
+        if self._identities is None:
+            self._identities = {}
+            for clip in self.clips:
+                arrays = load_clip_arrays(clip, ("identity",)) if self.keypoints else {}
+                self._identities[clip.name] = str(arrays.get("identity", clip.name))
+            self._photos = [p for p in list_reference_photos(self.root) if p.split == self.split]
+        identity = self._identities[entry.name]
+        pool: list[ClipEntry] = [c for c in self.clips if c.name != entry.name and self._identities[c.name] == identity]
+        return pool + [p for p in self._photos if p.identity == identity]
+
+    def _openness(self, entry: ClipEntry) -> tuple[np.ndarray, np.ndarray]:
+        arrays = self._arrays(entry)
+        landmarks = np.asarray(arrays["landmarks"], np.float64)
+        return mouth_openness(landmarks), eye_openness(landmarks)
+
+    def _hidden_frames(self, rng: np.random.Generator, entry: ClipEntry, eligible: np.ndarray,
+                       count: int) -> list[tuple[ClipEntry, int]] | None:
+        """(clip, frame) for source, driving and ``count`` references where the source hides what the
+        driving and the references show (mouth or eyes more open; see
+        :func:`synergywarp.face.regions.openness_gain`); None when the clip has no such frames."""
+        mouth, eyes = self._openness(entry)
+        order = eligible[np.argsort(closedness(mouth, eyes)[eligible], kind="stable")]
+        source = int(rng.choice(order[:max(1, len(order) // 4)]))
+        gain = openness_gain(mouth, eyes, mouth[source], eyes[source])
+        showing = eligible[(gain[eligible] >= SHOWS_MORE) & (np.abs(eligible - source) > 2)]
+        if len(showing) == 0:
+            return None
+        driving = int(rng.choice(showing))
+        candidates: list[tuple[ClipEntry, int]] = [(entry, int(f)) for f in showing
+                                                   if abs(int(f) - driving) >= HIDDEN_REFERENCE_GAP]
+        for other in self._identity_pool(entry):
+            other_arrays = self._arrays(other)
+            m, e = self._openness(other)
+            other_gain = openness_gain(m, e, mouth[source], eyes[source])
+            ok = np.flatnonzero(np.asarray(other_arrays["valid"], bool) & (other_gain >= SHOWS_MORE))
+            candidates += [(other, int(f)) for f in ok]
+        if len(candidates) < count:
+            return None
+        chosen = rng.choice(len(candidates), size=count, replace=False) if count else np.zeros(0, np.int64)
+        return [(entry, source), (entry, driving), *(candidates[int(k)] for k in chosen)]
+
+    def _to_tensor(self, frames: np.ndarray, size: int | None = None) -> torch.Tensor:
+        """N×H×W×3 uint8 → N×3×S×S float in [0, 1] (S = ``size`` or ``image_size``), resized with
+        antialiasing when H or W ≠ S."""
+        size = size or self.image_size
         images = images_to_tensor(frames)
-        if images.shape[-2:] != (self.image_size, self.image_size):
-            images = F.interpolate(images, size=(self.image_size, self.image_size), mode="bilinear",
-                                   align_corners=False, antialias=True).clamp(0.0, 1.0)
+        if images.shape[-2:] != (size, size):
+            images = F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False,
+                                   antialias=True).clamp(0.0, 1.0)
         return images.contiguous()
+
+
+def _resize_uint8(image: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
+    import cv2
+
+    return cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA)
 
 
 def _pad(values: torch.Tensor, padding: int) -> torch.Tensor:

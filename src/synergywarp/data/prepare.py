@@ -38,7 +38,15 @@ import numpy as np
 
 from synergywarp.data.clips import MANIFEST_NAME, SPLITS
 from synergywarp.errors import ConfigError, InputError
-from synergywarp.face import LandmarkDetector, apply_crop, fit_head_poses, stable_video_crops, to_crop_coords
+from synergywarp.face import (
+    DEFAULT_SCALE,
+    DEFAULT_VY,
+    LandmarkDetector,
+    apply_crop,
+    fit_head_poses,
+    stable_video_crops,
+    to_crop_coords,
+)
 from synergywarp.io import VIDEO_EXTENSIONS, VideoWriter, is_video_path, open_video
 from synergywarp.io.image import IMAGE_EXTENSIONS
 from synergywarp.io.video_writer import temporary_sibling
@@ -537,7 +545,8 @@ def prepare_stills(stills: Path, out_dir: Path, options: PrepareOptions,
         raise InputError(f"{stills} holds no identity folders (expected {stills}/<identity>/<photo>.jpg)")
     test = set(test_identities)
     records: list[ReferenceRecord] = []
-    kwargs = {k: v for k, v in options.crop_kwargs().items() if k in ("scale", "vy", "align_roll")}
+    scale = DEFAULT_SCALE if options.scale is None else options.scale
+    vy = DEFAULT_VY if options.vy is None else options.vy
     for folder in folders:
         identity = _sanitize(folder.name)
         split = "test" if identity in test else "train"
@@ -555,7 +564,7 @@ def prepare_stills(stills: Path, out_dir: Path, options: PrepareOptions,
             except InputError as error:
                 warnings.warn(f"reference photo skipped: {error}", stacklevel=2)
                 continue
-            crop = crop_from_landmarks(found.points, options.size, **kwargs)
+            crop = crop_from_landmarks(found.points, options.size, scale=scale, vy=vy, align_roll=options.align_roll)
             landmarks = to_crop_coords(found.points, crop)[None].astype(np.float32)
             poses = fit_head_poses(landmarks)
             write_image(image_file, apply_crop(image, crop, border="replicate"))

@@ -121,6 +121,11 @@ def warp_square(image: np.ndarray, crop: CropTransform, border: str = "constant"
                           borderMode=_BORDERS[border], borderValue=0)
 
 
+def resize_crop(crop: CropTransform, size: int) -> CropTransform:
+    """The same square of the full image sampled at ``size``² instead of ``crop.size``²."""
+    return CropTransform(np.asarray(crop.matrix, np.float64) * (size / crop.size), int(size))
+
+
 def apply_crop(image: np.ndarray, crop: CropTransform, border: str = "constant") -> np.ndarray:
     """H×W×3 uint8 image → size×size×3 crop (``border``: constant (black), replicate, reflect)."""
     return warp_square(np.asarray(image), crop, border)

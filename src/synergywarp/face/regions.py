@@ -26,6 +26,9 @@ FACE_TOP, CHIN = 10, 152
 MOUTH_POINTS = tuple(sorted(set(rg.LIPS_UPPER_OUTER + rg.LIPS_LOWER_OUTER)))
 EYE_POINTS = tuple(sorted(set(rg.RIGHT_EYE_UPPER + rg.RIGHT_EYE_LOWER + rg.LEFT_EYE_UPPER + rg.LEFT_EYE_LOWER)))
 REGIONS = ("mouth", "eyes")
+MOUTH_UNIT = 0.05  # face heights: a talking mouth opens ~0.03–0.08
+EYE_UNIT = 0.1  # eye widths: open eyes ~0.3, closed ~0.05
+SHOWS_MORE = 0.5  # a frame with gain ≥ this shows clearly more mouth interior / eye than another
 
 
 def _gap(points: np.ndarray, pairs: tuple[tuple[int, int], ...]) -> np.ndarray:
@@ -66,3 +69,14 @@ def region_boxes(landmarks: np.ndarray, pad: float = 0.25) -> dict[str, np.ndarr
     points = np.asarray(landmarks, np.float64)
     return {"mouth": _box(points[..., list(MOUTH_POINTS), :], pad, 0.5),
             "eyes": _box(points[..., list(EYE_POINTS), :], pad, 0.25)}
+
+
+def closedness(mouth: np.ndarray, eyes: np.ndarray) -> np.ndarray:
+    """How closed mouth and eyes are together: ``mouth / MOUTH_UNIT + eyes / EYE_UNIT`` (smaller = more closed)."""
+    return np.asarray(mouth) / MOUTH_UNIT + np.asarray(eyes) / EYE_UNIT
+
+
+def openness_gain(mouth: np.ndarray, eyes: np.ndarray, reference_mouth: float, reference_eyes: float) -> np.ndarray:
+    """How much more of the mouth interior and the eyes each frame shows than a reference frame, in
+    units of ``MOUTH_UNIT`` and ``EYE_UNIT`` (≥ ``SHOWS_MORE``: clearly more)."""
+    return (np.asarray(mouth) - reference_mouth) / MOUTH_UNIT + (np.asarray(eyes) - reference_eyes) / EYE_UNIT

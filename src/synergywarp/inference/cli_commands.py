@@ -27,6 +27,9 @@ def _add_runtime_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", metavar="auto|cpu|cuda|mps", help="compute device (auto)")
     parser.add_argument("--dtype", default="auto", metavar="auto|fp32|fp16|bf16",
                         help="compute precision (auto: fp16 on CUDA, else fp32)")
+    parser.add_argument("--size", type=int, default=None, metavar="PX",
+                        help="side of the animated face crop, e.g. 256 or 512 (default: 512 for models that warp "
+                        "the source at any size, such as the bundled one; else the model's own)")
 
 
 def add_animate_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -163,7 +166,7 @@ def run_animate(args: argparse.Namespace) -> int:
     from synergywarp.inference.options import AnimateOptions
 
     options = AnimateOptions(motion=args.motion, crop=not args.no_crop, paste_back=not args.no_paste_back,
-                             smooth=args.smooth, batch=args.batch).validate()
+                             smooth=args.smooth, batch=args.batch, output_size=args.size).validate()
     references = _reference_paths(args.ref, args.refs_dir)
     return _animate(Path(args.source), Path(args.driving), references, Path(args.out), args, options=options,
                     compare=bool(args.compare), frames_dir=args.frames_dir, overwrite=bool(args.overwrite))
@@ -176,5 +179,6 @@ def run_demo(args: argparse.Namespace) -> int:
 
     source, references, driving = demo_inputs()
     folder = Path(args.out)
-    return _animate(source, driving, references, folder / "demo.mp4", args, options=AnimateOptions(),
+    options = AnimateOptions(output_size=args.size).validate()
+    return _animate(source, driving, references, folder / "demo.mp4", args, options=options,
                     compare=folder / "demo_compare.mp4", frames_dir=None, overwrite=True)

@@ -9,6 +9,8 @@ from synergywarp.errors import ConfigError
 from synergywarp.face.crop import DEFAULT_SCALE, DEFAULT_VY
 
 MotionMode = Literal["relative", "absolute"]
+MIN_OUTPUT_SIZE, MAX_OUTPUT_SIZE = 64, 2048
+SHARP_OUTPUT_SIZE = 512  # default output side of models that warp the source at any size (decoder.image_skip)
 DrivingCropMode = Literal["fixed", "smooth"]
 
 
@@ -28,6 +30,7 @@ class AnimateOptions:
     check_identity: bool = True  # warn when a reference looks like another person (dlib distance)
     fusion_mode: Literal["confidence", "add", "explicit"] | None = None  # None: the checkpoint's own
     fps: float = 25.0  # frame rate assumed for driving frames given as arrays (files carry their own)
+    output_size: int | None = None  # side of the animated crop; None: 512 for image-skip models, else the model's
 
     def validate(self) -> AnimateOptions:
         """Raise :class:`ConfigError` naming the first bad field."""
@@ -47,4 +50,8 @@ class AnimateOptions:
             raise ConfigError(f"fusion_mode must be confidence, add or explicit, got {self.fusion_mode!r}")
         if not self.fps > 0:
             raise ConfigError(f"fps must be > 0, got {self.fps}")
+        if self.output_size is not None and (int(self.output_size) != self.output_size
+                                             or not MIN_OUTPUT_SIZE <= self.output_size <= MAX_OUTPUT_SIZE):
+            raise ConfigError(f"output size must be an integer in [{MIN_OUTPUT_SIZE}, {MAX_OUTPUT_SIZE}], "
+                              f"got {self.output_size}")
         return self

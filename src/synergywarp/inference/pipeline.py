@@ -21,6 +21,7 @@ import torch
 
 from synergywarp.assets import resolve_checkpoint
 from synergywarp.face import apply_crop, paste_back, tracked_keypoints
+from synergywarp.face.crop import resize_crop
 from synergywarp.face.prior import PriorWarp
 from synergywarp.inference.identity import warn_on_identity_mismatch
 from synergywarp.inference.inputs import (
@@ -38,7 +39,7 @@ from synergywarp.inference.motion import (
     TrackedMotionTransfer,
     learned_driving_keypoints,
 )
-from synergywarp.inference.options import AnimateOptions
+from synergywarp.inference.options import SHARP_OUTPUT_SIZE, AnimateOptions
 from synergywarp.inference.runtime import Runtime
 from synergywarp.io.tensors import images_to_tensor as to_tensor
 from synergywarp.io.tensors import tensor_to_images as to_uint8
@@ -72,6 +73,9 @@ class PreparedSource:
     fusion_mode: str | None
     options: AnimateOptions
     prior: PriorWarp | None = None  # the source's geometric prior warp (models with a prior candidate)
+    output_size: int | None = None  # side of the animated crop
+    reference_images: torch.Tensor | None = None  # 1×R×3×S'×S' references at the output size (pixel fusion)
+    reference_warps: list[PriorWarp] | None = None  # each reference's mesh warp (pixel fusion)
 
     @property
     def keypoints(self) -> np.ndarray:
@@ -174,9 +178,12 @@ class Animator:
             boxed = [(r.name, r.image, r.box) for r in prepared_refs if r.box is not None]
             warn_on_identity_mismatch((src.image, src.box), boxed)
         runtime, model = self.runtime, self.model
+        out_size = self.output_size(options)
+        sharp = self.config.decoder.image_skip and out_size != size
         with runtime.context():
             source_kp = self._keypoints_tensor([src]) if tracked else None
-            state = model.encode_source(runtime.to_device(to_tensor([src.crop_image])), source_kp)
+            source_hr = runtime.to_device(to_tensor([self._crop_at(src, out_size)])) if sharp else None
+            state = model.encode_source(runtime.to_device(to_tensor([src.crop_image])), source_kp, image_hr=source_hr)
             tokens = None
             if model.rac is not None and fusion_mode != "explicit":
                 images = keypoints = None
@@ -188,7 +195,27 @@ class Animator:
         prior = None
         if dense.prior_candidate:
             prior = PriorWarp(dense.prior_kind, src.required_landmarks(), src.crop_image)
-        return PreparedSource(src, prepared_refs, state, tokens, fusion_mode, options, prior)
+        reference_images = reference_warps = None
+        if model.pixel_fusion is not None and fusion_mode != "explicit" and prepared_refs:
+            crops = [self._crop_at(r, out_size) if sharp else r.crop_image for r in prepared_refs]
+            reference_images = runtime.to_device(to_tensor(crops))[None]
+            reference_warps = [PriorWarp("mesh", r.required_landmarks()) for r in prepared_refs]
+        return PreparedSource(src, prepared_refs, state, tokens, fusion_mode, options, prior, out_size,
+                              reference_images, reference_warps)
+
+    def output_size(self, options: AnimateOptions | None = None) -> int:
+        """Side of the animated crop: ``options.output_size``, else 512 for models that warp the source at
+        any size (``decoder.image_skip``), else the model's own output size."""
+        if options is not None and options.output_size is not None:
+            return int(options.output_size)  # other models' outputs are resized after the network
+        return SHARP_OUTPUT_SIZE if self.config.decoder.image_skip else self.config.output_size
+
+    @staticmethod
+    def _crop_at(face: PreparedFace, size: int) -> np.ndarray:
+        """The face's crop square sampled at ``size``² from its full image."""
+        if face.crop.size == size:
+            return face.crop_image
+        return apply_crop(face.image, resize_crop(face.crop, size), border="replicate")
 
     def _keypoints_tensor(self, faces: Sequence[PreparedFace]) -> torch.Tensor:
         """Tracked keypoints ``N×32×3`` of prepared faces, on the device."""
@@ -315,10 +342,23 @@ class Animator:
         if prepared.prior is not None:
             with self.timed("mesh_warp"):
                 prior = torch.from_numpy(prepared.prior.grids(motion, self.config.image_size)).to(self.runtime.device)
+        reference_grids = None
+        if prepared.reference_warps is not None:
+            with self.timed("mesh_warp"):
+                grids = [warp.grids(motion, self.config.image_size) for warp in prepared.reference_warps]
+                reference_grids = torch.from_numpy(np.stack(grids, axis=1)).to(self.runtime.device)
+        out_size = prepared.output_size or self.config.output_size
+        skip = self.config.decoder.image_skip
         with self.timed("model"), self.runtime.context():
             out = self._animate_fn(prepared.state, torch.from_numpy(keypoints).to(self.runtime.device),
-                                   prepared.reference_tokens, fusion_mode=prepared.fusion_mode, prior_grid=prior)
-            animated = to_uint8(out["image"])  # copies to the host, so device time is included
+                                   prepared.reference_tokens, fusion_mode=prepared.fusion_mode, prior_grid=prior,
+                                   output_size=out_size if skip else None,
+                                   reference_images=prepared.reference_images, reference_grids=reference_grids)
+            image = out["image"]
+            if image.shape[-1] != out_size:  # a model that cannot render at other sizes: resize its output
+                image = torch.nn.functional.interpolate(image.float(), size=(out_size, out_size), mode="bicubic",
+                                                        align_corners=False, antialias=image.shape[-1] > out_size)
+            animated = to_uint8(image)  # copies to the host, so device time is included
         source = prepared.source
         for row, index in enumerate(indices):
             image = animated[row]

@@ -94,6 +94,9 @@ class CGFConfig:
     hidden: int = 32
     groups: int = 1  # 1: one confidence per pixel; >1: one per channel group
     init_bias: float = 2.0  # sigmoid(2) ≈ 0.88: trust the explicit path at first
+    pixel_references: bool = False  # per-pixel fusion of decoder, warped source and warped references (image skip)
+    pixel_hidden: int = 16  # width of the per-candidate scoring head
+    reference_init: float = -6.0  # logit offset of references at initialisation (start from the source alone)
 
 
 @dataclass
@@ -157,6 +160,8 @@ class ModelConfig:
             (self.rac.dim % self.rac.heads == 0, "rac.dim must be divisible by rac.heads"),
             (self.warp.out_channels % self.cgf.groups == 0, "cgf.groups must divide warp.out_channels"),
             (self.num_kp > 0, "num_kp must be positive"),
+            (not self.cgf.pixel_references or self.decoder.image_skip,
+             "cgf.pixel_references needs decoder.image_skip (the decoder's blend channel)"),
             (self.motion != "tracked" or self.num_kp == NUM_TRACKED_KEYPOINTS,
              f"num_kp must be {NUM_TRACKED_KEYPOINTS} for motion: tracked"),
             (self.rac.attention_grid <= self.feature_size, "rac.attention_grid must not exceed the feature size"),

@@ -48,9 +48,27 @@ def gaussian_heatmaps(keypoints: torch.Tensor, grid: torch.Tensor, variance: flo
 
 def resize_grid(grid: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
     """Resize a sampling grid ``B×2×H×W`` (channels first) to ``size``: area averaging when shrinking
-    (exact for affine grids at integer factors), bilinear (``align_corners=False``) when enlarging."""
+    (exact for affine grids at integer factors), linear interpolation between pixel centres when
+    enlarging, extrapolated linearly beyond the outer centres (exact for affine grids, borders included)."""
     if tuple(grid.shape[-2:]) == tuple(size):
         return grid
     if grid.shape[-2] >= size[0] and grid.shape[-1] >= size[1]:
         return F.interpolate(grid, size=size, mode="area")
-    return F.interpolate(grid, size=size, mode="bilinear", align_corners=False)
+    return _linear_resize(_linear_resize(grid, -2, int(size[0])), -1, int(size[1]))
+
+
+def _linear_resize(values: torch.Tensor, dim: int, size: int) -> torch.Tensor:
+    """Resample ``values`` along ``dim`` to ``size`` samples at pixel centres (align_corners=False
+    positions), linear inside and linearly extrapolated at both ends."""
+    count = values.shape[dim]
+    if count == size:
+        return values
+    if count == 1:
+        return values.expand(*values.shape[:dim % values.ndim], size, *values.shape[dim % values.ndim + 1:])
+    position = (torch.arange(size, device=values.device, dtype=torch.float32) + 0.5) * (count / size) - 0.5
+    low = position.floor().clamp(0, count - 2).long()
+    frac = (position - low).to(values.dtype)
+    shape = [1] * values.ndim
+    shape[dim] = size
+    a, b = values.index_select(dim, low), values.index_select(dim, low + 1)
+    return a + (b - a) * frac.view(shape)

@@ -27,7 +27,7 @@ from synergywarp.models.checkpoint import (
 )
 from synergywarp.models.config import ModelConfig
 from synergywarp.models.decoder import SPADEDecoder
-from synergywarp.models.fusion import ConfidenceGuidedFusion
+from synergywarp.models.fusion import CandidateFusion, ConfidenceGuidedFusion, grid_stretch
 from synergywarp.models.grids import resize_grid
 from synergywarp.models.keypoints import keypoints_from_motion, relative_keypoints
 from synergywarp.models.motion import MotionEncoder, MotionParams
@@ -46,6 +46,7 @@ class SourceState:
     motion: MotionParams | None = None
     source_only_tokens: ReferenceTokens | None = None  # RAC keys of the source alone (R = 0), built once
     image: torch.Tensor | None = None  # B×3×S×S source image, kept for the decoder's image skip
+    image_hr: torch.Tensor | None = None  # B×3×H×W the source at any higher resolution (output sharper than S)
 
     def learned_motion(self) -> tuple[torch.Tensor, MotionParams]:
         """(canonical keypoints x_c,s ``B×K×3``, the source's motion) of a ``motion: learned`` source."""
@@ -82,6 +83,7 @@ class SynergyWarpNet(nn.Module):
             else None
         )
         self.fusion = ConfidenceGuidedFusion(config.cgf, config.warp.out_channels)
+        self.pixel_fusion = CandidateFusion(config.cgf) if config.cgf.pixel_references else None
         self.decoder = SPADEDecoder(config.decoder)
         #: set by :meth:`from_pretrained`; None for a model built from a config
         self.checkpoint_metadata: CheckpointMetadata | None = None
@@ -139,18 +141,22 @@ class SynergyWarpNet(nn.Module):
         return relative_keypoints(canonical, source_motion, driving, driving_first)
 
     # ------------------------------------------------------------------ per source / reference set
-    def encode_source(self, image: torch.Tensor, keypoints: torch.Tensor | None = None) -> SourceState:
-        """Appearance volume and keypoints of the source (once per source)."""
+    def encode_source(self, image: torch.Tensor, keypoints: torch.Tensor | None = None, *,
+                      image_hr: torch.Tensor | None = None) -> SourceState:
+        """Appearance volume and keypoints of the source (once per source). ``image_hr`` ``B×3×H×W``: the
+        same crop at a higher resolution, which models with ``decoder.image_skip`` warp for outputs
+        larger than the network's (see :meth:`animate`'s ``output_size``)."""
         volume = self.appearance_encoder(image)
-        kept = image if self.config.decoder.image_skip else None
+        skip = self.config.decoder.image_skip
+        kept, kept_hr = (image, image_hr) if skip else (None, None)
         if self.motion_encoder is None:
             if keypoints is None:
                 raise ValueError("motion: tracked needs source keypoints (B×K×3)")
-            return SourceState(volume=volume, keypoints=keypoints, image=kept)
+            return SourceState(volume=volume, keypoints=keypoints, image=kept, image_hr=kept_hr)
         motion = self.motion_encoder(image)
         return SourceState(
             volume=volume, keypoints=keypoints_from_motion(motion.kp, motion), canonical=motion.kp, motion=motion,
-            image=kept,
+            image=kept, image_hr=kept_hr,
         )
 
     def encode_references(
@@ -191,12 +197,23 @@ class SynergyWarpNet(nn.Module):
         fusion_mode: str | None = None,
         return_explicit: bool = False,
         prior_grid: torch.Tensor | None = None,
+        output_size: int | None = None,
+        reference_images: torch.Tensor | None = None,
+        reference_grids: torch.Tensor | None = None,
+        reference_mask: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor | None]:
         """Animate the cached source with driving keypoints ``N×K×3`` (source batch 1 or N).
 
         ``fusion_mode="explicit"`` skips RAC and CGF (the LivePortrait-equivalent explicit path).
         ``prior_grid`` ``N×H×W×2`` (backward sampling grid, align_corners=False convention) is required
         by models with ``warp.dense_motion.prior_candidate`` and ignored by others.
+        ``output_size``: side of the output for models with ``decoder.image_skip`` (default
+        ``config.output_size``): the flow, the blend weights and the decoder's RGB are upsampled and the
+        source (``SourceState.image_hr`` when given) is warped at that size, so the output is as sharp as
+        the source crop. Models with ``cgf.pixel_references`` also fuse the references per pixel:
+        ``reference_images`` ``N×R×3×H×W`` (or ``1×R×...``), ``reference_grids`` ``N×R×h×w×2`` (each
+        reference warped to the driving pose, e.g. its mesh warp to the driving landmarks) and
+        ``reference_mask`` ``N×R`` bool; without them (or in explicit mode) R = 0.
         Returns a dict: image ``N×3×S'×S'``, explicit_feature E, correction A, fused_feature,
         confidence ``N×g×h×w``, flow ``N×D×h×w×3``, occlusion ``N×1×h×w``, masks, kp_source,
         kp_driving and (with ``return_explicit``) explicit_image = G(E).
@@ -224,8 +241,17 @@ class SynergyWarpNet(nn.Module):
                 references = source.source_only_tokens
             correction = self.rac(explicit, driving_keypoints, references)
             fused, confidence = self.fusion(explicit, explicit + correction, warp.occlusion, mode=mode)
+        pixels = None
+        if self.pixel_fusion is not None and mode != "explicit" and reference_images is not None \
+                and reference_grids is not None and reference_images.shape[1] > 0:
+            pixels = (reference_images, reference_grids, reference_mask)
+        image_hr = source.image_hr
+        if image_hr is not None and image_hr.shape[0] != n:
+            image_hr = image_hr.expand(n, *image_hr.shape[1:])
+        rendered, weights = self._render(fused, warp.flow, image, prior_grid, image_hr, output_size, pixels)
         out: dict[str, torch.Tensor | None] = {
-            "image": self._render(fused, warp.flow, image, prior_grid),
+            "image": rendered,
+            "fusion_weights": weights,
             "explicit_feature": explicit,
             "correction": correction,
             "fused_feature": fused,
@@ -238,35 +264,67 @@ class SynergyWarpNet(nn.Module):
         }
         if return_explicit:
             out["explicit_image"] = (
-                self._render(explicit, warp.flow, image, prior_grid) if correction is not None else out["image"]
+                self._render(explicit, warp.flow, image, prior_grid, image_hr, output_size)[0]
+                if correction is not None or pixels is not None else out["image"]
             )
         return out
 
     def _render(self, feature: torch.Tensor, flow: torch.Tensor, source_image: torch.Tensor | None,
-                prior_grid: torch.Tensor | None = None) -> torch.Tensor:
-        """G(feature) ``N×3×S'×S'``; with ``decoder.image_skip`` blended with the source image warped at
-        full resolution by the flow's depth-averaged (x, y): ``w·G_rgb + (1 − w)·warp(source)``. With a
-        prior grid the warp is the full-resolution prior plus the upsampled difference flow − prior."""
+                prior_grid: torch.Tensor | None = None, source_hr: torch.Tensor | None = None,
+                output_size: int | None = None,
+                references: tuple[torch.Tensor, torch.Tensor, torch.Tensor | None] | None = None,
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(image ``N×3×S'×S'``, fusion weights ``N×(2+R)×S'×S'`` or None).
+
+        Without ``decoder.image_skip``: G(feature). With it the decoder's RGB is blended with the source
+        warped by the flow's depth-averaged (x, y) at the output size S' (``output_size`` or the
+        decoder's): ``w·G_rgb + (1 − w)·warp(source)``; with a prior grid the warp is the prior at full
+        resolution plus the upsampled difference flow − prior. With ``references`` (images, grids, mask)
+        the warped references join as candidates (:class:`~synergywarp.models.fusion.CandidateFusion`)."""
         decoded = self.decoder(feature)
         if not self.config.decoder.image_skip:
-            return decoded
+            return decoded, None
         if source_image is None:
             raise ValueError("this model's decoder blends in the source image: encode_source must keep it")
-        size = decoded.shape[-2:]
+        net_size = decoded.shape[-2:]
+        size = (output_size, output_size) if output_size else tuple(net_size)
         planar = rearrange(flow[..., :2].float().mean(dim=1), "n h w t -> n t h w")  # n 2 h w
-        if prior_grid is not None:  # keep the prior's full-resolution detail, upsample only the correction
-            prior = rearrange(prior_grid.float(), "n h w t -> n t h w")
+
+        def source_grid(at: tuple[int, ...]) -> torch.Tensor:
+            if prior_grid is None:
+                return rearrange(resize_grid(planar, at), "n t h w -> n h w t")
+            prior = rearrange(prior_grid.float(), "n h w t -> n t h w")  # keep the prior's detail, upsample the rest
             low = resize_grid(prior, planar.shape[-2:])
-            planar = resize_grid(planar - low, size) + resize_grid(prior, size)
-        else:
-            planar = resize_grid(planar, size)
-        planar = rearrange(planar, "n t h w -> n h w t")
-        source = source_image.float()
-        if source.shape[-2:] != size:
-            source = F.interpolate(source, size=size, mode="bilinear", align_corners=False, antialias=True)
-        warped = F.grid_sample(source, planar, mode="bilinear", padding_mode="border", align_corners=False)
-        weight = decoded[:, 3:4].float()
-        return (weight * decoded[:, :3].float() + (1.0 - weight) * warped).to(decoded.dtype)
+            return rearrange(resize_grid(planar - low, at) + resize_grid(prior, at), "n t h w -> n h w t")
+
+        source = source_hr if source_hr is not None else source_image
+        warped = _sample(source, source_grid(size), size)
+        rgb, weight = decoded[:, :3].float(), decoded[:, 3:4].float()
+        if references is None or self.pixel_fusion is None:
+            if size != tuple(net_size):  # upsample the blend's logit, as the reference fusion does
+                rgb = _upsample(rgb, size)
+                weight = torch.sigmoid(_upsample(torch.logit(weight.clamp(1e-6, 1 - 1e-6)), size))
+            return (weight * rgb + (1.0 - weight) * warped).to(decoded.dtype), None
+        images, grids, mask = references
+        n, count = grids.shape[:2]
+        images = images.expand(n, *images.shape[1:]) if images.shape[0] != n else images
+        flat_images = rearrange(images.float(), "n r c h w -> (n r) c h w")
+        flat_grids = rearrange(grids.float(), "n r h w t -> (n r) h w t")
+        low_grids = rearrange(resize_grid(rearrange(flat_grids, "m h w t -> m t h w"), net_size),
+                              "m t h w -> m h w t")
+        source_low = source_grid(tuple(net_size))
+        low_refs = rearrange(_sample(flat_images, low_grids, net_size), "(n r) c h w -> n r c h w", r=count)
+        candidates = torch.cat([_sample(source_image, source_low, net_size)[:, None], low_refs], dim=1)
+        stretch = torch.cat([grid_stretch(source_low)[:, None],
+                             rearrange(grid_stretch(low_grids), "(n r) 1 h w -> n r 1 h w", r=count)], dim=1)
+        logits = self.pixel_fusion.logits(decoded, candidates, stretch, mask)
+        if size != tuple(net_size):
+            logits, rgb = _upsample(logits, size), _upsample(rgb, size)
+        weights = torch.softmax(logits, dim=1)
+        hr_grids = rearrange(resize_grid(rearrange(flat_grids, "m h w t -> m t h w"), size), "m t h w -> m h w t")
+        warped_refs = rearrange(_sample(flat_images, hr_grids, size), "(n r) c h w -> n r c h w", r=count)
+        image = weights[:, :1] * rgb + weights[:, 1:2] * warped + (weights[:, 2:, None] * warped_refs).sum(dim=1)
+        return image.to(decoded.dtype), weights
 
     def forward(
         self,
@@ -281,14 +339,21 @@ class SynergyWarpNet(nn.Module):
         fusion_mode: str | None = None,
         return_explicit: bool = False,
         prior_grid: torch.Tensor | None = None,
+        source_hr: torch.Tensor | None = None,
+        references_hr: torch.Tensor | None = None,
+        reference_grids: torch.Tensor | None = None,
+        output_size: int | None = None,
     ) -> dict[str, torch.Tensor | None]:
         """Training path: source ``B×3×S×S``, driving ``B×3×S×S``, references ``B×R×3×S×S`` (optional).
+
+        ``source_hr``/``references_hr`` (the same crops at a higher resolution), ``reference_grids``
+        ``B×R×h×w×2`` and ``output_size``: see :meth:`animate` (image-skip and pixel-reference models).
 
         For ``motion: learned`` keypoints are predicted (driving: source canonical keypoints under the
         driving's pose and expression) and the motion parameters are returned for the priors; for
         ``motion: tracked`` all keypoints must be given.
         """
-        state = self.encode_source(source, source_keypoints)
+        state = self.encode_source(source, source_keypoints, image_hr=source_hr)
         driving_motion = None
         if driving_keypoints is None:
             if self.motion_encoder is None:
@@ -298,10 +363,28 @@ class SynergyWarpNet(nn.Module):
         tokens = None
         if self.rac is not None and (fusion_mode or self.config.cgf.mode) != "explicit":
             tokens = self.encode_references(state, references, reference_keypoints, reference_mask)
+        pixel_images = references_hr if references_hr is not None else references
         out = self.animate(state, driving_keypoints, tokens, fusion_mode=fusion_mode,
-                           return_explicit=return_explicit, prior_grid=prior_grid)
+                           return_explicit=return_explicit, prior_grid=prior_grid, output_size=output_size,
+                           reference_images=pixel_images, reference_grids=reference_grids,
+                           reference_mask=reference_mask)
         if state.motion is not None:
             # MotionParams beside the tensors: this dict is typed for tensors until outputs become a dataclass
             out["source_motion"] = state.motion  # type: ignore[assignment]
             out["driving_motion"] = driving_motion
         return out
+
+
+def _upsample(images: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
+    """``N×C×h×w`` → ``N×C×size`` (bilinear)."""
+    return F.interpolate(images, size=size, mode="bilinear", align_corners=False)
+
+
+def _sample(images: torch.Tensor, grid: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
+    """``images`` ``N×C×H×W`` (resized to ``size`` first when another size: antialiased when shrinking)
+    sampled at a backward grid ``N×size×2`` (bilinear, border)."""
+    images = images.float()
+    if tuple(images.shape[-2:]) != tuple(size):
+        images = F.interpolate(images, size=size, mode="bilinear", align_corners=False,
+                               antialias=images.shape[-1] > size[-1])
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)

@@ -122,6 +122,25 @@ register("tiny_tracked_mesh")(_mesh(tiny))
 register("small_tracked_mesh")(_mesh(small))
 
 
+def _head(base: Callable[[], ModelConfig]) -> Callable[[], ModelConfig]:
+    def build() -> ModelConfig:
+        cfg = _mesh(base)()
+        cfg.name = f"{base().name}_tracked_head"
+        cfg.warp.dense_motion.prior_kind = "head"
+        cfg.cgf.pixel_references = True
+        return cfg
+
+    summary = (base.__doc__ or "").split(":")[0]
+    build.__doc__ = (f"{summary}, tracked keypoints, the whole-head warp as one more candidate motion, "
+                     "output at any size by the image skip, and references warped to the driving pose fused "
+                     "per pixel (demo model v2).")
+    return build
+
+
+register("tiny_tracked_head")(_head(tiny))
+register("small_tracked_head")(_head(small))
+
+
 def list_models() -> list[str]:
     """Names of the registered configurations."""
     return sorted(_REGISTRY)

@@ -28,6 +28,14 @@ FREEZABLE = ("appearance_encoder", "motion_encoder", "warping", "rac", "fusion",
 
 
 @dataclass
+class MixSection:
+    """One more dataset folder mixed into training (same layout as ``dataset.root``)."""
+
+    root: str = ""
+    repeats: int = 1  # items per clip and epoch from this folder
+
+
+@dataclass
 class DatasetSection:
     """Where the clips are and how items are drawn (docs/DESIGN.md#training, sampling)."""
 
@@ -40,6 +48,9 @@ class DatasetSection:
     augment: AugmentConfig = field(default_factory=AugmentConfig)  # flip + colour (same for all frames)
     cache_frames: bool = False  # keep decoded clips in memory (per worker)
     num_workers: int = 0  # DataLoader workers per process
+    output_size: int | None = None  # image-skip models: render and score at this size (null: the model's own)
+    hidden_fraction: float = 0.0  # share of items whose source hides what driving and references show
+    mix: list[MixSection] = field(default_factory=list)  # more dataset folders trained on together
 
 
 @dataclass
@@ -74,6 +85,7 @@ class TrainSection:
     phases: list[PhaseSection] = field(default_factory=list)  # empty: one phase with RAC on
     freeze: list[str] = field(default_factory=list)  # modules frozen for the whole run (e.g. motion_encoder)
     init_from: str | None = None  # model checkpoint to start from (e.g. imported LivePortrait weights)
+    init_extends: bool = False  # init_from is a smaller architecture: load its tensors, keep new modules' init
     log_every: int = 10
     checkpoint_every: int = 500
     keep_last: int = 3
@@ -208,6 +220,14 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
         raise ConfigError("dataset.num_workers: must be ≥ 0")
     if cfg.dataset.repeats < 1:
         raise ConfigError("dataset.repeats: must be ≥ 1")
+    if not 0.0 <= cfg.dataset.hidden_fraction <= 1.0:
+        raise ConfigError(f"dataset.hidden_fraction: must be in [0, 1], got {cfg.dataset.hidden_fraction}")
+    if cfg.dataset.output_size is not None and (cfg.dataset.output_size < 8 or not cfg.model.decoder.image_skip):
+        raise ConfigError("dataset.output_size: needs a model with decoder.image_skip and a size ≥ 8 "
+                          f"(got {cfg.dataset.output_size}, image_skip {cfg.model.decoder.image_skip})")
+    for j, mixed in enumerate(cfg.dataset.mix):
+        if not mixed.root or mixed.repeats < 1:
+            raise ConfigError(f"dataset.mix[{j}]: needs a root and repeats ≥ 1")
     try:
         cfg.dataset.augment.validate()
     except ConfigError as err:

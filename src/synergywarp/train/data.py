@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, DistributedSampler
 
 from synergywarp.errors import ConfigError
 from synergywarp.train.config import ExperimentConfig
@@ -80,10 +80,31 @@ def build_clip_dataset(cfg: ExperimentConfig, root: str | Path | None, split: st
         keypoints=True,
         prior_grid=cfg.model.warp.dense_motion.prior_candidate,
         prior_kind=cfg.model.warp.dense_motion.prior_kind,
+        output_size=d.output_size,
+        reference_grids=cfg.model.cgf.pixel_references,
+        hidden_fraction=d.hidden_fraction if train else 0.0,
     )
     dataset = ClipDataset(root, **kwargs)
     dataset.validate()  # bad clips fail now, with one line, rather than in a worker later
-    return dataset
+    if not train or not d.mix:
+        return dataset
+    parts = [dataset]
+    for j, mixed in enumerate(d.mix):
+        folder = Path(mixed.root)
+        if not (folder / split).is_dir():
+            raise ConfigError(f"dataset.mix[{j}].root: {folder} has no {split}/ folder")
+        part = ClipDataset(folder, **{**kwargs, "repeats": mixed.repeats})
+        part.validate()
+        parts.append(part)
+    return ConcatClipDatasets(parts)
+
+
+class ConcatClipDatasets(ConcatDataset):
+    """Several clip datasets trained on together; ``set_epoch`` reaches every one."""
+
+    def set_epoch(self, epoch: int) -> None:
+        for part in self.datasets:
+            part.set_epoch(epoch)  # type: ignore[attr-defined]
 
 
 def batch_to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:

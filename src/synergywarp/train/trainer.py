@@ -83,7 +83,9 @@ class Trainer:
         self.device = self.ctx.device
         torch.manual_seed(t.seed)  # identical initial weights on every rank
         self.model = create_model(cfg.model).to(self.device)
-        if t.init_from:
+        if t.init_from and t.init_extends:
+            extend_from_checkpoint(self.model, t.init_from)
+        elif t.init_from:
             initial = SynergyWarpNet.from_pretrained(t.init_from, config=cfg.model)
             load_state_dict_strict(self.model, initial.state_dict(), t.init_from)
         self.weights = cfg.loss_weights()
@@ -164,11 +166,18 @@ class Trainer:
                     "the model takes a prior grid but the dataset gives none (ClipDataset prior_grid=True)"
                 )
             inputs["prior_grid"] = batch["prior_grid"]
+        if batch.get("source_hr") is not None:
+            inputs["source_hr"] = batch["source_hr"]
+            inputs["output_size"] = int(batch["source_hr"].shape[-1])
         if mode != "explicit" and refs > 0 and batch.get("references") is not None and batch["references"].shape[1]:
             inputs["references"] = batch["references"][:, :refs]
             inputs["reference_mask"] = batch["reference_mask"][:, :refs]
             if tracked:
                 inputs["reference_keypoints"] = batch["reference_keypoints"][:, :refs]
+            if self.cfg.model.cgf.pixel_references and batch.get("reference_grids") is not None:
+                inputs["reference_grids"] = batch["reference_grids"][:, :refs]
+                if batch.get("references_hr") is not None:
+                    inputs["references_hr"] = batch["references_hr"][:, :refs]
         return inputs
 
     def _autocast(self):
@@ -210,7 +219,7 @@ class Trainer:
         with self._autocast():
             out = self.g_forward(**inputs, return_explicit=want_output)
             fake = out["image"]
-            target = batch["driving"]
+            target = batch["driving_hr"] if batch.get("driving_hr") is not None else batch["driving"]
             if target.shape[-1] != fake.shape[-1]:
                 target = F.interpolate(target, size=fake.shape[-2:], mode="bicubic", align_corners=False).clamp(0, 1)
             disc_fake = disc_real = None
@@ -455,3 +464,23 @@ class Trainer:
         reduced["lr"] = self.sched_g.get_last_lr()[0]
         reduced["phase"] = float(phase_index)
         return reduced
+
+
+def extend_from_checkpoint(model: torch.nn.Module, path: str) -> list[str]:
+    """Start ``model`` from a checkpoint of a smaller architecture: every tensor of the checkpoint must
+    exist in the model with the same shape (CheckpointError naming the first that does not); the
+    model's other tensors (new modules) keep their initialisation. Returns the names of those."""
+    from synergywarp.errors import CheckpointError
+    from synergywarp.models.checkpoint import read_tensors
+
+    state = read_tensors(path, "cpu")
+    own = model.state_dict()
+    for key, tensor in state.items():
+        if key not in own:
+            raise CheckpointError(f"{path}: key {key!r} has no place in the model (train.init_extends needs a "
+                                  "checkpoint whose every tensor the model has)")
+        if tuple(own[key].shape) != tuple(tensor.shape):
+            raise CheckpointError(f"{path}: key {key!r} has shape {tuple(tensor.shape)}, the model expects "
+                                  f"{tuple(own[key].shape)}")
+    model.load_state_dict(state, strict=False)
+    return sorted(set(own) - set(state))

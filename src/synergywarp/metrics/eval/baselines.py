@@ -231,7 +231,7 @@ class ModelMethod:
         return f"model-v1 {self.name} sha256={self.loaded.sha256}"
 
     def output_size(self, clip_size: int) -> int:
-        return self.loaded.config.output_size
+        return clip_size if self.loaded.config.decoder.image_skip else self.loaded.config.output_size
 
     def fingerprint(self, task: EvalTask) -> str:
         refs = "" if self.num_references is None else f" refs={task.references_for(self.num_references)}"
@@ -242,14 +242,22 @@ class ModelMethod:
         loaded, model = self.loaded, self.loaded.model
         tracked = loaded.config.motion == "tracked"
         device = loaded.device
+        clip_size = inputs.source.shape[0]
+        output_size = clip_size if loaded.config.decoder.image_skip else None  # render at the clip's size
+        source_hr = images_to_tensor(inputs.source[None]).to(device) if output_size else None
         state = model.encode_source(loaded.to_input(inputs.source[None]),
-                                    _keypoints(inputs.source_landmarks[None], device) if tracked else None)
-        tokens = None
+                                    _keypoints(inputs.source_landmarks[None], device) if tracked else None,
+                                    image_hr=source_hr)
+        tokens = reference_images = None
+        reference_warps: list[PriorWarp] = []
         if self.num_references:
             ref_images, ref_landmarks = inputs.references(self.num_references)
             images = loaded.to_input(ref_images)[None]
             ref_kp = _keypoints(ref_landmarks, device)[None] if tracked else None
             tokens = model.encode_references(state, images, ref_kp)
+            if model.pixel_fusion is not None:
+                reference_images = images_to_tensor(ref_images)[None].to(device)
+                reference_warps = [PriorWarp("mesh", landmarks) for landmarks in ref_landmarks]
         first_motion = None
         if not tracked and inputs.task.motion_mode == "relative":
             first_motion = model.image_motion(loaded.to_input(inputs.driving_clip.frames[:1]))
@@ -269,7 +277,14 @@ class ModelMethod:
                 motion = model.image_motion(loaded.to_input(inputs.driving(chunk)))
                 driving_kp = (model.motion_keypoints(state, motion) if first_motion is None
                               else model.relative_driving_keypoints(state, motion, first_motion))
-            image = model.animate(state, driving_kp, tokens, fusion_mode=self.fusion_mode, prior_grid=prior)["image"]
+            reference_grids = None
+            if reference_warps:
+                targets = inputs.target_landmarks(chunk)
+                grids = [w.grids(targets, loaded.config.image_size) for w in reference_warps]
+                reference_grids = torch.from_numpy(np.stack(grids, axis=1)).to(device)
+            image = model.animate(state, driving_kp, tokens, fusion_mode=self.fusion_mode, prior_grid=prior,
+                                  output_size=output_size, reference_images=reference_images,
+                                  reference_grids=reference_grids)["image"]
             assert image is not None  # animate always returns its image
             outputs.append(tensor_to_images(image))
         return np.concatenate(outputs)

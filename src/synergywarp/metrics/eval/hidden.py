@@ -2,8 +2,9 @@
 
 Per clip of the split (landmarks from the clip's npz, FaceMesh 468, crop-normalised):
 
-- ``closedness(t) = mouth_openness(t) / MOUTH_UNIT + eye_openness(t) / EYE_UNIT``; the **source** is the
-  usable frame with the smallest closedness (mouth most closed, eyes least open).
+- ``closedness(t) = mouth_openness(t) / MOUTH_UNIT + eye_openness(t) / EYE_UNIT``
+  (:mod:`synergywarp.face.regions`); the **source** is the usable frame with the smallest closedness
+  (mouth most closed, eyes least open).
 - ``gain(t) = (mouth(t) − mouth(s)) / MOUTH_UNIT + (eyes(t) − eyes(s)) / EYE_UNIT``: how much more
   of the mouth interior and the eyes frame t shows than the source. The **scored driving frames** are
   the N frames of largest gain ≥ ``MIN_GAIN``, at least ``MIN_SPACING`` frames apart, in time order.
@@ -25,11 +26,9 @@ import numpy as np
 from synergywarp.data import list_clips, load_clip_arrays
 from synergywarp.data.clips import ClipEntry, list_reference_photos
 from synergywarp.errors import InputError
-from synergywarp.face.regions import eye_openness, mouth_openness
+from synergywarp.face.regions import SHOWS_MORE, closedness, eye_openness, mouth_openness, openness_gain
 
-MOUTH_UNIT = 0.05  # face heights: a talking mouth opens ~0.03–0.08
-EYE_UNIT = 0.1  # eye widths: open eyes ~0.3, closed ~0.05
-MIN_GAIN = 0.5
+MIN_GAIN = SHOWS_MORE
 MIN_SPACING = 4  # frames between scored frames
 MIN_SCORED = 4
 REFERENCE_GAP = 25  # frames between a same-clip reference and any scored frame or the source
@@ -51,10 +50,10 @@ class FrameState:
         return cls(mouth_openness(landmarks), eye_openness(landmarks), usable)
 
     def closedness(self) -> np.ndarray:
-        return self.mouth / MOUTH_UNIT + self.eyes / EYE_UNIT
+        return closedness(self.mouth, self.eyes)
 
     def gain(self, source_mouth: float, source_eyes: float) -> np.ndarray:
-        return (self.mouth - source_mouth) / MOUTH_UNIT + (self.eyes - source_eyes) / EYE_UNIT
+        return openness_gain(self.mouth, self.eyes, source_mouth, source_eyes)
 
 
 @dataclass(frozen=True)
