@@ -182,6 +182,7 @@ class ClipDataset(Dataset):
         pose = arrays["pose"] if arrays is not None else None
         hidden = self.hidden_fraction > 0 and arrays is not None and frame_rng.random() < self.hidden_fraction
         picks = self._hidden_frames(frame_rng, entry, eligible, count) if hidden else None
+        hidden = picks is not None
         if picks is None:
             selection = select_frames(frame_rng, eligible, count, self.reference_choice, pose)
             picks = [(entry, selection.source), (entry, selection.driving),
@@ -200,6 +201,7 @@ class ClipDataset(Dataset):
             "source_index": torch.tensor(picks[0][1], dtype=torch.int64),
             "driving_index": torch.tensor(picks[1][1], dtype=torch.int64),
             "reference_indices": torch.tensor([f for _, f in picks[2:]] + [-1] * padding, dtype=torch.int64),
+            "hidden": torch.tensor(hidden),  # a hidden-content item (see hidden_fraction)
         }
         if self.output_size is not None:
             large = augment_images(self._to_tensor(frames, self.output_size), params)

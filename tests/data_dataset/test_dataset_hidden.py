@@ -1,0 +1,120 @@
+"""Training items for references that matter: hidden-content items with identity-aware references,
+high-resolution targets, reference grids, and mixed dataset folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from clip_fixtures import SIZE, clip_landmarks, clip_pose, render_frame
+
+from synergywarp.data import ClipDataset
+from synergywarp.data.prepare import ClipRecord, save_clip_arrays, update_manifest
+from synergywarp.face.regions import SHOWS_MORE, eye_openness, mouth_openness, openness_gain
+from synergywarp.io import VideoWriter
+
+FRAMES = 40
+COLOURS = {"talk_a": (0, 160, 255), "talk_b": (255, 60, 0), "other": (40, 220, 40), "solo": (200, 200, 0)}
+LOWER_INNER_LIP = [14, 87, 317, 178, 402]
+
+
+def _mouth(name: str) -> np.ndarray:
+    t = np.arange(FRAMES)
+    phase = {"talk_a": 0.0, "talk_b": 1.3, "other": 2.0, "solo": 0.5}[name]
+    return 0.15 * np.clip(np.sin(t / 3.0 + phase), 0.0, None)  # lower lip drop, crop units
+
+
+def _write(root: Path, name: str, identity: str) -> None:
+    landmarks, rotations, translations = clip_landmarks(clip_pose(FRAMES, yaw_span=10.0))
+    landmarks[:, LOWER_INNER_LIP, 1] += _mouth(name)[:, None]
+    folder = root / "train"
+    folder.mkdir(parents=True, exist_ok=True)
+    with VideoWriter(folder / f"{name}.mp4", 25.0, crf=12) as writer:
+        for index in range(FRAMES):
+            writer.write(render_frame(index % 12, landmarks[index], COLOURS[name]))
+    save_clip_arrays(folder / f"{name}.npz", {
+        "landmarks": landmarks, "valid": np.ones(FRAMES, bool), "rotation": rotations,
+        "pose": clip_pose(FRAMES, yaw_span=10.0), "scale": np.full(FRAMES, 0.9, np.float32),
+        "translation": translations, "fps": np.float64(25.0), "identity": np.str_(identity),
+    })
+    update_manifest(root, [ClipRecord(name, "train", identity, FRAMES, 25.0, SIZE, "test")])
+
+
+@pytest.fixture(scope="module")
+def talking(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("talking")
+    _write(root, "talk_a", "anna")
+    _write(root, "talk_b", "anna")
+    _write(root, "other", "otto")
+    return root
+
+
+def _colour_of(image: torch.Tensor) -> str:
+    """Which clip an image comes from, by its disk colour (the brightest non-strip pixels)."""
+    pixels = (image[:, 10:, :] * 255).reshape(3, -1)
+    bright = pixels[:, pixels.sum(0) > 200].mean(1).numpy()
+    return min(COLOURS, key=lambda name: np.abs(np.asarray(COLOURS[name]) - bright).sum())
+
+
+def test_hidden_items_show_in_driving_and_references_what_the_source_hides(talking):
+    dataset = ClipDataset(talking, image_size=SIZE, num_references=2, hidden_fraction=1.0, seed=3,
+                          repeats=4, reference_grids=True)
+    landmarks = {name: np.load(talking / "train" / f"{name}.npz")["landmarks"] for name in ("talk_a", "talk_b", "other")}
+    from_other_take = hidden_items = 0
+    for index in range(len(dataset)):
+        item = dataset[index]
+        clip = item["clip"]
+        if not item["hidden"]:  # otto has one take: too few far-apart frames for two references
+            assert clip == "other"
+            continue
+        hidden_items += 1
+        lm = landmarks[clip]
+        source = int(item["source_index"])
+        mouth, eyes = mouth_openness(lm), eye_openness(lm)
+        gain = openness_gain(mouth, eyes, mouth[source], eyes[source])
+        assert gain[int(item["driving_index"])] >= SHOWS_MORE
+        assert mouth[source] <= np.quantile(mouth, 0.5)  # among the most closed frames
+        for k, frame in enumerate(item["reference_indices"].tolist()):
+            origin = _colour_of(item["references"][k])
+            assert origin in ("talk_a", "talk_b") if clip != "other" else origin == "other"  # same identity only
+            other_mouth = mouth_openness(landmarks[origin][frame])
+            assert (other_mouth - mouth[source]) / 0.05 >= SHOWS_MORE - 1e-6
+            from_other_take += origin != clip
+        grids = item["reference_grids"]
+        assert grids.shape == (2, SIZE, SIZE, 2) and torch.isfinite(grids).all()
+    assert hidden_items >= 8 and from_other_take > 0  # identity-aware: the other take of the same person is used
+
+
+def test_high_resolution_targets_and_reference_grid_identity(talking):
+    dataset = ClipDataset(talking, image_size=32, num_references=1, output_size=SIZE, reference_grids=True, seed=0)
+    item = dataset[0]
+    assert item["source"].shape == (3, 32, 32) and item["source_hr"].shape == (3, SIZE, SIZE)
+    assert item["driving_hr"].shape == (3, SIZE, SIZE) and item["references_hr"].shape == (1, 3, SIZE, SIZE)
+    small = torch.nn.functional.interpolate(item["driving_hr"][None], size=(32, 32), mode="bilinear",
+                                            antialias=True, align_corners=False)[0]
+    assert (small - item["driving"]).abs().mean() < 0.02
+    # a reference whose landmarks equal the driving's gets the identity grid
+    from synergywarp.face.prior import PriorWarp
+
+    lm = np.load(talking / "train" / "talk_a.npz")["landmarks"][5]
+    grid = PriorWarp("mesh", lm).grid(lm, 32)
+    centres = (np.arange(32) + 0.5) * 2 / 32 - 1
+    assert np.abs(grid[..., 0] - centres[None]).max() < 1e-4
+
+
+def test_mixed_folders_train_together(talking, tmp_path):
+    from synergywarp.train.config import config_from_dict
+    from synergywarp.train.data import build_clip_dataset
+
+    other = tmp_path / "other"
+    _write(other, "solo", "sami")
+    cfg = config_from_dict({"model": "tiny_tracked_head",
+                            "dataset": {"repeats": 2, "mix": [{"root": str(other), "repeats": 3}],
+                                        "output_size": 128, "hidden_fraction": 0.5}})
+    dataset = build_clip_dataset(cfg, talking, "train", train=True)
+    assert len(dataset) == 3 * 2 + 1 * 3
+    dataset.set_epoch(1)
+    assert all(part.epoch == 1 for part in dataset.datasets)
+    assert dataset[len(dataset) - 1]["clip"] == "solo" and dataset[0]["source_hr"].shape[-1] == 128
