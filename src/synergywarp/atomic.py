@@ -11,6 +11,7 @@ names of these exact shapes are ever removed, never a user's file.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import secrets
@@ -67,7 +68,7 @@ def write_failure(path: str | Path, error: BaseException, advice: str = "") -> O
     return failure
 
 
-def atomic_write_text(path: str | Path, text: str) -> Path:
+def write_text_atomic(path: str | Path, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` via a temporary sibling; OutputError when it cannot be written."""
     path = Path(path)
     temporary = temporary_sibling(path)
@@ -81,6 +82,15 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
         raise write_failure(path, error) from None
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 # ---------------------------------------------------------------- checks made before any work
