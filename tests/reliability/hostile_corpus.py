@@ -167,6 +167,8 @@ def _videos(root: Path) -> None:
     write_image(root / "frames_mixed" / "000000.png", faces[0])
     write_image(root / "frames_mixed" / "000001.png", faces[1][:64])
     (root / "loop.mp4").symlink_to("loop.mp4")
+    (root / "only_a_loop").mkdir()
+    (root / "only_a_loop" / "clip.mp4").symlink_to("clip.mp4")
 
 
 def _dataset_and_configs(root: Path) -> None:

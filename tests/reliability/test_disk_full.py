@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import assert_one_error, leftovers
+from reliability_checks import assert_one_error, leftovers
 from hostile_corpus import GRACE
 
 from synergywarp import cli

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import assert_one_error, leftovers, snapshot
+from reliability_checks import assert_one_error, leftovers, snapshot
 from hostile_corpus import GRACE, Corpus
 
 Argv = Callable[[Corpus, Path], list]
@@ -154,6 +154,7 @@ CASES: dict[str, tuple[Argv, tuple[str, ...]]] = {
     "checkpoint-foreign": (animate(**{"--checkpoint": corpus_file("ckpt_foreign")}), ("not a SynergyWarp",)),
     "checkpoint-nan": (animate(**{"--checkpoint": corpus_file("ckpt_nan")}), ("non-finite", "ckpt_nan")),
     "checkpoint-pickle": (animate(**{"--checkpoint": corpus_file("ckpt_pickle")}), ("not a readable",)),
+    "checkpoint-symlink-loop": (animate(**{"--checkpoint": corpus_file("loop.mp4")}), ("symlink loop",)),
     # ---- options
     "smooth-inf": (animate(**{"--smooth": "inf"}), ("smooth",)),
     "smooth-nan": (animate(**{"--smooth": "nan"}), ("smooth",)),
@@ -181,6 +182,8 @@ CASES: dict[str, tuple[Argv, tuple[str, ...]]] = {
     "prepare-crf-negative": (prepare_args("--crf", "-1"), ("crf",)),
     "prepare-smooth-sigma-negative": (prepare_args("--smooth-sigma", "-3"), ("smooth_sigma",)),
     "prepare-crop-vy-100": (prepare_args("--crop-vy", "100"), ("vy",)),
+    "prepare-folder-with-a-symlink-loop": (lambda c, o: ["prepare", c.only_a_loop, "--out", o / "prepared",
+                                                         "--no-progress"], ("no videos",)),
     "import-liveportrait-out-folder": (lambda c, o: ["import-liveportrait", c.root, "--out", folder("lp")(c, o),
                                                      "--overwrite"], ("folder",)),
     "import-liveportrait-missing": (lambda c, o: ["import-liveportrait", c.root / "nope", "--out", o / "lp.safetensors"],

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from conftest import assert_one_error, leftovers, snapshot
+from reliability_checks import assert_one_error, leftovers, snapshot
 from hostile_corpus import ASTRONAUT
 
 from synergywarp.io import probe_video

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import leftovers
+from reliability_checks import leftovers
 from hostile_corpus import GRACE, face_frames, write_video
 
 DEAD_PID = 999_999_999  # above any pid_max: never a live process
