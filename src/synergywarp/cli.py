@@ -15,7 +15,6 @@ import sys
 import threading
 import warnings
 from collections.abc import Iterator
-from pathlib import Path
 
 from synergywarp.errors import SynergyWarpError
 

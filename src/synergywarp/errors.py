@@ -31,3 +31,5 @@ class OutputError(InputError):
     """An output cannot be written: its folder is not writable, it would replace an input or an earlier
     result without ``--overwrite``, or the disk is full. (An output path is an input the user gives,
     hence the base class.)"""
+
+    reason: str | None = None  # a failed write's bare cause ("No space left on device"), when known

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 from io_media import encode_test_video, gradient_frames, write_audio_only, write_zero_frame_mp4

@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from hostile_corpus import Corpus, build_corpus
 from reliability_checks import snapshot
 from reliability_runner import CliRunner

@@ -84,7 +84,7 @@ class CliRunner:
         self.context.set_forkserver_preload(PRELOAD)
 
     def start(self, *argv: object, cwd: Path | None = None, file_size_limit: int | None = None,
-              env: dict[str, str] | None = None) -> "Started":
+              env: dict[str, str] | None = None) -> Started:
         """Start a command line and return at once (``.pid`` to signal it, ``.wait()`` for the outcome)."""
         self.count += 1
         out = self.workdir / f"case{self.count}.out"

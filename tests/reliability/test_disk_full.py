@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from reliability_checks import assert_one_error, leftovers
 from hostile_corpus import GRACE
+from reliability_checks import assert_one_error, leftovers
 
 from synergywarp import cli
 
@@ -37,6 +37,7 @@ def test_animate_on_a_full_disk_keeps_the_old_output(corpus, cli, tmp_path, unch
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_train_on_a_full_disk_keeps_the_last_good_checkpoint(corpus, cli, tmp_path, unchanged):
     run = tmp_path / "run"
     args = ["train", "--config", corpus.config, "--data", corpus.dataset, "--out", run, "--device", "cpu",

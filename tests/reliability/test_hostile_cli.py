@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from reliability_checks import assert_one_error, leftovers, snapshot
 from hostile_corpus import GRACE, Corpus
+from reliability_checks import assert_one_error, leftovers, snapshot
 
 Argv = Callable[[Corpus, Path], list]
 
@@ -186,8 +186,8 @@ CASES: dict[str, tuple[Argv, tuple[str, ...]]] = {
                                                          "--no-progress"], ("no videos",)),
     "import-liveportrait-out-folder": (lambda c, o: ["import-liveportrait", c.root, "--out", folder("lp")(c, o),
                                                      "--overwrite"], ("folder",)),
-    "import-liveportrait-missing": (lambda c, o: ["import-liveportrait", c.root / "nope", "--out", o / "lp.safetensors"],
-                                    ("not found",)),
+    "import-liveportrait-missing": (lambda c, o: ["import-liveportrait", c.root / "nope", "--out",
+                                                  o / "lp.safetensors"], ("not found",)),
 }
 
 

@@ -52,6 +52,7 @@ def large_photo(tmp_path_factory):
     return paths, (6000, round(grace.shape[1] * 6000 / grace.shape[0]), 3)
 
 
+@pytest.mark.slow
 def test_large_photo_memory_is_bounded_and_the_video_playable(corpus, large_photo, tmp_path):
     (path, small), shape = large_photo
     image_bytes = shape[0] * shape[1] * 3

@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 import shutil
 
-from reliability_checks import assert_one_error, leftovers, snapshot
+import pytest
 from hostile_corpus import ASTRONAUT
+from reliability_checks import assert_one_error, leftovers, snapshot
 
 from synergywarp.io import probe_video
 from synergywarp.train.logging import read_log
@@ -19,6 +20,7 @@ def train_args(corpus, run, *extra):
             "--no-progress", *extra]
 
 
+@pytest.mark.slow
 def test_existing_run_needs_resume_or_overwrite(corpus, cli, tmp_path):
     run = tmp_path / "run"
     first = cli(*train_args(corpus, run, "--max-steps", "2"))
@@ -38,6 +40,7 @@ def test_existing_run_needs_resume_or_overwrite(corpus, cli, tmp_path):
     assert [row["step"] for row in read_log(run / "log.csv") if "loss/total" in row] == [1, 2]
 
 
+@pytest.mark.slow
 def test_damaged_training_checkpoint_is_named_not_blamed_on_the_learning_rate(corpus, cli, tmp_path):
     run = tmp_path / "run"
     assert cli(*train_args(corpus, run)).returncode == 0
@@ -50,6 +53,7 @@ def test_damaged_training_checkpoint_is_named_not_blamed_on_the_learning_rate(co
     assert "train.lr" not in line and "learning rate" not in line
 
 
+@pytest.mark.slow
 def test_synth_then_train_without_a_test_split(corpus, cli, tmp_path):
     data = tmp_path / "synth"
     made = cli("synth", "--images", ASTRONAUT, "--out", data, "--clips", "1", "--frames", "4", "--size", "64",

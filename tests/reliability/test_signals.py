@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-from reliability_checks import leftovers
 from hostile_corpus import GRACE, face_frames, write_video
+from reliability_checks import leftovers
 
 DEAD_PID = 999_999_999  # above any pid_max: never a live process
 
@@ -73,6 +73,7 @@ def test_sigkill_leftovers_are_removed_by_the_next_run(corpus, cli, tmp_path):
     assert [p for p in theirs if not p.exists()] == []  # a live process's temporary and user files stay
 
 
+@pytest.mark.slow
 def test_train_sigterm_then_resume(corpus, cli, tmp_path):
     run = tmp_path / "run"
     args = ["train", "--config", corpus.config, "--data", corpus.dataset, "--out", run, "--device", "cpu",
@@ -92,6 +93,7 @@ def test_train_sigterm_then_resume(corpus, cli, tmp_path):
     assert f"trained to step {done + 1}" in resumed.stdout
 
 
+@pytest.mark.slow
 def test_train_removes_a_dead_runs_temporaries(corpus, cli, tmp_path):
     run = tmp_path / "run"
     args = ["train", "--config", corpus.config, "--data", corpus.dataset, "--out", run, "--device", "cpu",

@@ -32,7 +32,7 @@ import math
 import re
 import time
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -263,7 +263,7 @@ def _write_manifest_file(out_dir: Path, manifest: dict[str, object]) -> None:
     write_text_atomic(out_dir / MANIFEST_NAME, json.dumps(manifest, indent=1))
 
 
-def start_dataset(out_dir: Path, settings: dict[str, object], overwrite: bool,
+def start_dataset(out_dir: Path, settings: Mapping[str, object], overwrite: bool,
                   legacy: dict[str, str] | None = None) -> None:
     """Before writing clips into ``out_dir``: check it can be written, remove dead runs' temporaries,
     and make sure its clips were made with ``settings`` (the manifest's record; for a manifest of an
@@ -275,11 +275,11 @@ def start_dataset(out_dir: Path, settings: dict[str, object], overwrite: bool,
         remove_stale_temporaries(folder)
     settings = json.loads(json.dumps(settings))  # as stored (tuples become lists)
     manifest = _read_manifest_file(out_dir)
-    clips = [c for c in manifest.get("clips", []) if isinstance(c, dict)]
+    clips, references = (_entries(manifest, key) for key in ("clips", "references"))
     if overwrite:
         listed = [out_dir / str(c.get(key, "")) for c in clips for key in ("video", "arrays")]
         listed += [out_dir / REFERENCE_FOLDER / str(r.get("identity", "")) / f"{r.get('name', '')}{suffix}"
-                   for r in manifest.get("references", []) if isinstance(r, dict) for suffix in (".png", ".npz")]
+                   for r in references for suffix in (".png", ".npz")]
         for path in listed:
             if path.is_file() and out_dir.resolve() in path.resolve().parents:
                 path.unlink()
@@ -297,6 +297,12 @@ def start_dataset(out_dir: Path, settings: dict[str, object], overwrite: bool,
     manifest.setdefault("version", MANIFEST_VERSION)
     manifest.setdefault("clips", [])
     _write_manifest_file(out_dir, {**manifest, SETTINGS_KEY: settings})
+
+
+def _entries(manifest: Mapping[str, object], key: str) -> list[dict[str, object]]:
+    """The dict entries of a manifest's list ``key`` ([] when absent or malformed)."""
+    found = manifest.get(key)
+    return [entry for entry in found if isinstance(entry, dict)] if isinstance(found, list) else []
 
 
 def update_manifest(out_dir: Path, records: Iterable[ClipRecord]) -> None:

@@ -53,7 +53,8 @@ class AnimateOptions:
         if not (math.isfinite(self.crop_scale) and self.crop_scale > 0):
             raise ConfigError(f"crop_scale must be a finite number > 0, got {self.crop_scale}")
         if not abs(self.crop_vy) <= MAX_CROP_VY:
-            raise ConfigError(f"crop_vy must be within ±{MAX_CROP_VY} (a fraction of the crop side), got {self.crop_vy}")
+            raise ConfigError(f"crop_vy must be within ±{MAX_CROP_VY} (a fraction of the crop side), "
+                              f"got {self.crop_vy}")
         if int(self.max_output_size) != self.max_output_size or not (self.max_output_size == 0
                                                                    or self.max_output_size >= 16):
             raise ConfigError("max_output_size (--max-output-size) must be 0 (keep the source's size) or at least "

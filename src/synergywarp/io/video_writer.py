@@ -114,7 +114,7 @@ class VideoWriter:
         audio_from: str | Path | None = None,
         crf: int = 18,
         preset: str = "medium",
-        times: Sequence[float] | None = None,
+        times: Sequence[float] | np.ndarray | None = None,
     ) -> None:
         self.path = Path(path)
         self.rate = frame_rate_fraction(fps)

@@ -66,7 +66,7 @@ def train_from_config(
         D.shutdown(ctx)
 
 
-def _has_clips(root: str | Path, split: str) -> bool:
+def _has_clips(root: str | Path | None, split: str) -> bool:
     """Whether ``root/split`` holds any clip video."""
-    folder = Path(root) / split
-    return folder.is_dir() and any(folder.glob("*.mp4"))
+    folder = Path(root) / split if root is not None else None
+    return folder is not None and folder.is_dir() and any(folder.glob("*.mp4"))

@@ -103,7 +103,8 @@ class EvalResult:
 
 
 def resolve_checkpoint(checkpoint: str | Path | None) -> Path:
-    """``checkpoint`` or the bundled demo model (the inference helper's rule); CheckpointError if neither or not a file."""
+    """``checkpoint`` or the bundled demo model (the inference helper's rule); CheckpointError if neither,
+    or if it is not a file."""
     path = assets.resolve_checkpoint(checkpoint)
     return check_checkpoint_file(path)
 
