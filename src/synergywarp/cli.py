@@ -8,10 +8,13 @@ and exit status 1, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
+import threading
 import warnings
-from pathlib import Path
+from collections.abc import Iterator
 
 from synergywarp.errors import SynergyWarpError
 
@@ -28,12 +31,43 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C, so that the same clean-up runs (unfinished
+    outputs are discarded) before the process exits with status 143."""
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block SIGTERM raises :class:`Terminated` (main thread, default handler only: a program
+    that embeds the CLI keeps its own handler)."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def handler(signum, frame):  # noqa: ANN001
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not interrupt the clean-up
+        raise Terminated()
+
+    signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _os_error_line(error: OSError) -> str:
+    """``No space left on device: out.mp4`` for an OSError no layer turned into a SynergyWarpError."""
+    reason = error.strerror or str(error) or type(error).__name__
+    return f"{reason}: {error.filename}" if error.filename else reason
+
+
 def _import_liveportrait(args: argparse.Namespace) -> int:
+    from synergywarp.atomic import check_output_file, remove_stale_temporaries
     from synergywarp.models.liveportrait import import_liveportrait
 
-    out = Path(args.out)
-    if out.exists() and not args.overwrite:
-        raise SynergyWarpError(f"{out} exists; pass --overwrite to replace it")
+    out = check_output_file(args.out, args.overwrite)
+    remove_stale_temporaries(out.parent)
     model = import_liveportrait(args.directory)
     model.save_pretrained(out, trained_stages=["explicit"], source="LivePortrait base models")
     print(f"wrote {out} (LivePortrait F/M/W/G in lp256; RAC/CGF untrained, so the explicit path is used)")
@@ -78,10 +112,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     warnings.formatwarning = _format_warning
     try:
-        return int(args.func(args) or 0)
+        with _sigterm_as_interrupt():
+            return int(args.func(args) or 0)
     except SynergyWarpError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except OSError as err:  # an environment failure no layer described (they name the file themselves)
+        print(f"error: {_os_error_line(err)}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("error: out of memory (try a smaller input, --batch 1, or --max-output-size)", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as interrupt:
+        what = "terminated (SIGTERM)" if isinstance(interrupt, Terminated) else "interrupted"
+        resume = "; continue with --resume" if args.command == "train" else ""
+        print(f"error: {what}; unfinished outputs were discarded{resume}", file=sys.stderr)
+        return 143 if isinstance(interrupt, Terminated) else 130

@@ -25,3 +25,11 @@ class InputError(SynergyWarpError):
 
 class FetchError(SynergyWarpError):
     """A package registry cannot be reached, or served an archive or file other than the pinned one."""
+
+
+class OutputError(InputError):
+    """An output cannot be written: its folder is not writable, it would replace an input or an earlier
+    result without ``--overwrite``, or the disk is full. (An output path is an input the user gives,
+    hence the base class.)"""
+
+    reason: str | None = None  # a failed write's bare cause ("No space left on device"), when known

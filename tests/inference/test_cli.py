@@ -155,10 +155,10 @@ def test_output_folder_not_writable(run_cli, capsys, tmp_path, animate_args, mon
     assert_one_error(capsys, run_cli(*animate_args(**{"--out": blocker / "out.mp4"})), "folder")
     locked = tmp_path / "locked"
     locked.mkdir()
-    from synergywarp.inference import output
+    from synergywarp import atomic
 
-    real_access = output.os.access
-    monkeypatch.setattr(output.os, "access", lambda p, mode: False if str(p) == str(locked) else real_access(p, mode))
+    real_access = atomic.os.access
+    monkeypatch.setattr(atomic.os, "access", lambda p, mode: False if str(p) == str(locked) else real_access(p, mode))
     assert_one_error(capsys, run_cli(*animate_args(**{"--out": locked / "out.mp4"})), "not writable", str(locked))
     assert list(locked.iterdir()) == []
 

@@ -57,10 +57,18 @@ def test_huge_source_is_found_and_cropped_at_full_resolution(grace, reference_cr
     centre, side = reference_crop
     factor = 6
     huge = cv2.resize(grace, (grace.shape[1] * factor, grace.shape[0] * factor), interpolation=cv2.INTER_LINEAR)
-    prepared = prepare_face(huge, 64, OPTIONS, need_landmarks=False)
+    prepared = prepare_face(huge, 64, AnimateOptions(max_output_size=0), need_landmarks=False)  # full size kept
     got_centre, got_side = crop_centre_and_side(prepared)
     assert got_side == pytest.approx(side * factor, rel=0.05)
     assert np.abs(got_centre - centre * factor).max() < 6 * factor
+    # by default the image kept for paste-back is scaled to the output cap; the crop is still cut at full size
+    capped = prepare_face(huge, 64, OPTIONS, need_landmarks=False)
+    assert max(capped.image.shape[:2]) == OPTIONS.max_output_size
+    np.testing.assert_array_equal(capped.crop_image, prepared.crop_image)
+    scale = capped.image.shape[0] / huge.shape[0]
+    capped_centre, capped_side = crop_centre_and_side(capped)
+    assert capped_side == pytest.approx(got_side * scale, rel=1e-3)
+    assert np.abs(capped_centre - got_centre * scale).max() < 1.0
 
 
 def test_tracked_model_without_crop_uses_landmarks_of_the_given_crop(grace_crops):

@@ -84,3 +84,27 @@ def decoded_audio(path: Path) -> tuple[np.ndarray, int]:
         chunks = [frame.to_ndarray().reshape(-1) for frame in container.decode(stream)]
         return np.concatenate(chunks).astype(np.float64), stream.codec_context.sample_rate
 
+
+
+def write_audio_only(path: Path) -> Path:
+    """An mp4 with 10 AAC frames of silence and no video stream."""
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("aac", rate=44100)
+        stream.layout = "mono"
+        for index in range(10):
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 44100, index * 1024
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+def write_zero_frame_mp4(path: Path) -> Path:
+    """An H.264 mp4 with a header and no frame."""
+    container = av.open(str(path), "w")
+    stream = container.add_stream("libx264", rate=25)
+    stream.width = stream.height = 64
+    stream.pix_fmt = "yuv420p"
+    container.start_encoding()  # header only, zero frames
+    container.close()
+    return path

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
-from io_media import encode_test_video, gradient_frames
+from io_media import encode_test_video, gradient_frames, write_audio_only, write_zero_frame_mp4
 
 from synergywarp.errors import InputError
 from synergywarp.io import VideoWriter, iter_video_frames, probe_video, read_image, read_video
@@ -49,26 +48,6 @@ def test_folder_is_not_an_image(tmp_path: Path) -> None:
     assert_one_line_naming(error, tmp_path)
 
 
-def _audio_only(path: Path) -> None:
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("aac", rate=44100)
-        stream.layout = "mono"
-        for index in range(10):
-            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-            frame.sample_rate, frame.pts = 44100, index * 1024
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-
-
-def _empty_mp4(path: Path) -> None:
-    container = av.open(str(path), "w")
-    stream = container.add_stream("libx264", rate=25)
-    stream.width = stream.height = 64
-    stream.pix_fmt = "yuv420p"
-    container.start_encoding()  # header only, zero frames
-    container.close()
-
-
 def _truncated_early(path: Path) -> None:
     full = path.with_name("full.mp4")
     with VideoWriter(full, 25) as writer:  # faststart: the index is at the front, frames after it
@@ -91,8 +70,8 @@ def _zeroed_payload(path: Path) -> None:
         pytest.param(None, id="missing"),
         pytest.param(lambda p: p.write_bytes(b""), id="empty-file"),
         pytest.param(lambda p: p.write_text("not a video " * 50), id="text-renamed-mp4"),
-        pytest.param(_audio_only, id="audio-only"),
-        pytest.param(_empty_mp4, id="zero-frames"),
+        pytest.param(write_audio_only, id="audio-only"),
+        pytest.param(write_zero_frame_mp4, id="zero-frames"),
         pytest.param(_truncated_early, id="truncated-before-first-frame"),
         pytest.param(_zeroed_payload, id="corrupt-payload"),
     ],

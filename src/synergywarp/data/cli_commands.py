@@ -21,7 +21,7 @@ def _prepare(args: argparse.Namespace) -> int:
     report = prepare_dataset(
         [Path(p) for p in args.inputs], Path(args.out), identity_map=args.identity_map,
         test_fraction=args.test_fraction, progress=not args.no_progress, options=options,
-        test_identities=test_identities, stills=args.stills,
+        test_identities=test_identities, stills=args.stills, overwrite=args.overwrite,
     )
     print(report.summary())
     if not report.prepared and not report.reused:
@@ -43,7 +43,7 @@ def _synth(args: argparse.Namespace) -> int:
         collect_images(args.images), args.out, clips_per_image=args.clips, frames=args.frames, seed=args.seed,
         size=args.size, test_identities=test_identities, progress=not args.no_progress,
         config=SynthConfig(size=args.size, frames=args.frames, fps=args.fps, flip_prob=args.flip_prob),
-        all_faces=not args.largest_face_only,
+        all_faces=not args.largest_face_only, overwrite=args.overwrite,
     )
     for path, reason in manifest.get("skipped", []):
         print(f"warning: skipped {path}: {reason}", file=sys.stderr)
@@ -134,7 +134,9 @@ def add_prepare_parser(subparsers) -> None:
     p.add_argument("--crop-vy", type=float, default=None, help="vertical shift of the crop (default -0.06)")
     p.add_argument("--align-roll", action="store_true", help="rotate crops so the eyes are level")
     p.add_argument("--smooth-sigma", type=float, default=5.0, help="frames of smoothing for --crop-mode smooth")
-    p.add_argument("--crf", type=int, default=18, help="H.264 quality of the written clips")
+    p.add_argument("--crf", type=int, default=18, help="H.264 quality of the written clips (0–51)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="make every clip again (needed when --out holds clips made with other settings)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_prepare)
 
@@ -153,5 +155,7 @@ def add_synth_parser(subparsers) -> None:
     p.add_argument("--test-identities", default="0", help="how many identities (or a comma list) go to test")
     p.add_argument("--flip-prob", type=float, default=0.5, help="probability of a mirrored clip")
     p.add_argument("--largest-face-only", action="store_true", help="one identity per image (the largest face)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="render every clip again (needed when --out holds clips made with other settings)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_synth)

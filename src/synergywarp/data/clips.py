@@ -150,7 +150,15 @@ def load_clip_arrays(entry: ClipEntry, keys: tuple[str, ...] | None = None) -> d
             arrays = {key: data[key] for key in wanted}
     except InputError:
         raise
-    except Exception as error:  # zipfile/pickle/OSError variants of a damaged file
+    except ValueError as error:  # numpy's wording would advise allow_pickle=True: never
+        if "Object arrays" in str(error):
+            raise InputError(f"clip arrays {entry.arrays} hold Python objects (pickled data), which are never "
+                             "loaded; rewrite the clip with `synergywarp prepare` or `synergywarp synth`") from None
+        if "pickled" in str(error):
+            raise InputError(f"corrupt clip arrays {entry.arrays}: not an npz archive (pickled or unknown data is "
+                             "never loaded)") from None
+        raise InputError(f"corrupt clip arrays {entry.arrays}: {error}") from None
+    except Exception as error:  # zipfile/OSError variants of a damaged file
         raise InputError(f"corrupt clip arrays {entry.arrays}: {error}") from None
     _check_shapes(entry, arrays)
     return arrays

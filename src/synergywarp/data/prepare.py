@@ -16,8 +16,11 @@ mediapipe FaceMesh, one stable square crop is chosen for the clip (``fixed``) or
 
 Resumable: each file is written to a hidden temporary and renamed when complete, the npz last, so a
 clip whose npz and mp4 both exist is finished and is skipped on a rerun; the manifest is rewritten
-atomically after every clip. Splits are by identity when an identity map (CSV ``clip,identity``) is
-given, else by clip; a group goes to ``test`` by a stable hash of its name, so reruns agree.
+atomically after every clip. The manifest records the settings the clips were made with: a rerun with
+other settings is refused (``overwrite`` makes every clip again), so a dataset never mixes two kinds of
+clips; temporaries of a killed run are removed. Splits are by identity when an identity map (CSV
+``clip,identity``) is given, else by clip; a group goes to ``test`` by a stable hash of its name, so
+reruns agree.
 """
 
 from __future__ import annotations
@@ -25,17 +28,25 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
+import math
 import re
 import time
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
+from synergywarp.atomic import (
+    check_writable_folder,
+    publish,
+    remove_stale_temporaries,
+    temporary_sibling,
+    write_failure,
+    write_text_atomic,
+)
 from synergywarp.data.clips import MANIFEST_NAME, SPLITS
 from synergywarp.errors import ConfigError, InputError
 from synergywarp.face import (
@@ -49,11 +60,12 @@ from synergywarp.face import (
 )
 from synergywarp.io import VIDEO_EXTENSIONS, VideoWriter, is_video_path, open_video
 from synergywarp.io.image import IMAGE_EXTENSIONS
-from synergywarp.io.video_writer import temporary_sibling
 
 MANIFEST_VERSION = 1
 REQUIRED_ARRAYS = ("landmarks", "valid", "rotation", "pose", "scale", "translation", "fps", "identity")
 REFERENCE_FOLDER = "refs"
+SETTINGS_KEY = "settings"  # manifest field: the options the clips were made with
+MAX_CROP_VY = 0.5  # a larger vertical shift moves the face out of its own crop
 
 
 @dataclass
@@ -223,7 +235,9 @@ def save_clip_arrays(path: Path, arrays: dict[str, np.ndarray | float | str]) ->
     try:
         with open(temporary, "wb") as handle:
             np.savez(handle, **arrays)
-        os.replace(temporary, path)
+        publish(temporary, path)
+    except OSError as error:
+        raise write_failure(path, error) from None
     finally:
         temporary.unlink(missing_ok=True)
 
@@ -246,10 +260,49 @@ def _read_manifest_file(out_dir: Path) -> dict[str, object]:
 
 
 def _write_manifest_file(out_dir: Path, manifest: dict[str, object]) -> None:
-    path = out_dir / MANIFEST_NAME
-    temporary = temporary_sibling(path)
-    temporary.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-    os.replace(temporary, path)
+    write_text_atomic(out_dir / MANIFEST_NAME, json.dumps(manifest, indent=1))
+
+
+def start_dataset(out_dir: Path, settings: Mapping[str, object], overwrite: bool,
+                  legacy: dict[str, str] | None = None) -> None:
+    """Before writing clips into ``out_dir``: check it can be written, remove dead runs' temporaries,
+    and make sure its clips were made with ``settings`` (the manifest's record; for a manifest of an
+    earlier version, the clip fields named in ``legacy``: {setting: clip field}). Other settings raise
+    ConfigError unless ``overwrite``, which removes the clips and reference photos the manifest lists
+    (only those) and starts the manifest anew."""
+    check_writable_folder(out_dir, "dataset")
+    for folder in (out_dir, *(out_dir / split for split in SPLITS)):
+        remove_stale_temporaries(folder)
+    settings = json.loads(json.dumps(settings))  # as stored (tuples become lists)
+    manifest = _read_manifest_file(out_dir)
+    clips, references = (_entries(manifest, key) for key in ("clips", "references"))
+    if overwrite:
+        listed = [out_dir / str(c.get(key, "")) for c in clips for key in ("video", "arrays")]
+        listed += [out_dir / REFERENCE_FOLDER / str(r.get("identity", "")) / f"{r.get('name', '')}{suffix}"
+                   for r in references for suffix in (".png", ".npz")]
+        for path in listed:
+            if path.is_file() and out_dir.resolve() in path.resolve().parents:
+                path.unlink()
+        manifest = {}
+    elif clips:
+        stored = manifest.get(SETTINGS_KEY)
+        if not isinstance(stored, dict):
+            stored = {key: clips[0].get(field) for key, field in (legacy or {}).items()}
+        changed = [f"{key} {stored[key]!r} → {settings[key]!r}" for key in settings
+                   if key in stored and stored[key] != settings[key]]
+        if changed:
+            raise ConfigError(f"{out_dir} holds clips made with other settings ({'; '.join(changed)}); choose "
+                              "another --out, or pass --overwrite to make every clip again")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifest.setdefault("version", MANIFEST_VERSION)
+    manifest.setdefault("clips", [])
+    _write_manifest_file(out_dir, {**manifest, SETTINGS_KEY: settings})
+
+
+def _entries(manifest: Mapping[str, object], key: str) -> list[dict[str, object]]:
+    """The dict entries of a manifest's list ``key`` ([] when absent or malformed)."""
+    found = manifest.get(key)
+    return [entry for entry in found if isinstance(entry, dict)] if isinstance(found, list) else []
 
 
 def update_manifest(out_dir: Path, records: Iterable[ClipRecord]) -> None:
@@ -334,10 +387,24 @@ class PrepareOptions:
             raise ConfigError(f"prepare size must be at least 16 px, got {self.size}")
         if self.min_frames < 1:
             raise ConfigError(f"prepare min_frames must be at least 1, got {self.min_frames}")
-        if self.scale is not None and self.scale <= 0:
-            raise ConfigError(f"prepare scale must be positive, got {self.scale}")
-        if not self.segment_seconds >= 0:
-            raise ConfigError(f"prepare segment_seconds must be ≥ 0, got {self.segment_seconds}")
+        if self.scale is not None and not (math.isfinite(self.scale) and self.scale > 0):
+            raise ConfigError(f"prepare scale (--crop-scale) must be a finite number > 0, got {self.scale}")
+        if self.vy is not None and not abs(self.vy) <= MAX_CROP_VY:
+            raise ConfigError(f"prepare vy (--crop-vy) must be within ±{MAX_CROP_VY} (a fraction of the crop side; "
+                              f"more moves the face out of the crop), got {self.vy}")
+        if not (math.isfinite(self.smooth_sigma) and self.smooth_sigma >= 0):
+            raise ConfigError(f"prepare smooth_sigma (--smooth-sigma) must be a finite number ≥ 0 (frames), "
+                              f"got {self.smooth_sigma}")
+        if int(self.crf) != self.crf or not 0 <= self.crf <= 51:
+            raise ConfigError(f"prepare crf (--crf) must be an integer in [0, 51] (H.264 quality), got {self.crf}")
+        if not (math.isfinite(self.segment_seconds) and self.segment_seconds >= 0):
+            raise ConfigError(f"prepare segment_seconds must be a finite number ≥ 0, got {self.segment_seconds}")
+
+    def settings(self) -> dict[str, object]:
+        """What the clips depend on (recorded in the manifest; see :func:`start_dataset`)."""
+        return {"size": self.size, "crop_mode": self.crop_mode, "scale": self.scale, "vy": self.vy,
+                "align_roll": self.align_roll, "smooth_sigma": self.smooth_sigma, "crf": self.crf,
+                "segment_seconds": self.segment_seconds}
 
     def crop_kwargs(self) -> dict[str, object]:
         kwargs: dict[str, object] = {"align_roll": self.align_roll, "smooth_sigma": self.smooth_sigma}
@@ -442,7 +509,7 @@ def prepare_dataset(inputs: list[Path], out_dir: Path, size: int = 256, identity
                     test_fraction: float = 0.1, min_frames: int = 16, progress: bool = False, *,
                     options: PrepareOptions | None = None, test_identities: Iterable[str] | None = None,
                     stills: Path | None = None,
-                    on_clip: Callable[[str, str], None] | None = None) -> PrepareReport:
+                    on_clip: Callable[[str, str], None] | None = None, overwrite: bool = False) -> PrepareReport:
     """Crop every video/frame folder in ``inputs`` into the clip layout under ``out_dir``.
 
     ``options`` overrides the crop settings (its size/min_frames win over the arguments when given).
@@ -451,7 +518,8 @@ def prepare_dataset(inputs: list[Path], out_dir: Path, size: int = 256, identity
     of photos that become the per-identity reference pool (:func:`prepare_stills`).
     ``on_clip(name, status)`` is called after each clip (status: "prepared", "reused" or a skip reason).
     Returns a PrepareReport; unusable clips are reported, not raised. InputError when an input path
-    is missing, nothing is found, or the identity map is unreadable.
+    is missing, nothing is found, or the identity map is unreadable; ConfigError when ``out_dir``
+    holds clips made with other settings (``overwrite`` makes them again).
     """
     started = time.perf_counter()
     out_dir = Path(out_dir)
@@ -459,6 +527,7 @@ def prepare_dataset(inputs: list[Path], out_dir: Path, size: int = 256, identity
     options.validate()
     if not 0.0 <= test_fraction <= 1.0:
         raise ConfigError(f"prepare test_fraction must be in [0, 1], got {test_fraction}")
+    check_writable_folder(out_dir, "dataset")
     clips = discover_clips(inputs)
     if not clips:
         raise InputError(f"no videos or frame folders found in {', '.join(map(str, inputs))}")
@@ -479,7 +548,7 @@ def prepare_dataset(inputs: list[Path], out_dir: Path, size: int = 256, identity
                              f"(identities: {', '.join(sorted(set(identities.values())))})")
     else:
         test_groups = assign_splits(identities.values(), test_fraction)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    start_dataset(out_dir, options.settings(), overwrite, legacy={"size": "size"})
     manifest = load_manifest(out_dir)
     detector = LandmarkDetector(static_image=False)
     bar = None
@@ -492,7 +561,7 @@ def prepare_dataset(inputs: list[Path], out_dir: Path, size: int = 256, identity
             if name not in identities:
                 continue
             status = "prepared"
-            records = _finished_records(out_dir, name, manifest, path, options.size)
+            records = None if overwrite else _finished_records(out_dir, name, manifest, path, options.size)
             if records is not None:
                 report.reused.extend(records)
                 status = "reused"

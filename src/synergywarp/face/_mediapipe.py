@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import sys
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
+
+import numpy as np
 
 from synergywarp.errors import AssetError
 
@@ -48,27 +51,49 @@ def quiet_native_stderr() -> Iterator[None]:
 
 
 class _QuietStart:
-    """Wraps a mediapipe graph so that its construction and first ``process`` call print nothing."""
+    """Wraps a mediapipe graph so that nothing it does prints: construction, every ``process`` call
+    (TFLite logs from its worker threads while a call runs), ``reset`` and ``close``; graphs still open
+    at exit are closed quietly too, before the interpreter tears them down.
+
+    A graph opens its models on worker threads after (re)starting, and they log as they do; so a start
+    is followed, still silenced, by one call on a blank image, which returns only once every model is
+    open (a blank image holds no face, so a tracking graph's state stays as after a reset)."""
 
     def __init__(self, factory):
         with quiet_native_stderr():
             self._graph = factory()
-        self._started = False
+            self._graph.process(_BLANK)
+        _OPEN.add(self)
 
     def process(self, image):
-        if self._started:
-            return self._graph.process(image)
         with quiet_native_stderr():
-            result = self._graph.process(image)
-        self._started = True
-        return result
+            return self._graph.process(image)
+
+    def reset(self) -> None:
+        with quiet_native_stderr():
+            self._graph.reset()
+            self._graph.process(_BLANK)
 
     def close(self) -> None:
+        _OPEN.discard(self)
         with quiet_native_stderr():
             self._graph.close()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._graph, name)
+
+
+_OPEN: set[_QuietStart] = set()
+_BLANK = np.zeros((64, 64, 3), np.uint8)
+
+
+@atexit.register
+def _close_open_graphs() -> None:
+    for graph in list(_OPEN):
+        try:
+            graph.close()
+        except Exception:  # noqa: BLE001 - exiting anyway
+            pass
 
 
 @lru_cache(maxsize=2)

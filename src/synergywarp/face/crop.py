@@ -160,10 +160,16 @@ def feather_mask(size: int, feather: float) -> np.ndarray:
     return np.minimum(ramp[:, None], ramp[None, :]).astype(np.float32)
 
 
+PASTE_TILE_PIXELS = 1 << 17  # pixels blended per tile: bounds paste_back's float memory (~4 MB)
+
+
 def paste_back(full: np.ndarray, crop_img: np.ndarray, crop: CropTransform, feather: float = 0.08
                ) -> np.ndarray:
     """Blend ``crop_img`` (any square size) back into a copy of the H×W×3 uint8 ``full`` image,
-    with a border ramp of ``feather``×size so that seams do not show."""
+    with a border ramp of ``feather``×size so that seams do not show.
+
+    Only the crop's footprint is touched, a strip of rows at a time, so the memory used besides the
+    returned copy stays small whatever the image's size (no float copy of the whole frame)."""
     full = np.asarray(full)
     crop_img = np.asarray(crop_img)
     side = crop_img.shape[0]
@@ -171,13 +177,33 @@ def paste_back(full: np.ndarray, crop_img: np.ndarray, crop: CropTransform, feat
     inverse[:, :2] *= crop.size / side  # crop_img px → crop px → full px
     cv_matrix = inverse.copy()
     cv_matrix[:, 2] += inverse[:, :2] @ np.array([0.5, 0.5]) - 0.5
-    size = (full.shape[1], full.shape[0])
-    warped = cv2.warpAffine(crop_img, cv_matrix, size, flags=cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
-    mask = cv2.warpAffine(feather_mask(side, feather), cv_matrix, size, flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)[..., None]
-    blended = full.astype(np.float32) * (1.0 - mask) + warped * mask
-    return np.clip(np.round(blended), 0, 255).astype(np.uint8)
+    out = full.copy()
+    height, width = full.shape[:2]
+    reach = np.array([[-1, -1], [side + 1, -1], [-1, side + 1], [side + 1, side + 1]], float)  # + bilinear reach
+    footprint = reach @ inverse[:, :2].T + inverse[:, 2]
+    x0, y0 = np.maximum(np.floor(footprint.min(axis=0)) - 1, 0).astype(int)
+    x1 = int(min(np.ceil(footprint[:, 0].max()) + 1, width))
+    y1 = int(min(np.ceil(footprint[:, 1].max()) + 1, height))
+    if x1 <= x0 or y1 <= y0:
+        return out
+    mask_image = feather_mask(side, feather)
+    rows = max(1, PASTE_TILE_PIXELS // (x1 - x0))
+    for top in range(y0, y1, rows):
+        bottom = min(top + rows, y1)
+        tile = cv_matrix.copy()
+        tile[:, 2] -= (x0, top)  # output pixels relative to the strip's corner
+        size = (x1 - x0, bottom - top)
+        warped = cv2.warpAffine(crop_img, tile, size, flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+        mask = cv2.warpAffine(mask_image, tile, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                              borderValue=0)[..., None]
+        region = out[top:bottom, x0:x1]
+        base = region.astype(np.float32)
+        warped -= base  # base·(1 − mask) + warped·mask, in place
+        warped *= mask
+        warped += base
+        region[...] = np.clip(np.rint(warped, out=warped), 0, 255).astype(np.uint8)
+    return out
 
 
 def _interpolate_missing(values: np.ndarray, valid: np.ndarray) -> np.ndarray:

@@ -16,13 +16,17 @@ from synergywarp.face.types import FaceBox
 DETECTION_MAX_SIDE = 1024  # larger images are downscaled (INTER_AREA) before detection
 MIN_FACE_SIDE = 20  # boxes smaller than this (pixels, in the detection image) are discarded
 DLIB_MIN_SCORE = 0.3
+MIN_IMAGE_SIDE = 8  # smaller images cannot hold a detectable face
 
 
 def check_image(image: np.ndarray, name: str = "image") -> np.ndarray:
     """Return ``image`` as a contiguous H×W×3 uint8 array; InputError otherwise."""
     array = np.asarray(image)
-    if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8 or min(array.shape[:2]) < 8:
+    if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
         raise InputError(f"{name}: expected an H×W×3 uint8 RGB image, got {array.dtype} {array.shape}")
+    if min(array.shape[:2]) < MIN_IMAGE_SIDE:
+        raise InputError(f"{name}: the image is {array.shape[1]}×{array.shape[0]} px, too small to hold a face "
+                         f"(at least {MIN_IMAGE_SIDE}×{MIN_IMAGE_SIDE})")
     return np.ascontiguousarray(array)
 
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 DEFAULT_SMOOTH = 0.5
 DEFAULT_BATCH = 8
+DEFAULT_MAX_OUTPUT_SIZE = 1920  # AnimateOptions' (kept here so that --help imports no torch)
 
 
 def _add_runtime_flags(parser: argparse.ArgumentParser) -> None:
@@ -57,6 +58,9 @@ def add_animate_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
     parser.add_argument("--frames-dir", metavar="DIR", help="also write every frame as PNG into DIR")
     parser.add_argument("--batch", type=int, default=DEFAULT_BATCH, metavar="N",
                         help=f"driving frames per network call (default {DEFAULT_BATCH})")
+    parser.add_argument("--max-output-size", type=int, default=DEFAULT_MAX_OUTPUT_SIZE, metavar="PX",
+                        help="scale the source photo (and so the video) down to this longest side, so that "
+                             f"players can decode it (default {DEFAULT_MAX_OUTPUT_SIZE}; 0 keeps the full size)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.set_defaults(func=run_animate)
     return parser
@@ -140,14 +144,15 @@ def _summary(result, started_with: str) -> str:
 
 def _animate(source, driving, references, out: Path, args: argparse.Namespace, *, options, compare,
              frames_dir, overwrite: bool) -> int:
-    from synergywarp.inference.inputs import DrivingFrames
-    from synergywarp.inference.output import check_output_path
+    from synergywarp.inference.inputs import DrivingFrames, check_input_files
+    from synergywarp.inference.output import check_outputs
     from synergywarp.inference.pipeline import Animator
     from synergywarp.inference.runtime import Runtime
 
     with _reported_warnings():
         Runtime.create(args.device, args.dtype)  # unknown device/dtype fails before anything is loaded
-        check_output_path(out, overwrite)
+        check_outputs(out, compare, frames_dir, overwrite, [source, driving, *references])  # before any work
+        check_input_files(source, driving, references)
         animator = Animator.from_pretrained(args.checkpoint, device=args.device, dtype=args.dtype)
         print(f"using {animator.describe()}", file=sys.stderr)
         total = DrivingFrames(driving).num_frames
@@ -166,7 +171,8 @@ def run_animate(args: argparse.Namespace) -> int:
     from synergywarp.inference.options import AnimateOptions
 
     options = AnimateOptions(motion=args.motion, crop=not args.no_crop, paste_back=not args.no_paste_back,
-                             smooth=args.smooth, batch=args.batch, output_size=args.size).validate()
+                             smooth=args.smooth, batch=args.batch, output_size=args.size,
+                             max_output_size=args.max_output_size).validate()
     references = _reference_paths(args.ref, args.refs_dir)
     return _animate(Path(args.source), Path(args.driving), references, Path(args.out), args, options=options,
                     compare=bool(args.compare), frames_dir=args.frames_dir, overwrite=bool(args.overwrite))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
+import cv2
 import numpy as np
 
 from synergywarp.errors import InputError
@@ -28,7 +29,8 @@ from synergywarp.face import (
 )
 from synergywarp.face.types import FaceBox
 from synergywarp.inference.options import AnimateOptions
-from synergywarp.io import DEFAULT_FOLDER_FPS, is_image_path, open_video, read_image
+from synergywarp.io import DEFAULT_FOLDER_FPS, is_image_path, open_video, read_image, variable_frame_times
+from synergywarp.io.image import missing_file_error
 
 ImageInput = str | Path | np.ndarray
 ProgressCallback = Callable[[str, int], None]  # (stage, frames just finished)
@@ -50,6 +52,38 @@ def load_image(image: ImageInput, name: str | None = None) -> tuple[np.ndarray, 
     if array.ndim != 3 or array.shape[2] != 3:
         raise InputError(f"{name or 'image'}: expected an H×W×3 RGB image, got shape {array.shape}")
     return np.ascontiguousarray(array), name or "image array"
+
+
+def check_input_files(source: ImageInput, driving: object, references: Iterable[ImageInput] = ()) -> None:
+    """InputError naming the first given path that leads nowhere (missing, a symlink loop, a folder where
+    an image is expected): a cheap check before any model is loaded. Arrays pass unchecked."""
+    for image in [source, *references]:
+        if isinstance(image, (str, Path)):
+            path = Path(image)
+            if not path.exists():
+                raise missing_file_error(path, "image")
+            if path.is_dir():
+                raise InputError(f"expected an image file but got a folder: {path}")
+    if isinstance(driving, (str, Path)) and not Path(driving).exists():
+        raise missing_file_error(Path(driving), "video" if not is_image_path(driving) else "image")
+
+
+def fit_output_size(image: np.ndarray, crop: CropTransform, box: FaceBox | None, max_side: int
+                    ) -> tuple[np.ndarray, CropTransform, FaceBox | None]:
+    """Scale a full image H×W×3 down so that its longer side is at most ``max_side`` (0: unchanged), with
+    its crop and face box mapped to the smaller image (area-averaged; the crop's content is unchanged)."""
+    height, width = image.shape[:2]
+    if not max_side or max(height, width) <= max_side:
+        return image, crop, box
+    factor = max_side / max(height, width)
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    scale = np.array([size[0] / width, size[1] / height])  # full px → small px (edges map to edges)
+    matrix = np.asarray(crop.matrix, dtype=np.float64).copy()
+    matrix[:, :2] /= scale[None, :]
+    box = None if box is None else FaceBox(box.x0 * scale[0], box.y0 * scale[1], box.x1 * scale[0],
+                                           box.y1 * scale[1], box.score)
+    return small, CropTransform(matrix, crop.size), box
 
 
 def center_square_crop(height: int, width: int, size: int) -> CropTransform:
@@ -78,7 +112,10 @@ class PreparedFace:
 
 def prepare_face(image: ImageInput, size: int, options: AnimateOptions, *, need_landmarks: bool,
                  name: str | None = None) -> PreparedFace:
-    """Load ``image``, find its face (crop mode, or when landmarks are needed) and crop it to ``size``²."""
+    """Load ``image``, find its face (crop mode, or when landmarks are needed) and crop it to ``size``².
+
+    In crop mode the full image kept for paste-back is then scaled down to ``options.max_output_size``
+    (the crop is taken from the full resolution first), which bounds the memory and the output video."""
     rgb, label = load_image(image, name)
     found = None
     if options.crop or need_landmarks:
@@ -89,14 +126,18 @@ def prepare_face(image: ImageInput, size: int, options: AnimateOptions, *, need_
         crop = center_square_crop(rgb.shape[0], rgb.shape[1], size)
     landmarks = to_crop_coords(found.points, crop) if (found is not None and need_landmarks) else None
     box = found.bounding_box() if found is not None else None
-    return PreparedFace(label, rgb, crop, apply_crop(rgb, crop, border="replicate"), landmarks, box)
+    crop_image = apply_crop(rgb, crop, border="replicate")
+    if options.crop:
+        rgb, crop, box = fit_output_size(rgb, crop, box, options.max_output_size)
+    return PreparedFace(label, rgb, crop, crop_image, landmarks, box)
 
 
 class DrivingFrames:
     """Re-iterable driving frames from a video file, frame folder, image file, array or sequence.
 
     ``fps``: the file's rate (``default_fps`` for images, folders and arrays); ``audio_path``: the
-    file whose audio goes into the output (video files only); ``num_frames``: None when unknown.
+    file whose audio goes into the output (video files only); ``num_frames``: None when unknown;
+    ``times``: each frame's presentation time (s) when the file has a variable frame rate, else None.
     """
 
     def __init__(self, driving: ImageInput | Iterable[np.ndarray], default_fps: float = DEFAULT_FOLDER_FPS):
@@ -106,6 +147,7 @@ class DrivingFrames:
         self._stream: Iterator[np.ndarray] | None = None
         self.fps = float(default_fps)
         self.num_frames: int | None = None
+        self.times: np.ndarray | None = None
         if isinstance(driving, (str, Path)):
             path = Path(driving)
             self.name = str(path)
@@ -116,6 +158,7 @@ class DrivingFrames:
                 frames.close()
                 self._path, self.fps, self.num_frames = path, info.fps, info.num_frames
                 self.audio_path = path if (path.is_file() and info.has_audio) else None
+                self.times = variable_frame_times(path, info.fps) if path.is_file() else None
         elif isinstance(driving, np.ndarray):
             self.name = "driving array"
             single = driving.ndim == 2 or (driving.ndim == 3 and driving.shape[-1] in (3, 4))

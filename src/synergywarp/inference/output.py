@@ -1,15 +1,15 @@
 """Write an animation to disk: H.264 mp4 at the driving's fps with its audio, an optional
 side-by-side comparison video and an optional folder of PNG frames.
 
-Outputs are checked before any work starts (exists without ``overwrite``, folder not writable, the
-output is an input); videos are written atomically, so a failure never leaves half a file and never
-destroys an existing one.
+Outputs are checked before any work starts (:func:`check_outputs`: exists without ``overwrite``,
+folder not writable, an extension that is not a video's, the output is an input, a frames folder
+that holds inputs); videos are written atomically, so a failure never leaves half a file and never
+destroys an existing one, and temporaries that a killed run left in the output folders are removed.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,11 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from synergywarp.errors import InputError
+from synergywarp.atomic import check_output_file, check_writable_folder, remove_stale_temporaries, same_file
+from synergywarp.errors import OutputError
 from synergywarp.inference.compare import side_by_side
 from synergywarp.inference.inputs import DrivingFrames, ImageInput, ProgressCallback
 from synergywarp.inference.options import AnimateOptions
 from synergywarp.io import FrameFolderWriter, VideoWriter
+from synergywarp.io.video_writer import video_container_format
 
 
 @dataclass
@@ -48,43 +50,41 @@ def compare_path_for(out: str | Path) -> Path:
     return out.with_name(f"{out.stem}_compare{out.suffix or '.mp4'}")
 
 
-def _nearest_existing(path: Path) -> Path:
-    path = path.absolute()
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return path
-
-
 def check_output_path(path: str | Path, overwrite: bool, inputs: Iterable[Path] = ()) -> Path:
-    """InputError when ``path`` exists (without ``overwrite``), is a folder, is one of ``inputs``, or
-    its folder cannot be created or written."""
-    path = Path(path)
-    if path.is_dir():
-        raise InputError(f"output path is a folder, expected a file name: {path}")
-    resolved = path.resolve()
-    if any(resolved == Path(p).resolve() for p in inputs):
-        raise InputError(f"output {path} is also an input; choose another output name")
-    if path.exists() and not overwrite:
-        raise InputError(f"output {path} exists; pass --overwrite to replace it")
-    ancestor = _nearest_existing(path.parent)
-    if not ancestor.is_dir():
-        raise InputError(f"cannot create output folder {path.parent}: {ancestor} is not a folder")
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise InputError(f"output folder is not writable: {ancestor}")
+    """OutputError when ``path`` exists (without ``overwrite``), is a folder, is one of ``inputs``, has
+    no video extension (see VIDEO_OUTPUT_FORMATS), or its folder cannot be created or written."""
+    path = check_output_file(path, overwrite, inputs)
+    video_container_format(path)
     return path
 
 
-def check_frames_dir(folder: str | Path, overwrite: bool) -> Path:
-    """InputError when ``folder`` is a file, or a non-empty folder without ``overwrite``."""
+def check_frames_dir(folder: str | Path, overwrite: bool, inputs: Iterable[Path] = ()) -> Path:
+    """OutputError when ``folder`` is a file, a non-empty folder without ``overwrite``, an input or a
+    folder that holds one (its numbered PNGs could replace input frames), or not writable."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
-        raise InputError(f"frames folder {folder} is a file")
+        raise OutputError(f"frames folder {folder} is a file")
+    for given in inputs:
+        if same_file(folder, given) or same_file(folder, Path(given).parent):
+            raise OutputError(f"frames folder {folder} is an input or holds one ({given}); choose another --frames-dir")
     if folder.is_dir() and any(folder.iterdir()) and not overwrite:
-        raise InputError(f"frames folder {folder} is not empty; pass --overwrite to write into it")
-    ancestor = _nearest_existing(folder)
-    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
-        raise InputError(f"frames folder {folder} cannot be created or written")
+        raise OutputError(f"frames folder {folder} is not empty; pass --overwrite to write into it")
+    check_writable_folder(folder, "frames")
     return folder
+
+
+def check_outputs(out: str | Path, compare: bool | str | Path, frames_dir: str | Path | None, overwrite: bool,
+                  inputs: Iterable[ImageInput | object]) -> tuple[Path, Path | None, Path | None]:
+    """Check every output of one animation before any work: (out, comparison video or None, frames
+    folder or None); ``inputs`` are the source, driving and references (paths among them are compared)."""
+    paths = [Path(p) for p in inputs if isinstance(p, (str, Path))]
+    out = check_output_path(out, overwrite, paths)
+    compare_out = None
+    if compare:
+        compare_out = compare_path_for(out) if compare is True else Path(compare)
+        check_output_path(compare_out, overwrite, [*paths, out])
+    folder = check_frames_dir(frames_dir, overwrite, paths) if frames_dir is not None else None
+    return out, compare_out, folder
 
 
 def animate_to_file(animator, source: ImageInput, driving: ImageInput | Iterable[np.ndarray], out: str | Path,
@@ -96,21 +96,18 @@ def animate_to_file(animator, source: ImageInput, driving: ImageInput | Iterable
     start = time.perf_counter()
     options = (options or AnimateOptions()).validate()
     references = list(references)
-    inputs = [Path(p) for p in [source, driving, *references] if isinstance(p, (str, Path))]
-    out = check_output_path(out, overwrite, inputs)
-    compare_out = None
-    if compare:
-        compare_out = compare_path_for(out) if compare is True else Path(compare)
-        check_output_path(compare_out, overwrite, inputs)
-    folder = check_frames_dir(frames_dir, overwrite) if frames_dir is not None else None
+    out, compare_out, folder = check_outputs(out, compare, frames_dir, overwrite, [source, driving, *references])
+    for written_to in {out.parent, *([compare_out.parent] if compare_out else []), *([folder] if folder else [])}:
+        remove_stale_temporaries(written_to)
     frames = DrivingFrames(driving, options.fps)
     prepared = animator.prepare(source, references, options)
     stream = animator.animate(prepared, frames, progress=progress)
     source_panel = _source_panel(prepared, options)
     count = 0
     with contextlib.ExitStack() as stack:
-        writer = stack.enter_context(VideoWriter(out, frames.fps, audio_from=frames.audio_path))
-        compare_writer = (stack.enter_context(VideoWriter(compare_out, frames.fps, audio_from=frames.audio_path))
+        writer = stack.enter_context(VideoWriter(out, frames.fps, audio_from=frames.audio_path, times=frames.times))
+        compare_writer = (stack.enter_context(VideoWriter(compare_out, frames.fps, audio_from=frames.audio_path,
+                                                          times=frames.times))
                           if compare_out is not None else None)
         png_writer = FrameFolderWriter(folder) if folder is not None else None
         for frame in stream:

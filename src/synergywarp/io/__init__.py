@@ -10,6 +10,7 @@ from synergywarp.io.image import IMAGE_EXTENSIONS, is_image_path, read_image, wr
 from synergywarp.io.video import (
     DEFAULT_FOLDER_FPS,
     VIDEO_EXTENSIONS,
+    VIDEO_OUTPUT_FORMATS,
     VideoInfo,
     VideoWriter,
     frame_rate_fraction,
@@ -20,6 +21,7 @@ from synergywarp.io.video import (
     open_video,
     probe_video,
     read_video,
+    variable_frame_times,
 )
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "FrameFolderWriter",
     "IMAGE_EXTENSIONS",
     "VIDEO_EXTENSIONS",
+    "VIDEO_OUTPUT_FORMATS",
     "VideoInfo",
     "VideoWriter",
     "frame_rate_fraction",
@@ -39,6 +42,7 @@ __all__ = [
     "probe_video",
     "read_image",
     "read_video",
+    "variable_frame_times",
     "write_frames",
     "write_image",
 ]

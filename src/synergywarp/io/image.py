@@ -6,14 +6,13 @@ Pillow cannot identify get one more try with OpenCV before they are reported as 
 
 from __future__ import annotations
 
-import os
-import secrets
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from synergywarp.errors import InputError
+from synergywarp.atomic import publish, temporary_sibling, write_failure
+from synergywarp.errors import InputError, OutputError
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm"}
@@ -21,11 +20,26 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset(
 """Lower-case suffixes (with the dot) treated as still images, e.g. in frame folders."""
 
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
+_EXIF_ORIENTATION = 0x0112
+STRIP_PIXELS = 1 << 20  # pixels converted at a time: a huge photo is never held as bytes or floats whole
 
 
 def is_image_path(path: str | Path) -> bool:
     """True when `path` has one of IMAGE_EXTENSIONS (case-insensitive); the file is not opened."""
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def missing_file_error(path: Path, what: str) -> InputError:
+    """The error for an input ``path`` that does not lead to a file: a symlink loop, a broken symlink,
+    or nothing at all ("{what} not found")."""
+    if path.is_symlink():
+        try:
+            path.stat()
+        except OSError as error:
+            if error.errno == 40:  # ELOOP
+                return InputError(f"{what} {path} is a symlink loop")
+        return InputError(f"{what} {path} is a broken symlink (it points to {path.readlink()})")
+    return InputError(f"{what} not found: {path}")
 
 
 def read_image(path: str | Path) -> np.ndarray:
@@ -38,7 +52,7 @@ def read_image(path: str | Path) -> np.ndarray:
     """
     path = Path(path)
     if not path.exists():
-        raise InputError(f"image not found: {path}")
+        raise missing_file_error(path, "image")
     if path.is_dir():
         raise InputError(f"expected an image file but got a folder: {path}")
     try:
@@ -46,7 +60,8 @@ def read_image(path: str | Path) -> np.ndarray:
             raise InputError(f"image file is empty: {path}")
         with Image.open(path) as image:
             image.load()
-            image = ImageOps.exif_transpose(image)
+            if image.getexif().get(_EXIF_ORIENTATION, 1) != 1:  # (transposing copies the whole image)
+                image = ImageOps.exif_transpose(image)
             return pil_to_rgb(image)
     except InputError:
         raise
@@ -62,7 +77,9 @@ def read_image(path: str | Path) -> np.ndarray:
 
 
 def pil_to_rgb(image: Image.Image) -> np.ndarray:
-    """Convert a Pillow image of any common mode to H×W×3 uint8 RGB (transparency → white)."""
+    """Convert a Pillow image of any common mode to H×W×3 uint8 RGB (transparency → white).
+
+    Converted a strip of rows at a time, so that the memory needed besides the two images is small."""
     mode = image.mode
     if mode in _SIXTEEN_BIT_MODES or mode in ("I", "F"):
         grey = _scale_wide_grey_to_uint8(np.asarray(image), mode)
@@ -70,14 +87,22 @@ def pil_to_rgb(image: Image.Image) -> np.ndarray:
     has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
         mode == "P" and "transparency" in image.info
     ) or (mode in ("L", "RGB") and "transparency" in image.info)
+    width, height = image.size
+    rgb = np.empty((height, width, 3), np.uint8)
+    rows = max(1, STRIP_PIXELS // max(width, 1))
+    for top in range(0, height, rows):
+        strip = image.crop((0, top, width, min(top + rows, height)))
+        rgb[top:top + strip.height] = _strip_to_rgb(strip, has_alpha)
+    return rgb
+
+
+def _strip_to_rgb(strip: Image.Image, has_alpha: bool) -> np.ndarray:
     if has_alpha:
-        rgba = np.asarray(image.convert("RGBA"), dtype=np.float32)
+        rgba = np.asarray(strip.convert("RGBA"), dtype=np.float32)
         alpha = rgba[:, :, 3:4] / 255.0
         composited = rgba[:, :, :3] * alpha + 255.0 * (1.0 - alpha)
         return np.clip(np.rint(composited), 0, 255).astype(np.uint8)
-    if mode != "RGB":
-        image = image.convert("RGB")
-    return np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
+    return np.asarray(strip if strip.mode == "RGB" else strip.convert("RGB"), dtype=np.uint8)
 
 
 def _scale_wide_grey_to_uint8(values: np.ndarray, mode: str) -> np.ndarray:
@@ -111,20 +136,22 @@ def write_image(path: str | Path, rgb: np.ndarray) -> None:
     """Write an H×W×3 (or H×W greyscale) uint8 array; the format follows the suffix.
 
     The file is written to a temporary name in the same folder and renamed into place, so a failure
-    never leaves a half-written image. Raises InputError when the folder cannot be written.
+    never leaves a half-written image. Raises OutputError when the folder cannot be written or the
+    disk is full.
     """
     path = Path(path)
     rgb = np.asarray(rgb)
     if rgb.dtype != np.uint8 or not (rgb.ndim == 2 or (rgb.ndim == 3 and rgb.shape[2] == 3)):
         raise ValueError(f"write_image expects H×W×3 or H×W uint8, got {rgb.dtype} {rgb.shape}")
     if path.suffix.lower() not in IMAGE_EXTENSIONS:
-        raise InputError(f"unsupported image extension {path.suffix!r} for {path}")
+        raise OutputError(f"unsupported image extension {path.suffix!r} for {path}")
     image_format = Image.registered_extensions().get(path.suffix.lower())
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
+    temporary = temporary_sibling(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(rgb).save(temporary, format=image_format)
-        os.replace(temporary, path)
+        publish(temporary, path)
     except OSError as error:
+        raise write_failure(path, error) from None
+    finally:
         temporary.unlink(missing_ok=True)
-        raise InputError(f"cannot write image {path}: {error.strerror or error}") from None

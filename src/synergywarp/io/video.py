@@ -12,12 +12,14 @@ from synergywarp.io.video_reader import (
     open_video,
     probe_video,
     read_video,
+    variable_frame_times,
 )
-from synergywarp.io.video_writer import VideoWriter, frame_rate_fraction, mux_audio
+from synergywarp.io.video_writer import VIDEO_OUTPUT_FORMATS, VideoWriter, frame_rate_fraction, mux_audio
 
 __all__ = [
     "DEFAULT_FOLDER_FPS",
     "VIDEO_EXTENSIONS",
+    "VIDEO_OUTPUT_FORMATS",
     "VideoInfo",
     "VideoWriter",
     "frame_rate_fraction",
@@ -28,4 +30,5 @@ __all__ = [
     "open_video",
     "probe_video",
     "read_video",
+    "variable_frame_times",
 ]

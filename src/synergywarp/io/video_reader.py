@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from synergywarp.errors import InputError
-from synergywarp.io.image import IMAGE_EXTENSIONS, read_image
+from synergywarp.io.image import IMAGE_EXTENSIONS, missing_file_error, read_image
 from synergywarp.io.optional_av import av
 
 VIDEO_EXTENSIONS: frozenset[str] = frozenset(
@@ -59,7 +59,7 @@ def list_frame_files(folder: str | Path) -> list[Path]:
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise InputError(f"frame folder not found: {folder}")
+        raise missing_file_error(folder, "frame folder")
     frames = [
         entry
         for entry in folder.iterdir()
@@ -122,6 +122,25 @@ def _prepend(first: np.ndarray, rest: Iterator[np.ndarray]) -> Generator[np.ndar
     yield from rest
 
 
+def variable_frame_times(path: str | Path, fps: float) -> np.ndarray | None:
+    """Each frame's presentation time (seconds from the first frame) of a variable-frame-rate video
+    file, read from the packets (nothing is decoded); None when the frames are evenly spaced at
+    ``fps`` (within a quarter of a frame) or the file does not say."""
+    container, stream = open_video_container(Path(path))
+    try:
+        pts = sorted(p.pts for p in container.demux(stream) if p.pts is not None and p.size > 0)
+    except (av.FFmpegError, OSError):
+        return None
+    finally:
+        container.close()
+    if len(pts) < 3 or not stream.time_base or not fps > 0:
+        return None
+    times = (np.asarray(pts, dtype=np.float64) - pts[0]) * float(stream.time_base)
+    if np.all(np.abs(np.diff(times) - 1.0 / fps) <= 0.25 / fps):
+        return None
+    return times
+
+
 def _error_reason(error: BaseException) -> str:
     return getattr(error, "strerror", None) or str(error) or type(error).__name__
 
@@ -129,7 +148,7 @@ def _error_reason(error: BaseException) -> str:
 def open_video_container(path: Path) -> tuple[av.container.InputContainer, av.VideoStream]:
     """Open a container and its first video stream, turning every failure into an InputError."""
     if not path.exists():
-        raise InputError(f"video not found: {path}")
+        raise missing_file_error(path, "video")
     if path.stat().st_size == 0:
         raise InputError(f"video file is empty: {path}")
     if path.suffix.lower() in IMAGE_EXTENSIONS:

@@ -2,7 +2,11 @@
 
 Frames go to a hidden temporary file beside the output and are encoded as they arrive; the file is
 renamed onto the output only when `close()` succeeds, so an error (or an exception inside the `with`
-block) never leaves a half-written video and never destroys an existing one.
+block, a full disk, a signal) never leaves a half-written video and never destroys an existing one.
+The container follows the suffix: `.mp4`/`.m4v` (MP4) or `.mov` (QuickTime); others are refused.
+
+Frame times: constant rate by default (frame i at i / fps); variable-frame-rate sources pass each
+frame's presentation time (`times`), which is kept, so audio copied from the source stays in sync.
 
 Odd sizes: yuv420p needs even width and height, so an odd dimension is padded by ONE row/column that
 repeats the last one (edge replication, nothing is cropped); a 65×47 input is stored as 66×48.
@@ -11,18 +15,22 @@ repeats the last one (edge replication, nothing is cropped); a 65×47 input is s
 from __future__ import annotations
 
 import math
-import os
+from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
 
 import numpy as np
 
-from synergywarp.errors import InputError
+from synergywarp.atomic import check_writable_folder, publish, temporary_sibling, write_failure
+from synergywarp.errors import OutputError
 from synergywarp.io.audio import AudioPassthrough
-from synergywarp.io.files import temporary_sibling
 from synergywarp.io.optional_av import av
 from synergywarp.io.video_reader import open_video_container
+
+VIDEO_OUTPUT_FORMATS: dict[str, str] = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov"}
+"""Output suffix → container written (H.264 video, the source's audio)."""
+VFR_TIME_BASE = Fraction(1, 90000)  # frame times of variable-frame-rate output (the MPEG clock)
 
 _BT601_MATRIX = 6  # AVCOL_SPC_SMPTE170M
 _LIMITED_RANGE = 1  # AVCOL_RANGE_MPEG
@@ -59,22 +67,30 @@ def pad_to_even(frames: np.ndarray) -> np.ndarray:
     return np.pad(frames, widths, mode="edge")
 
 
+def video_container_format(path: str | Path) -> str:
+    """The container for an output video's suffix (see VIDEO_OUTPUT_FORMATS); OutputError for others."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in VIDEO_OUTPUT_FORMATS:
+        given = f"extension {suffix!r}" if suffix else "no extension"
+        raise OutputError(f"output video {path} has {given}; use {', '.join(VIDEO_OUTPUT_FORMATS)} (H.264)")
+    return VIDEO_OUTPUT_FORMATS[suffix]
+
+
 def open_output_container(path: Path, temporary: Path) -> av.container.OutputContainer:
-    """Create `path`'s folder if needed and open an mp4 container on `temporary` (InputError on failure)."""
+    """Create `path`'s folder if needed and open a container on `temporary` (OutputError on failure)."""
+    container_format = video_container_format(path)
+    if path.is_dir():
+        raise OutputError(f"output path is a folder, expected a video file name: {path}")
+    check_writable_folder(path.parent)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise InputError(f"cannot create output folder {path.parent}: {error.strerror or error}") from None
-    if path.is_dir():
-        raise InputError(f"output path is a folder, expected a video file name: {path}")
-    if not os.access(path.parent, os.W_OK):
-        raise InputError(f"output folder is not writable: {path.parent}")
+        raise OutputError(f"cannot create output folder {path.parent}: {error.strerror or error}") from None
     try:
-        return av.open(str(temporary), "w", format="mp4", options={"movflags": "+faststart"})
+        return av.open(str(temporary), "w", format=container_format, options={"movflags": "+faststart"})
     except (av.FFmpegError, OSError) as error:
         temporary.unlink(missing_ok=True)
-        reason = getattr(error, "strerror", None) or str(error)
-        raise InputError(f"cannot write video {path} ({reason})") from None
+        raise write_failure(path, error) from None
 
 
 class VideoWriter:
@@ -84,8 +100,10 @@ class VideoWriter:
     frame's size. `fps` may be fractional (29.97 is stored as 30000/1001, see frame_rate_fraction).
     When `audio_from` (typically the driving video) has an audio track it is muxed in, cut at the end
     of the video; a source without audio gives a silent video. Use as a context manager: leaving the
-    block normally commits the file, an exception discards it. The container is always mp4 (whatever
-    the suffix); `crf` and `preset` are libx264's quality and speed settings.
+    block normally commits the file, an exception discards it. The container follows the suffix (see
+    VIDEO_OUTPUT_FORMATS); `crf` and `preset` are libx264's quality and speed settings. `times`: each
+    frame's presentation time in seconds from the first (a variable-frame-rate source's timing; frames
+    past its end continue at its last interval); None for frame i at i / fps.
     """
 
     def __init__(
@@ -96,9 +114,12 @@ class VideoWriter:
         audio_from: str | Path | None = None,
         crf: int = 18,
         preset: str = "medium",
+        times: Sequence[float] | np.ndarray | None = None,
     ) -> None:
         self.path = Path(path)
         self.rate = frame_rate_fraction(fps)
+        self.times = None if times is None or len(times) == 0 else np.asarray(times, dtype=np.float64)
+        self._last_pts = -1
         self.crf = int(crf)
         self.preset = preset
         self.frames_written = 0
@@ -123,7 +144,7 @@ class VideoWriter:
         stream = self._container.add_stream("libx264", rate=self.rate)
         stream.width, stream.height = width + width % 2, height + height % 2
         stream.pix_fmt = "yuv420p"
-        stream.codec_context.time_base = 1 / self.rate
+        stream.codec_context.time_base = 1 / self.rate if self.times is None else VFR_TIME_BASE
         stream.options = {"crf": str(self.crf), "preset": self.preset}
         # RGB→YUV uses swscale's default BT.601 matrix, limited range: say so in the stream, so players
         # that would guess BT.709 (HD) decode the colours right. Primaries/transfer: sRGB's (BT.709).
@@ -152,13 +173,33 @@ class VideoWriter:
             raise ValueError(
                 f"frame size {frames.shape[1:]} differs from the first frame's {self._frame_shape}"
             )
-        for rgb in pad_to_even(frames):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-            frame.pts = self.frames_written
-            self._container.mux(self._stream.encode(frame))
-            self.frames_written += 1
-        if self._audio is not None:
-            self._audio.mux_until(self._container, float(self.frames_written / self.rate))
+        try:
+            for rgb in pad_to_even(frames):
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+                frame.pts = self._pts(self.frames_written)
+                self._container.mux(self._stream.encode(frame))
+                self.frames_written += 1
+            if self._audio is not None:
+                self._audio.mux_until(self._container, self.time_of(self.frames_written))
+        except (av.FFmpegError, OSError) as error:  # a full disk, a vanished folder
+            self.abort()
+            raise write_failure(self.path, error) from None
+
+    def time_of(self, index: int) -> float:
+        """Presentation time (seconds) of frame ``index``; ``time_of(n)`` is where n frames end."""
+        if self.times is None:
+            return float(index / self.rate)
+        if index < len(self.times):
+            return float(self.times[index])
+        last = float(self.times[-1] - self.times[-2]) if len(self.times) > 1 else float(1 / self.rate)
+        return float(self.times[-1]) + (index - len(self.times) + 1) * max(last, 1e-3)
+
+    def _pts(self, index: int) -> int:
+        """Frame ``index``'s pts in the codec's time base, strictly increasing."""
+        if self.times is None:
+            return index
+        self._last_pts = max(round(self.time_of(index) / VFR_TIME_BASE), self._last_pts + 1)
+        return self._last_pts
 
     def close(self) -> Path:
         """Flush, finish the audio, and atomically move the file onto `path`; returns `path`."""
@@ -170,9 +211,12 @@ class VideoWriter:
         try:
             self._container.mux(self._stream.encode(None))
             if self._audio is not None:
-                self._audio.finish(self._container, float(self.frames_written / self.rate))
+                self._audio.finish(self._container, self.time_of(self.frames_written))
             self._container.close()
-            os.replace(self._temporary, self.path)
+            publish(self._temporary, self.path)
+        except (av.FFmpegError, OSError) as error:
+            self.abort()
+            raise write_failure(self.path, error) from None
         except BaseException:
             self.abort()
             raise
@@ -181,6 +225,8 @@ class VideoWriter:
 
     def abort(self) -> None:
         """Discard everything written so far; an existing file at `path` stays as it was."""
+        if self._closed:
+            return
         self._closed = True
         releases = [self._container.close] + ([self._audio.close] if self._audio is not None else [])
         for release in releases:
@@ -235,7 +281,10 @@ def mux_audio(video_path: str | Path, audio_from: str | Path, out_path: str | Pa
             audio.finish(output, video_end)
         finally:
             output.close()
-        os.replace(temporary, out_path)
+        publish(temporary, out_path)
+    except (av.FFmpegError, OSError) as error:
+        temporary.unlink(missing_ok=True)
+        raise write_failure(out_path, error) from None
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise

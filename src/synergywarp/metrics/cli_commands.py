@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from synergywarp.errors import ConfigError
+from synergywarp.errors import ConfigError, OutputError
 
 
 def _methods(text: str) -> tuple[str, ...]:
@@ -13,11 +13,17 @@ def _methods(text: str) -> tuple[str, ...]:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    from synergywarp.atomic import check_writable_folder
     from synergywarp.metrics.eval import EvalOptions, parse_refs, run_eval
-    from synergywarp.metrics.eval.report import markdown
+    from synergywarp.metrics.eval.report import REPORT_FILES, markdown
 
     if args.max_frames is not None and args.max_frames < 1:
         raise ConfigError(f"--max-frames must be ≥ 1, got {args.max_frames}")
+    out = check_writable_folder(args.out, "eval output")
+    earlier = [name for name in REPORT_FILES.values() if (out / name).exists()]
+    if earlier and not args.overwrite:
+        raise OutputError(f"{out} holds an earlier evaluation ({', '.join(earlier)}); pass --overwrite to replace "
+                          "it (the extraction cache is kept and reused), or choose another --out")
     options = EvalOptions(
         data=Path(args.data), checkpoint=Path(args.checkpoint) if args.checkpoint else None, split=args.split,
         refs=parse_refs(args.refs), protocol=args.protocol, pairs=Path(args.pairs) if args.pairs else None,
@@ -50,6 +56,7 @@ def add_eval_parser(subparsers) -> None:
     p.add_argument("--protocol", default="self", help="self (default), cross or hidden (hidden-content: see docs)")
     p.add_argument("--pairs", help="cross-reenactment CSV with rows source_clip,source_frame,driving_clip")
     p.add_argument("--out", default="eval", help="output folder (default ./eval)")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier evaluation's report files in --out")
     p.add_argument("--max-frames", type=int, default=None,
                    help="drive at most N frames per clip, at an even stride (default: every frame)")
     p.add_argument("--max-clips", type=int, default=None, help="evaluate only the first N clips (self)")

@@ -15,7 +15,6 @@ renames to :data:`CONFIG_MIGRATIONS`; older checkpoints are migrated on load, so
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from synergywarp.atomic import publish, temporary_sibling, write_failure
 from synergywarp.errors import CheckpointError, ConfigError
 from synergywarp.models.config import ModelConfig
 
@@ -100,16 +100,19 @@ def _config_version(metadata: Mapping[str, str]) -> int:
 
 
 def atomic_save_tensors(tensors: Mapping[str, torch.Tensor], path: str | Path, metadata: dict[str, str]) -> None:
-    """Write a safetensors file via a temporary file in the same folder and an atomic rename."""
+    """Write a safetensors file via a temporary file in the same folder and an atomic rename, with the
+    umask's permissions (safetensors creates 0600 files); OutputError naming ``path`` when the disk is
+    full or the folder not writable (an earlier file at ``path`` is then kept)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = temporary_sibling(path)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=metadata)
-        os.replace(tmp, path)
+        publish(tmp, path)
+    except (OSError, SafetensorError) as error:
+        raise write_failure(path, error) from None
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        tmp.unlink(missing_ok=True)
 
 
 def write_checkpoint(path: str | Path, state: Mapping[str, torch.Tensor], config: ModelConfig,
@@ -120,11 +123,33 @@ def write_checkpoint(path: str | Path, state: Mapping[str, torch.Tensor], config
     atomic_save_tensors(state, path, fields)
 
 
+def check_checkpoint_file(path: Path) -> Path:
+    """CheckpointError naming the problem when ``path`` is not an existing file (a folder, a training
+    run, a broken link)."""
+    if path.is_dir():
+        hint = (f"; its exported model is {path / 'model_ema.safetensors'}"
+                if (path / "model_ema.safetensors").is_file() or (path / "checkpoints").is_dir() else "")
+        raise CheckpointError(f"checkpoint {path} is a folder, expected a .safetensors file{hint}")
+    if path.is_symlink() and not path.exists():
+        raise CheckpointError(f"checkpoint {path} is a broken symlink or a symlink loop")
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    return path
+
+
+def check_finite(state: Mapping[str, torch.Tensor], origin: str) -> None:
+    """CheckpointError when any floating-point tensor holds NaN or inf (a damaged file or a diverged
+    run would otherwise animate a black frame)."""
+    bad = [key for key, tensor in state.items() if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+    if bad:
+        raise CheckpointError(f"{origin} holds non-finite weights (NaN/inf) in {len(bad)} tensor(s), e.g. "
+                              f"{bad[0]!r}: the file is damaged or comes from a diverged run")
+
+
 def read_metadata(path: str | Path) -> dict[str, str]:
     """The metadata of a safetensors file; :class:`CheckpointError` if unreadable."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
+    check_checkpoint_file(path)
     try:
         with safe_open(str(path), framework="pt") as f:
             return dict(f.metadata() or {})
@@ -176,9 +201,11 @@ def read_checkpoint_header(path: str | Path) -> tuple[ModelConfig, CheckpointMet
 
 
 def read_tensors(path: str | Path, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
-    """Every tensor of a safetensors file, on ``device``."""
+    """Every tensor of a safetensors file, on ``device``; CheckpointError when a weight is NaN or inf."""
     with safe_open(str(path), framework="pt", device=str(device)) as f:
-        return {k: f.get_tensor(k) for k in f.keys()}
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    check_finite(tensors, str(path))
+    return tensors
 
 
 def load_state_dict_strict(model: torch.nn.Module, state: Mapping[str, torch.Tensor], origin: str) -> None:

@@ -18,6 +18,8 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--data", help="dataset folder with train/ and test/ (overrides dataset.root)")
     parser.add_argument("--out", help="run folder for checkpoints, logs and samples (default runs/<config name>)")
     parser.add_argument("--resume", action="store_true", help="continue from the newest complete checkpoint in --out")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start over in an --out that holds a run (its checkpoints, model and logs are removed)")
     parser.add_argument("--max-steps", type=int, help="override train.max_steps")
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -30,7 +32,7 @@ def run_train_command(args: argparse.Namespace) -> int:
 
     result = train_from_config(
         args.config, data=args.data, out=args.out, resume=args.resume, max_steps=args.max_steps,
-        device=args.device, progress=False if args.no_progress else None,
+        device=args.device, progress=False if args.no_progress else None, overwrite=args.overwrite,
     )
     if int(os.environ.get("RANK", "0")) == 0:
         loss = result.last_values.get("loss/total")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -190,6 +191,9 @@ def _check_phases(train: TrainSection) -> None:
 def validate(cfg: ExperimentConfig) -> ExperimentConfig:
     """Range checks that the types alone cannot express; errors name the key."""
     t = cfg.train
+    for name in ("lr", "lr_discriminator", "lr_gamma", "grad_clip", "ema_decay", "max_minutes"):
+        if not math.isfinite(getattr(t, name)):
+            raise ConfigError(f"train.{name}: must be a finite number, got {getattr(t, name)}")
     positive = {"batch_size": t.batch_size, "max_steps": t.max_steps, "log_every": t.log_every,
                 "checkpoint_every": t.checkpoint_every, "keep_last": t.keep_last}
     for name, value in positive.items():

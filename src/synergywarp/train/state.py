@@ -4,13 +4,14 @@ Layout of ``RUN/checkpoints/step_00001234/``:
 
 - ``tensors.safetensors``: model, EMA, discriminator weights and every tensor inside the optimiser,
   scheduler, scaler and RNG states (keys ``model.*``, ``ema.*``, ``discriminator.*``, ``state.N``);
-- ``state.json``: ``{"format", "step", "files": {name: bytes}, "state": <tagged JSON>}`` where tensors
-  are referenced as ``{"__tensor__": "state.N"}`` and tuples, Counters, non-string-keyed dicts and numpy
-  arrays are tagged, so that nothing is unpickled on load.
+- ``state.json``: ``{"format", "step", "files": {name: bytes}, "sha256": {name: hex digest},
+  "state": <tagged JSON>}`` where tensors are referenced as ``{"__tensor__": "state.N"}`` and tuples,
+  Counters, non-string-keyed dicts and numpy arrays are tagged, so that nothing is unpickled on load.
 
 A checkpoint is written into ``checkpoints/.tmp-step_…`` and renamed into place only once complete (the
 rename is atomic), so an interrupted write never replaces the last good one. :func:`latest_checkpoint`
-also skips any directory whose files are missing or of the wrong size.
+also skips any directory whose files are missing or of the wrong size; :func:`load_checkpoint` checks
+the tensors' SHA-256 and that every weight is finite, so a damaged file is named as such.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
-from synergywarp.errors import CheckpointError
-from synergywarp.models.checkpoint import atomic_save_tensors
+from synergywarp.atomic import file_sha256, write_failure
+from synergywarp.errors import CheckpointError, OutputError
+from synergywarp.models.checkpoint import atomic_save_tensors, check_finite
 
 FORMAT = "synergywarp-train/1"
 TENSORS_FILE = "tensors.safetensors"
@@ -151,7 +153,8 @@ def save_checkpoint(
         encoded = encode_state(state, tensors)
         _write_tensors(temp, tensors)
         files = {TENSORS_FILE: (temp / TENSORS_FILE).stat().st_size}
-        _write_state_json(temp, {"format": FORMAT, "step": step, "files": files, "state": encoded})
+        _write_state_json(temp, {"format": FORMAT, "step": step, "files": files,
+                                 "sha256": {TENSORS_FILE: file_sha256(temp / TENSORS_FILE)}, "state": encoded})
         _fsync_dir(temp)
         if final.exists():  # re-saving a step (e.g. after a resume): move the old one aside first
             old = root / f".old-{final.name}-{os.getpid()}"
@@ -161,6 +164,11 @@ def save_checkpoint(
         else:
             os.replace(temp, final)
         _fsync_dir(root)
+    except (OSError, OutputError) as error:  # a full disk, a folder that became read-only
+        shutil.rmtree(temp, ignore_errors=True)
+        good = latest_checkpoint(root)
+        kept = f"the last good checkpoint {good} is intact" if good else "no earlier checkpoint exists"
+        raise write_failure(final, error, f"{kept}; free some space, then continue with --resume") from None
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
@@ -216,13 +224,25 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     path = Path(path)
     if not is_complete(path):
         raise CheckpointError(f"{path} is not a complete training checkpoint")
+    document = json.loads((path / STATE_FILE).read_text())
+
+    def damaged(why: object) -> CheckpointError:
+        return CheckpointError(f"training checkpoint {path} is damaged ({why}); move it away to resume from "
+                               "the one before, or start a new run")
+
+    expected = document.get("sha256", {}).get(TENSORS_FILE)
+    if expected is not None and file_sha256(path / TENSORS_FILE) != expected:
+        raise damaged(f"{TENSORS_FILE} does not match the checksum written with it")
     try:
         tensors = load_file(str(path / TENSORS_FILE))
     except (SafetensorError, OSError) as err:
-        raise CheckpointError(f"{path / TENSORS_FILE} is unreadable ({err})") from None
-    document = json.loads((path / STATE_FILE).read_text())
-    state = decode_state(document["state"], tensors)
+        raise damaged(f"{TENSORS_FILE} is unreadable: {err}") from None
     weights = {k: v for k, v in tensors.items() if not k.startswith("state.")}
+    try:
+        check_finite(weights, str(path))
+    except CheckpointError as err:
+        raise damaged(err) from None
+    state = decode_state(document["state"], tensors)
     return weights, state, int(document["step"])
 
 

@@ -5,11 +5,14 @@ fields plus ``expression``/``expression_names``/``target_pose``) and ``DIR/manif
 manifest of :mod:`synergywarp.data.prepare`, ``source`` = "synth", plus ``portrait`` and ``seed``).
 Every face found in an image is an identity (a group photo gives several); the train/test split is
 by identity. Each clip's seed derives from (corpus seed, identity, clip number), so the corpus is
-byte-for-byte reproducible and resumable: finished clips (npz and mp4 present) are skipped.
+byte-for-byte reproducible and resumable: finished clips (npz and mp4 present) are skipped. The
+manifest records the settings; a rerun with other settings is refused unless ``overwrite`` (every
+clip is then rendered again), so a corpus never mixes clips of two kinds.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 import warnings
@@ -21,11 +24,18 @@ from pathlib import Path
 
 import numpy as np
 
-from synergywarp.data.prepare import MANIFEST_VERSION, ClipRecord, clip_is_complete, load_manifest, update_manifest
+from synergywarp.atomic import check_writable_folder, publish, temporary_sibling, write_failure
+from synergywarp.data.prepare import (
+    MANIFEST_VERSION,
+    ClipRecord,
+    clip_is_complete,
+    load_manifest,
+    start_dataset,
+    update_manifest,
+)
 from synergywarp.data.synth.engine import SynthClip, SynthConfig, prepare_portrait, render_clip
 from synergywarp.errors import ConfigError, InputError
 from synergywarp.face.types import FaceLandmarks
-from synergywarp.io.video_writer import temporary_sibling
 
 MIN_FACE_SIDE = 48  # faces whose landmark box is smaller (image px) are skipped
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -53,7 +63,9 @@ def save_npz_deterministic(path: Path, arrays: dict[str, np.ndarray]) -> None:
                 info = zipfile.ZipInfo(f"{key}.npy", date_time=ZIP_EPOCH)
                 info.external_attr = 0o644 << 16
                 archive.writestr(info, buffer.getvalue())
-        temporary.replace(path)
+        publish(temporary, path)
+    except OSError as error:
+        raise write_failure(path, error) from None
     finally:
         temporary.unlink(missing_ok=True)
 
@@ -159,31 +171,40 @@ def choose_test_identities(identities: Sequence[str], test_identities: int | Seq
 def build_corpus(images: Sequence[str | Path], out_dir: str | Path, clips_per_image: int = 4,
                  frames: int = 64, seed: int = 0, size: int = 256,
                  test_identities: int | Sequence[str] = 0, progress: bool | Progress = False, *,
-                 config: SynthConfig | None = None, all_faces: bool = True, crf: int = 18) -> dict:
+                 config: SynthConfig | None = None, all_faces: bool = True, crf: int = 18,
+                 overwrite: bool = False) -> dict:
     """Render ``clips_per_image`` clips per identity into ``out_dir``; returns the manifest dict
     (``{"version", "clips": [...]}`` plus ``"skipped"``: [(path, reason)] of unusable images).
 
-    ``progress``: True for a tqdm bar, or a callable ``(done, total, clip name)``."""
+    ``progress``: True for a tqdm bar, or a callable ``(done, total, clip name)``. ConfigError when
+    ``out_dir`` holds clips made with other settings, unless ``overwrite`` (all are made again)."""
     if clips_per_image < 1:
         raise ConfigError(f"clips_per_image must be ≥ 1, got {clips_per_image}")
     config = replace(config or SynthConfig(), size=size, frames=frames)
     out_dir = Path(out_dir)
+    check_writable_folder(out_dir, "dataset")
+    settings = {"size": config.size, "frames": config.frames, "fps": config.fps, "seed": seed, "crf": crf,
+                "test_identities": test_identities, "all_faces": all_faces, "engine": dataclasses.asdict(config)}
     skipped: list[tuple[str, str]] = []
     faces = find_faces(images, all_faces=all_faces, skipped=skipped)
     if not faces:
         raise InputError(f"no usable face in any of the {len(images)} portrait(s) given")
     _deduplicate(faces)
     held_out = choose_test_identities([f.identity for f in faces], test_identities, seed)
+    start_dataset(out_dir, settings, overwrite, legacy={"size": "size", "frames": "num_frames", "fps": "fps"})
     total = len(faces) * clips_per_image
     report = _progress_reporter(progress, total)
     done = 0
-    out_dir.mkdir(parents=True, exist_ok=True)
     for portrait in faces:
         split = "test" if portrait.identity in held_out else "train"
         prepared = None
         for index in range(clips_per_image):
             name = f"{portrait.identity}_{index:03d}"
-            if clip_is_complete(out_dir, name) is None:
+            finished = None if overwrite else clip_is_complete(out_dir, name)
+            if finished is not None and finished.parent.name != split:
+                raise ConfigError(f"clip {name} is in {finished.parent.name}/ but the test identities now put it in "
+                                  f"{split}/; choose another --out, or pass --overwrite to make every clip again")
+            if finished is None:
                 if prepared is None:
                     prepared = prepare_portrait(portrait.image, config, face=portrait.face, identity=portrait.identity)
                 clip_seed_value = clip_seed(seed, portrait.identity, index)

@@ -11,6 +11,7 @@ docs/CONTRACTS.md#dataset-layout npz fields (crop-normalised landmarks; pose fit
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -67,8 +68,8 @@ class SynthConfig:
             raise ConfigError(f"synth size must be an even number ≥ 16, got {self.size}")
         if self.frames < 1:
             raise ConfigError(f"synth frames must be ≥ 1, got {self.frames}")
-        if self.fps <= 0:
-            raise ConfigError(f"synth fps must be > 0, got {self.fps}")
+        if not (math.isfinite(self.fps) and self.fps > 0):
+            raise ConfigError(f"synth fps must be a finite number > 0, got {self.fps}")
         if not 0.0 <= self.flip_prob <= 1.0:
             raise ConfigError(f"synth flip_prob must be in [0, 1], got {self.flip_prob}")
         if self.supersample not in (1, 2, 3, 4):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from synergywarp.atomic import write_text_atomic
 from synergywarp.metrics import lpips_network_name
 from synergywarp.metrics.eval.score import LOWER_IS_BETTER, metric_labels
 from synergywarp.metrics.results import report_path
@@ -15,6 +17,7 @@ from synergywarp.metrics.results import report_path
 if TYPE_CHECKING:
     from synergywarp.metrics.eval.run import EvalResult
 
+REPORT_FILES = {"per_frame": "per_frame.csv", "json": "metrics.json", "markdown": "metrics.md"}
 ROW_KEYS = ("protocol", "method", "source_clip", "source_frame", "driving_clip", "frame")
 DLIB_PREDICTOR = "dlib 68-point landmark predictor (shape_predictor_68_face_landmarks.dat, HOG face detector)"
 DLIB_RESNET = "dlib ResNet 128-D face descriptor (dlib_face_recognition_resnet_model_v1.dat)"
@@ -45,12 +48,13 @@ def write_per_frame_csv(result: EvalResult, path: Path) -> None:
     columns = [*ROW_KEYS, *(label for label in labels if label in present)]
     if "face_found" in present:
         columns.append("face_found")
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        for score in result.scores:
-            for row in score.rows:
-                writer.writerow({k: _cell(row.get(k)) for k in columns})
+    handle = io.StringIO(newline="")
+    writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    for score in result.scores:
+        for row in score.rows:
+            writer.writerow({k: _cell(row.get(k)) for k in columns})
+    write_text_atomic(path, handle.getvalue())
 
 
 def _cell(value):
@@ -163,11 +167,10 @@ def markdown(result: EvalResult) -> str:
 
 
 def write_reports(result: EvalResult, out_dir: Path) -> dict[str, Path]:
-    """Write the three files into ``out_dir``; returns {kind: path}."""
+    """Write the three files into ``out_dir`` (each atomically); returns {kind: path}."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"per_frame": out_dir / "per_frame.csv", "json": out_dir / "metrics.json",
-             "markdown": out_dir / "metrics.md"}
+    paths = {kind: out_dir / name for kind, name in REPORT_FILES.items()}
     write_per_frame_csv(result, paths["per_frame"])
-    paths["json"].write_text(json.dumps(metrics_json(result), indent=1, ensure_ascii=False), encoding="utf-8")
-    paths["markdown"].write_text(markdown(result), encoding="utf-8")
+    write_text_atomic(paths["json"], json.dumps(metrics_json(result), indent=1, ensure_ascii=False))
+    write_text_atomic(paths["markdown"], markdown(result))
     return paths

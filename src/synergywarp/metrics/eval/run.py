@@ -12,7 +12,7 @@ import torch
 from synergywarp import assets
 from synergywarp.data import EvalClip, find_clip, load_clip
 from synergywarp.devices import resolve_device
-from synergywarp.errors import CheckpointError, ConfigError
+from synergywarp.errors import ConfigError
 from synergywarp.metrics.eval.baselines import LoadedModel, Method, TaskInputs, build_methods
 from synergywarp.metrics.eval.extract import Extraction, ExtractionStats, FeatureExtractor
 from synergywarp.metrics.eval.protocol import (
@@ -25,6 +25,7 @@ from synergywarp.metrics.eval.protocol import (
     self_plan,
 )
 from synergywarp.metrics.eval.score import MethodScore, TaskFeatures, score_method
+from synergywarp.models.checkpoint import check_checkpoint_file
 
 METHOD_CHOICES = ("static", "geometric-mesh", "geometric", "explicit", "full")
 DEFAULT_METHODS = ("static", "geometric", "explicit", "full")
@@ -64,6 +65,8 @@ class EvalOptions:
                               f"got {','.join(self.methods)}")
         if self.max_frames is not None and self.max_frames < 1:
             raise ConfigError(f"--max-frames must be ≥ 1, got {self.max_frames}")
+        if self.max_clips is not None and self.max_clips < 1:
+            raise ConfigError(f"--max-clips must be ≥ 1, got {self.max_clips}")
         if self.batch_size < 1:
             raise ConfigError(f"--batch must be ≥ 1, got {self.batch_size}")
         return self
@@ -100,11 +103,10 @@ class EvalResult:
 
 
 def resolve_checkpoint(checkpoint: str | Path | None) -> Path:
-    """``checkpoint`` or the bundled demo model (the inference helper's rule); CheckpointError if neither."""
+    """``checkpoint`` or the bundled demo model (the inference helper's rule); CheckpointError if neither,
+    or if it is not a file."""
     path = assets.resolve_checkpoint(checkpoint)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
-    return path
+    return check_checkpoint_file(path)
 
 
 class ClipStore:
