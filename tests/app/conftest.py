@@ -84,15 +84,15 @@ def page(browser, served):
 
 
 @pytest.fixture
-def run_cli_stderr(capsys, monkeypatch):
-    """``synergywarp.cli.main`` run in a folder: (exit status, what it printed on stderr)."""
+def run_cli(capsys, monkeypatch):
+    """``synergywarp.cli.main`` run in a folder: (exit status, captured ``.out`` and ``.err``)."""
     from synergywarp import cli
 
-    def run(cwd: Path, *argv) -> tuple[int, str]:
+    def run(cwd: Path, *argv):
         monkeypatch.chdir(cwd)
         capsys.readouterr()
         status = cli.main([str(a) for a in argv])
-        return status, capsys.readouterr().err
+        return status, capsys.readouterr()
 
     return run
 

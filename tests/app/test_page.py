@@ -43,7 +43,7 @@ def test_upload_the_source_animate_the_sample_and_download_the_result(page, tmp_
     assert page.is_visible("#result")
     assert page.get_attribute("#driving-video", "src") == "/api/sample/driving.mp4"
     # the browser decodes the result (H.264 in Debian's Chromium) at the model's size
-    page.wait_for_function("document.getElementById('result-video').readyState >= 1")
+    page.wait_for_function("() => document.getElementById('result-video').readyState >= 1")
     assert page.eval_on_selector("#result-video", "v => [v.videoWidth, v.videoHeight]")[0] > 0
     with page.expect_download() as download:
         page.click("#download")
@@ -76,7 +76,7 @@ def test_bundled_portrait_and_references_need_no_upload_and_warnings_reach_the_p
         served.close()
 
 
-def test_a_text_file_as_source_shows_the_clis_one_line_error(page, tmp_path, run_cli_stderr):
+def test_a_text_file_as_source_shows_the_clis_one_line_error(page, tmp_path, run_cli):
     notes = tmp_path / "notes.txt"
     notes.write_text("not a photo\n")
     run_job(page, notes)
@@ -84,9 +84,9 @@ def test_a_text_file_as_source_shows_the_clis_one_line_error(page, tmp_path, run
     shown = page.inner_text("#error")
     assert shown == "error: not an image (unrecognised format): notes.txt"
     assert not page.is_visible("#result")
-    status, stderr = run_cli_stderr(tmp_path, "animate", "--source", "notes.txt", "--driving", SAMPLE_DRIVING,
-                                    "--out", "out.mp4")
-    assert status == 1 and stderr.strip().splitlines()[-1] == shown
+    status, printed = run_cli(tmp_path, "animate", "--source", "notes.txt", "--driving", SAMPLE_DRIVING,
+                              "--out", "out.mp4")
+    assert status == 1 and printed.err.strip().splitlines()[-1] == shown
 
 
 def test_a_photo_without_a_face_fails_its_job_with_one_line(page, tmp_path, short_clip):
@@ -136,7 +136,7 @@ def test_uploads_over_the_limit_are_refused_on_the_page_and_by_the_server(browse
         page.goto(served.url)
         run_job(page, GRACE)  # ~50 KB photo over a 5 KB limit
         message = "error: upload too large (limit 0.005 MB; start the app with --max-upload-mb to change it)"
-        page.wait_for_function("document.getElementById('error').textContent.length > 0")
+        page.wait_for_function("() => document.getElementById('error').textContent.length > 0")
         assert page.inner_text("#error") == message
         page.close()
         body = b"--x\r\nContent-Disposition: form-data; name=\"source\"; filename=\"a.jpg\"\r\n\r\n" + \

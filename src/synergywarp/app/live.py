@@ -44,7 +44,8 @@ class LatestFrame:
     """One-slot mailbox between the capture thread and the animation loop.
 
     :meth:`put` replaces a frame that was not taken yet (``dropped`` += 1); with ``wait=True`` it
-    instead waits until the slot is free (no drops). :meth:`take` returns the newest frame.
+    instead waits until the slot is free (no drops); after :meth:`close` it ignores frames.
+    :meth:`take` returns the newest frame.
     ``max_pending`` is the most frames ever held at once (1 by construction: the queue never grows).
     """
 
@@ -58,6 +59,8 @@ class LatestFrame:
         with self._cond:
             while wait and self._slot is not None and not self.closed:
                 self._cond.wait(0.1)
+            if self.closed:
+                return  # the loop has stopped: the frame is not captured
             if self._slot is not None:
                 self.dropped += 1
             self._slot = CapturedFrame(image, captured_at, self.put_count)
@@ -326,20 +329,23 @@ class NoSink:
 
 def run_live(animator: Animator, prepared: PreparedSource, camera: Camera, sink=None, *,
              max_frames: int | None = None, max_seconds: float | None = None,
-             stop: threading.Event | None = None, on_frame=None) -> LiveStats:
+             stop: threading.Event | None = None, on_frame=None, warm_up: bool = True) -> LiveStats:
     """Animate ``camera`` with ``prepared`` until it ends, ``max_frames``/``max_seconds``, ``stop`` is
     set or the sink closes; returns the run's :class:`LiveStats`. ``on_frame(stats, view)`` is called
-    after each shown frame."""
+    after each shown frame; ``warm_up`` first animates the source once (off the camera's clock)."""
     sink = sink or NoSink()
     mailbox = LatestFrame()
     capture = CaptureThread(camera, mailbox)
     stats, meter = LiveStats(camera_fps=camera.fps), RateMeter()
     waiting = prepared.source.image if prepared.options.crop and prepared.options.paste_back \
         else prepared.source.crop_image
+    if warm_up:  # first calls (FaceMesh graph, model kernels) are slow: not on the camera's clock
+        with animator.start_live(prepared, camera.fps) as scratch:
+            animator.animate_frame(scratch, prepared.source.image)
     start = time.perf_counter()
-    capture.start()
     try:
         with animator.start_live(prepared, camera.fps) as session:
+            capture.start()
             while not (sink.closed or (stop is not None and stop.is_set())):
                 if max_seconds is not None and time.perf_counter() - start >= max_seconds:
                     break
@@ -368,7 +374,8 @@ def run_live(animator: Animator, prepared: PreparedSource, camera: Camera, sink=
     finally:
         stats.seconds = time.perf_counter() - start
         capture.stop()
-        capture.join(5)
+        if capture.is_alive():
+            capture.join(5)
         sink.close()
         stats.captured, stats.dropped, stats.max_queue = mailbox.put_count, mailbox.dropped, mailbox.max_pending
     if capture.error is not None:
