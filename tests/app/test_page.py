@@ -64,6 +64,9 @@ def test_bundled_portrait_and_references_need_no_upload_and_warnings_reach_the_p
         page = browser.new_page()
         page.set_default_timeout(60_000)
         page.goto(served.url)
+        model_line = page.inner_text("#model")
+        assert "from tiny_tracked.safetensors on cpu" in model_line  # the file's name, not where it lives
+        assert str(tiny_checkpoint.parent) not in model_line
         run_job(page, sample_source=True)
         assert wait_until_ended(page) == "done", page.inner_text("#error")
         assert page.inner_text("#warnings") == ("warning: 3 reference image(s) unused: the checkpoint's RAC stage "

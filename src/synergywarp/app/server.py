@@ -171,11 +171,21 @@ class AppState:
         }
 
 
+def public_description(animator: Animator | None) -> str:
+    """The animator's one-line description with its checkpoint named by file name only (the page does
+    not show where files live on this computer)."""
+    if animator is None:
+        return ""
+    text = animator.describe()
+    path = animator.checkpoint_path
+    return text.replace(str(path), path.name) if path is not None else text
+
+
 def create_app(animator: Animator | None, *, jobs: JobQueue | None = None, live: LiveStream | None = None,
                limits: AppLimits | None = None) -> Starlette:
     """The Starlette app. ``jobs``: the queue the page submits to (None: live view only); ``live``:
     the stream ``synergywarp live --show web`` publishes to (None: no live panel)."""
-    state = AppState(animator.describe() if animator is not None else "", jobs, live, limits or AppLimits())
+    state = AppState(public_description(animator), jobs, live, limits or AppLimits())
     no_store = {"Cache-Control": "no-store"}
 
     async def index(request: Request) -> Response:
