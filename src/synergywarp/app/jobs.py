@@ -76,6 +76,10 @@ def user_message(folder: Path, text: str) -> str:
     return re.sub(re.escape(str(folder)) + r"[/\\](upload-\d+[/\\])?", "", text)
 
 
+class QueueFull(SynergyWarpError):
+    """The queue holds ``max_waiting`` jobs already, or is closing."""
+
+
 Runner = Callable[[Job], object]  # runs one job: writes job.result; returns the AnimationResult
 
 
@@ -113,12 +117,12 @@ class JobQueue:
             return sum(job.state == "queued" for job in self.jobs.values())
 
     def submit(self, job: Job) -> Job:
-        """Queue ``job`` (SynergyWarpError when the queue is full or closed)."""
+        """Queue ``job`` (QueueFull when the queue is full or closed)."""
         with self._lock:
             if self._closed:
-                raise SynergyWarpError("the app is shutting down; try again later")
+                raise QueueFull("the app is shutting down; try again later")
             if sum(j.state == "queued" for j in self.jobs.values()) >= self.max_waiting:
-                raise SynergyWarpError(f"the queue is full ({self.max_waiting} jobs waiting); try again later")
+                raise QueueFull(f"the queue is full ({self.max_waiting} jobs waiting); try again later")
             job.order = next(self._order)
             self.jobs[job.id] = job
         self._pending.put(job)

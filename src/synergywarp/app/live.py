@@ -327,6 +327,12 @@ class NoSink:
         pass
 
 
+def _count(stats: LiveStats, mailbox: LatestFrame, start: float) -> None:
+    """Bring the run's wall time and camera counters up to date."""
+    stats.seconds = time.perf_counter() - start
+    stats.captured, stats.dropped, stats.max_queue = mailbox.put_count, mailbox.dropped, mailbox.max_pending
+
+
 def run_live(animator: Animator, prepared: PreparedSource, camera: Camera, sink=None, *,
              max_frames: int | None = None, max_seconds: float | None = None,
              stop: threading.Event | None = None, on_frame=None, warm_up: bool = True) -> LiveStats:
@@ -367,17 +373,17 @@ def run_live(animator: Animator, prepared: PreparedSource, camera: Camera, sink=
                 stats.frames += 1
                 stats.frames_with_face += face
                 stats.latencies_ms.append(1000.0 * (time.perf_counter() - item.captured_at))
+                _count(stats, mailbox, start)
                 if on_frame is not None:
                     on_frame(stats, view)
                 if max_frames is not None and stats.frames >= max_frames:
                     break
     finally:
-        stats.seconds = time.perf_counter() - start
         capture.stop()
         if capture.is_alive():
             capture.join(5)
         sink.close()
-        stats.captured, stats.dropped, stats.max_queue = mailbox.put_count, mailbox.dropped, mailbox.max_pending
+        _count(stats, mailbox, start)
     if capture.error is not None:
         raise capture.error
     return stats

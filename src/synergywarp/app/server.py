@@ -11,6 +11,7 @@ API: ``GET /api/info``; ``POST /api/jobs`` (multipart: ``source`` or ``source_sa
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import shutil
 import socket
@@ -28,7 +29,7 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Respon
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from synergywarp.app.jobs import Job, JobQueue, user_message
+from synergywarp.app.jobs import Job, JobQueue, QueueFull, user_message
 from synergywarp.app.live import LiveStream
 from synergywarp.app.options import OUTPUT_SIZES, make_options, output_size_supported, parse_number, parse_output_size
 from synergywarp.errors import ConfigError, InputError, SynergyWarpError
@@ -104,7 +105,7 @@ def build_job(form: FormData, job_id: str, folder: Path, limits: AppLimits) -> J
     ref_uploads = [u for u in form.getlist("references") if _given(u)] if use_references else []
     if len(ref_uploads) > limits.max_references:
         raise InputError(f"too many reference images ({len(ref_uploads)}; at most {limits.max_references})")
-    uploads = iter(range(10_000))
+    uploads = itertools.count()
     if _flag(form, "source_sample"):
         source, bundled_refs, _ = demo_inputs()
         references = bundled_refs if use_references and not ref_uploads else []
@@ -215,8 +216,7 @@ def create_app(animator: Animator | None, *, jobs: JobQueue | None = None, live:
             jobs.submit(job)
         except SynergyWarpError as err:
             jobs.discard(folder)
-            status = 503 if "queue" in str(err) or "shutting down" in str(err) else 400
-            return error_response(user_message(folder, str(err)), status)
+            return error_response(user_message(folder, str(err)), 503 if isinstance(err, QueueFull) else 400)
         finally:
             await form.close()
         return JSONResponse(state.job_json(job), status_code=202, headers=no_store)
