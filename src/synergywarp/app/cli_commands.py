@@ -66,6 +66,18 @@ def add_live_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     return parser
 
 
+def _require_app_extra() -> None:
+    """One-line error when the web server's packages (the ``app`` extra) are not installed."""
+    import importlib.util
+
+    from synergywarp.errors import SynergyWarpError
+
+    missing = [name for name in ("starlette", "uvicorn", "multipart") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise SynergyWarpError(f"the web page needs the app extra ({', '.join(missing)} missing): "
+                               "pip install 'synergywarp[app]'")
+
+
 def _load_animator(args: argparse.Namespace):
     from synergywarp.inference import Animator
     from synergywarp.inference.runtime import Runtime
@@ -78,12 +90,14 @@ def _load_animator(args: argparse.Namespace):
 
 def run_app(args: argparse.Namespace) -> int:
     """Handler of ``synergywarp app``: serve the page until Ctrl+C."""
-    from synergywarp.app.jobs import JobQueue
-    from synergywarp.app.server import AppLimits, RunningServer, create_app, run_animation
     from synergywarp.errors import ConfigError
 
     if args.max_upload_mb <= 0 or args.max_references < 0 or args.keep_jobs < 1:
         raise ConfigError("--max-upload-mb must be > 0, --max-references ≥ 0 and --keep-jobs ≥ 1")
+    _require_app_extra()
+    from synergywarp.app.jobs import JobQueue
+    from synergywarp.app.server import AppLimits, RunningServer, create_app, run_animation
+
     animator = _load_animator(args)
     jobs = JobQueue(lambda job: run_animation(animator, job), keep=args.keep_jobs)
     try:
@@ -107,16 +121,14 @@ def run_live_command(args: argparse.Namespace) -> int:
     options = make_options(motion=args.motion, smooth=args.smooth, driving_crop="smooth" if args.follow else "fixed",
                            output_size=int(args.size) if args.size else None)
     references = _reference_paths(args.ref, args.refs_dir)
+    if args.show == "web":
+        _require_app_extra()
     camera = open_camera(args.camera, pace=args.pace, loop=args.loop)
+    sink = {"window": WindowSink, "web": LiveStream, "none": NoSink}[args.show]()
     with _reported_warnings():
         animator = _load_animator(args)
         prepared = animator.prepare(Path(args.source), references, options)
-        server = None
-        if args.show == "web":
-            sink = LiveStream()
-            server = _start_live_page(animator, sink, args)
-        else:
-            sink = WindowSink() if args.show == "window" else NoSink()
+        server = _start_live_page(animator, sink, args) if args.show == "web" else None
         print(f"live: {camera.name} at {camera.fps:g} fps ({args.pace}); stop with Ctrl+C"
               + (" or q in the window" if args.show == "window" else ""), file=sys.stderr)
         try:
