@@ -31,6 +31,7 @@ class LiveSession:
     detector: LandmarkDetector | None = None
     crop: CropTransform | None = None
     crop_smoother: OneEuroFilter | None = None
+    crop_unit: float | None = None  # half the first crop's side (px): the smoother's unit
     stream: object | None = None  # the pipeline's _Session, created at the first frame with a face
     frames_seen: int = 0
     frames_with_face: int = 0
@@ -79,8 +80,10 @@ class LiveSession:
         if found is None or (self.crop is not None and self.crop_smoother is None):
             return self.crop  # fixed: the first face's crop; smooth: the last one while the face is lost
         center, side, _ = crop_params(box_corners(found), options.crop_scale, options.crop_vy)
-        if self.crop_smoother is not None:
-            center_side = self.crop_smoother(np.array([center[0], center[1], side]))
+        if self.crop_smoother is not None:  # filtered in units of half the first crop's side, like keypoints
+            self.crop_unit = self.crop_unit or side / 2.0
+            unit = self.crop_unit
+            center_side = self.crop_smoother(np.array([center[0], center[1], side]) / unit) * unit
             center, side = center_side[:2], float(center_side[2])
         return crop_from_params(np.asarray(center, np.float64), float(side), 0.0, self.image_size)
 
