@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import mimetypes
 import re
 import shutil
 import socket
@@ -241,7 +242,10 @@ def create_app(animator: Animator | None, *, jobs: JobQueue | None = None, live:
         job = find(request)
         if job is None or not job.driving.is_file():
             return error_response("the driving video of this job is gone", 404)
-        return FileResponse(job.driving, headers=no_store)
+        kind = mimetypes.guess_type(job.driving.name)[0] or ""
+        media_type = kind if kind.startswith(("video/", "image/")) and "svg" not in kind else "application/octet-stream"
+        return FileResponse(job.driving, media_type=media_type,
+                            headers={**no_store, "X-Content-Type-Options": "nosniff"})
 
     async def sample_driving(request: Request) -> Response:
         return FileResponse(DEMO_DRIVING, media_type="video/mp4")
