@@ -31,7 +31,7 @@ def test_the_mailbox_holds_one_frame_and_hands_out_the_newest():
 
     consumer = threading.Thread(target=consume)
     consumer.start()
-    for number in range(300):
+    for _ in range(300):
         box.put(np.zeros((2, 2, 3), np.uint8), time.perf_counter())
         assert box.pending <= 1
     box.close()
@@ -43,7 +43,12 @@ def test_the_mailbox_holds_one_frame_and_hands_out_the_newest():
 
 def test_waiting_puts_drop_nothing():
     box = LatestFrame()
-    producer = threading.Thread(target=lambda: [box.put(np.zeros(1), 0.0, wait=True) for _ in range(50)] and box.close())
+    def produce():
+        for _ in range(50):
+            box.put(np.zeros(1), 0.0, wait=True)
+        box.close()
+
+    producer = threading.Thread(target=produce)
     producer.start()
     numbers = []
     while (item := box.take(timeout=1.0)) is not None:
@@ -68,6 +73,7 @@ class SlowAnimator:
         return out
 
 
+@pytest.mark.slow
 def test_a_slow_animator_drops_camera_frames_and_never_queues(tiny_animator, short_clip):
     prepared = tiny_animator.prepare(GRACE, options=make_options())
     camera = VideoFileCamera(short_clip, loop=True)  # 25 fps, paced in real time
@@ -78,6 +84,7 @@ def test_a_slow_animator_drops_camera_frames_and_never_queues(tiny_animator, sho
     assert min(stats.latencies_ms) >= 100  # each shown frame waited for the 120 ms step
 
 
+@pytest.mark.slow
 def test_fast_pace_animates_every_frame(tiny_animator, short_clip):
     prepared = tiny_animator.prepare(GRACE, options=make_options())
     views = []
@@ -89,6 +96,7 @@ def test_fast_pace_animates_every_frame(tiny_animator, short_clip):
     assert views[0][0] == 384 and abs(views[0][1] - (384 + width * 384 / height)) <= 1  # driving | result
 
 
+@pytest.mark.slow
 def test_live_cli_headless_reports_frames_fps_latency_and_queue(run_cli, tmp_path, short_clip, tiny_checkpoint):
     status, printed = run_cli(tmp_path, "live", "--source", GRACE, "--camera", short_clip, "--show", "none",
                               "--max-frames", "5", "--checkpoint", tiny_checkpoint, "--device", "cpu", "--pace", "fast")
@@ -96,13 +104,15 @@ def test_live_cli_headless_reports_frames_fps_latency_and_queue(run_cli, tmp_pat
     assert "live: " + str(short_clip) + " at 25 fps (fast)" in printed.err
     out = printed.out.strip().splitlines()[-1]
     found = re.fullmatch(r"live: (\d+) frames in [\d.]+ s \(([\d.]+) fps\); latency (\d+) ms median, (\d+) ms p95; "
-                         r"camera (\d+) frames at 25 fps, (\d+) dropped; capture queue held at most (\d) frame\(s\)", out)
+                         r"camera (\d+) frames at 25 fps, (\d+) dropped; "
+                         r"capture queue held at most (\d) frame\(s\)", out)
     assert found, out
     frames, fps, p50, p95, captured, dropped, held = found.groups()
     assert int(frames) == 5 and float(fps) > 0 and 0 < int(p50) <= int(p95)
     assert int(held) == 1 and int(captured) >= 5 and int(dropped) == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("argv", "message"), [
     (["--camera", "missing.mp4"], "error: video not found: missing.mp4"),
     (["--camera", "clip.mp4", "--max-frames", "0"], "error: --max-frames and --max-seconds must be positive"),
@@ -116,6 +126,7 @@ def test_live_cli_errors_are_one_line(run_cli, tmp_path, short_clip, tiny_checkp
     assert status == 1 and last.startswith(message) and "Traceback" not in printed.err
 
 
+@pytest.mark.slow
 def test_web_view_streams_mjpeg_to_the_page(browser, tiny_animator, short_clip):
     stream = LiveStream()
     server = RunningServer(create_app(tiny_animator, live=stream), "127.0.0.1", 0).start()

@@ -16,7 +16,7 @@ from synergywarp.io import iter_video_frames, probe_video, write_image
 
 from .conftest import GRACE, SAMPLE_DRIVING, ServedApp
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = [pytest.mark.usefixtures("one_torch_thread"), pytest.mark.slow]  # a browser and real jobs
 SAMPLE_FRAMES = probe_video(SAMPLE_DRIVING).num_frames
 
 

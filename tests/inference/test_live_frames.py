@@ -34,6 +34,7 @@ def test_live_frames_equal_the_batch_path_frame_for_frame(animator, grace_crops,
     assert np.abs(frames[-1].image.astype(int) - frames[0].image.astype(int)).max() > 0  # it moves
 
 
+@pytest.mark.slow
 def test_no_output_before_the_first_face_and_held_motion_when_it_is_lost(animator, grace_crops):
     blank = np.full_like(grace_crops[0], 127)
     stream = [blank, blank, *grace_crops[:6], blank, *grace_crops[6:8]]
@@ -49,6 +50,7 @@ def test_no_output_before_the_first_face_and_held_motion_when_it_is_lost(animato
     assert live.frames_seen == len(stream) and live.frames_with_face == 8
 
 
+@pytest.mark.slow
 def test_fixed_crop_stays_and_smooth_crop_follows_the_face(animator, grace_crops):
     moving = grace_crops[::-1]  # the crop clip drifts, so the face moves inside the frame
     crops = {}

@@ -14,7 +14,8 @@ DEFAULT_PORT = 7860
 def _add_server_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this "
                         "computer only; 0.0.0.0 shares the page on your network)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free one)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
+                        help=f"port (default {DEFAULT_PORT}; 0: any free one)")
 
 
 def add_app_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -116,7 +117,7 @@ def run_live_command(args: argparse.Namespace) -> int:
     from synergywarp.app.options import make_options
     from synergywarp.errors import ConfigError
 
-    if (args.max_frames is not None and args.max_frames < 1) or (args.max_seconds is not None and args.max_seconds <= 0):
+    if any(limit is not None and limit <= 0 for limit in (args.max_frames, args.max_seconds)):
         raise ConfigError("--max-frames and --max-seconds must be positive")
     options = make_options(motion=args.motion, smooth=args.smooth, driving_crop="smooth" if args.follow else "fixed",
                            output_size=int(args.size) if args.size else None)

@@ -228,7 +228,8 @@ class RateMeter:
     """Frames per second over the last ``window`` seconds (for the overlay)."""
 
     def __init__(self, window: float = 1.0):
-        self.window, self.times = window, deque()
+        self.window = window
+        self.times: deque[float] = deque()
 
     def tick(self, now: float) -> float:
         self.times.append(now)

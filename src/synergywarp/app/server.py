@@ -84,6 +84,18 @@ def _given(upload: object) -> bool:
     return isinstance(upload, UploadFile) and bool(upload.filename) and (upload.size or 0) > 0
 
 
+def _file(form: FormData, name: str) -> UploadFile | None:
+    """The file the user chose for field ``name``, or None."""
+    upload = form.get(name)
+    return upload if isinstance(upload, UploadFile) and _given(upload) else None
+
+
+def _text(form: FormData, name: str) -> str | None:
+    """A text field's value (None when absent or a file)."""
+    value = form.get(name)
+    return value if isinstance(value, str) else None
+
+
 def _save(upload: UploadFile, folder: Path, index: int) -> Path:
     target = folder / f"upload-{index}" / _safe_name(upload.filename)
     target.parent.mkdir()
@@ -94,39 +106,42 @@ def _save(upload: UploadFile, folder: Path, index: int) -> Path:
 
 
 def _flag(form: FormData, name: str) -> bool:
-    return str(form.get(name, "")).lower() in ("1", "on", "true", "yes")
+    return (_text(form, name) or "").lower() in ("1", "on", "true", "yes")
 
 
 def build_job(form: FormData, job_id: str, folder: Path, limits: AppLimits) -> Job:
     """Check the form and the uploads (the CLI's checks and messages) and save them into ``folder``."""
-    options = make_options(motion=str(form.get("motion") or "relative"),
-                           smooth=parse_number("smoothing", form.get("smooth"), DEFAULT_SMOOTH),
-                           output_size=parse_output_size(form.get("output_size")))
+    options = make_options(motion=_text(form, "motion") or "relative",
+                           smooth=parse_number("smoothing", _text(form, "smooth"), DEFAULT_SMOOTH),
+                           output_size=parse_output_size(_text(form, "output_size")))
     use_references = _flag(form, "use_references")
-    ref_uploads = [u for u in form.getlist("references") if _given(u)] if use_references else []
+    ref_uploads = [u for u in form.getlist("references") if isinstance(u, UploadFile) and _given(u)]
+    ref_uploads = ref_uploads if use_references else []
     if len(ref_uploads) > limits.max_references:
         raise InputError(f"too many reference images ({len(ref_uploads)}; at most {limits.max_references})")
     uploads = itertools.count()
+    source_upload, driving_upload = _file(form, "source"), _file(form, "driving")
+    references: list[Path]
     if _flag(form, "source_sample"):
         source, bundled_refs, _ = demo_inputs()
         references = bundled_refs if use_references and not ref_uploads else []
-    elif _given(form.get("source")):
-        source, references = _save(form["source"], folder, next(uploads)), []
+    elif source_upload is not None:
+        source, references = _save(source_upload, folder, next(uploads)), []
     else:
         raise InputError("no source photo: choose an image file (or tick 'use the bundled portrait')")
     read_image(source)  # unreadable / not an image → the CLI's message, before the job is queued
     for upload in ref_uploads:
         references.append(_save(upload, folder, next(uploads)))
         read_image(references[-1])
-    if str(form.get("driving_choice") or "sample") == "sample":
+    if (_text(form, "driving_choice") or "sample") == "sample":
         driving, driving_is_upload = DEMO_DRIVING, False
-    elif _given(form.get("driving")):
-        driving, driving_is_upload = _save(form["driving"], folder, next(uploads)), True
+    elif driving_upload is not None:
+        driving, driving_is_upload = _save(driving_upload, folder, next(uploads)), True
     else:
         raise InputError("no driving video: choose a video file (or pick the bundled sample clip)")
     frames = DrivingFrames(driving, options.fps)  # probes the video: unreadable → InputError
-    return Job(id=job_id, folder=folder, source=Path(source), references=[Path(r) for r in references],
-               driving=Path(driving), options=options, total=frames.num_frames, driving_is_upload=driving_is_upload)
+    return Job(id=job_id, folder=folder, source=source, references=references, driving=driving, options=options,
+               total=frames.num_frames, driving_is_upload=driving_is_upload)
 
 
 async def read_form(request: Request, limits: AppLimits) -> FormData:
@@ -160,11 +175,11 @@ class AppState:
     def __init__(self, description: str, jobs: JobQueue | None, live: LiveStream | None, limits: AppLimits):
         self.description, self.jobs, self.live, self.limits = description, jobs, live, limits
 
-    def job_json(self, job: Job) -> dict:
+    def job_json(self, jobs: JobQueue, job: Job) -> dict:
         base = f"/api/jobs/{job.id}"
         driving_kind = "image" if is_image_path(job.driving) else "video"
         return {
-            "id": job.id, "state": job.state, "position": self.jobs.position(job), "waiting": self.jobs.waiting(),
+            "id": job.id, "state": job.state, "position": jobs.position(job), "waiting": jobs.waiting(),
             "stage": job.stage, "done": job.done, "total": job.total, "error": job.error,
             "warnings": job.warnings, "num_frames": job.num_frames, "seconds": round(job.seconds, 2),
             "result_url": f"{base}/result.mp4" if job.state == "done" else None,
@@ -220,16 +235,16 @@ def create_app(animator: Animator | None, *, jobs: JobQueue | None = None, live:
             return error_response(user_message(folder, str(err)), 503 if isinstance(err, QueueFull) else 400)
         finally:
             await form.close()
-        return JSONResponse(state.job_json(job), status_code=202, headers=no_store)
+        return JSONResponse(state.job_json(jobs, job), status_code=202, headers=no_store)
 
     def find(request: Request) -> Job | None:
         return jobs.get(request.path_params["job_id"]) if jobs is not None else None
 
     async def job_status(request: Request) -> Response:
         job = find(request)
-        if job is None:
+        if job is None or jobs is None:
             return error_response("no such job (finished jobs are kept for a while only)", 404)
-        return JSONResponse(state.job_json(job), headers=no_store)
+        return JSONResponse(state.job_json(jobs, job), headers=no_store)
 
     async def job_result(request: Request) -> Response:
         job = find(request)
@@ -303,7 +318,8 @@ class RunningServer:
             self.socket.bind((host, port))
         except OSError as err:
             self.socket.close()
-            raise ConfigError(f"cannot listen on {host}:{port} ({err.strerror or err}); choose another --port") from None
+            reason = err.strerror or err
+            raise ConfigError(f"cannot listen on {host}:{port} ({reason}); choose another --port") from None
         self.socket.listen(128)
         bound = self.socket.getsockname()[1]
         shown = f"[{host}]" if family == socket.AF_INET6 else host
@@ -316,7 +332,7 @@ class RunningServer:
         """Serve in this thread until Ctrl+C (uvicorn's own signal handling)."""
         self.server.run(sockets=[self.socket])
 
-    def start(self, timeout: float = 20.0) -> "RunningServer":
+    def start(self, timeout: float = 20.0) -> RunningServer:
         """Serve in a daemon thread; returns once the server accepts connections."""
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]},
                                        name="synergywarp-http", daemon=True)

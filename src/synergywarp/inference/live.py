@@ -10,6 +10,7 @@ used, as for a clip. The driving's reference frame (relative motion) is the firs
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,13 +19,17 @@ from synergywarp.face.crop import crop_params
 from synergywarp.inference.inputs import DrivingTrack, box_corners, center_square_crop
 from synergywarp.inference.motion import OneEuroFilter
 
+if TYPE_CHECKING:  # pipeline imports this module
+    from synergywarp.face.types import FaceLandmarks
+    from synergywarp.inference.pipeline import PreparedSource, _Session
+
 
 @dataclass
 class LiveSession:
     """State of a live animation: the source prepared once, FaceMesh in video mode, the current crop
     and (once a face was seen) the pipeline's per-stream state. Close it to free the tracker."""
 
-    source: object  # the PreparedSource (typed loosely: pipeline imports this module)
+    source: PreparedSource
     fps: float
     image_size: int
     need_landmarks: bool  # tracked-motion models move landmarks, learned ones read the crop
@@ -32,7 +37,7 @@ class LiveSession:
     crop: CropTransform | None = None
     crop_smoother: OneEuroFilter | None = None
     crop_unit: float | None = None  # half the first crop's side (px): the smoother's unit
-    stream: object | None = None  # the pipeline's _Session, created at the first frame with a face
+    stream: _Session | None = None  # the pipeline's per-stream state, created at the first frame with a face
     frames_seen: int = 0
     frames_with_face: int = 0
 
@@ -48,7 +53,7 @@ class LiveSession:
             self.detector.close()
             self.detector = None
 
-    def __enter__(self) -> "LiveSession":
+    def __enter__(self) -> LiveSession:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -73,11 +78,13 @@ class LiveSession:
         track = DrivingTrack(crops=[self.crop], valid=valid, landmarks=landmarks)
         return track, apply_crop(frame, self.crop, border="replicate")
 
-    def _next_crop(self, frame: np.ndarray, found) -> CropTransform:
+    def _next_crop(self, frame: np.ndarray, found: FaceLandmarks | None) -> CropTransform:
         options = self.source.options
         if not options.crop:
             return self.crop or center_square_crop(frame.shape[0], frame.shape[1], self.image_size)
         if found is None or (self.crop is not None and self.crop_smoother is None):
+            if self.crop is None:  # track() returns before the first face, so this cannot happen
+                raise ValueError("no driving crop before the first face")
             return self.crop  # fixed: the first face's crop; smooth: the last one while the face is lost
         center, side, _ = crop_params(box_corners(found), options.crop_scale, options.crop_vy)
         if self.crop_smoother is not None:  # filtered in units of half the first crop's side, like keypoints

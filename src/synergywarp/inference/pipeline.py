@@ -340,7 +340,7 @@ class Animator:
     def _stream(self, session: _Session, progress: ProgressCallback | None) -> Iterator[AnimatedFrame]:
         batch: list[tuple[int, np.ndarray]] = []
         size = session.prepared.options.batch
-        for index, frame in enumerate(session.frames):
+        for index, frame in enumerate(session.frames or ()):  # (a live session's frames come one at a time)
             with self.timed("crop"):
                 crop = self._driving_crop(frame, index, session.track)
             batch.append((index, crop))
