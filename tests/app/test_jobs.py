@@ -8,7 +8,7 @@ import time
 import pytest
 
 from synergywarp.app.jobs import Job, JobQueue, QueueFull
-from synergywarp.app.options import make_options, output_size_supported, parse_number, parse_output_size
+from synergywarp.app.options import make_options, parse_number, parse_output_size
 from synergywarp.errors import ConfigError, InputError
 from synergywarp.inference import AnimateOptions
 
@@ -74,18 +74,15 @@ def test_the_queue_is_bounded_and_old_jobs_are_deleted():
         queue.submit(jobs[1])
 
 
-def test_options_adapter():
+def test_form_values_become_validated_options():
     assert parse_number("smoothing", "", 0.5) == 0.5 and parse_number("smoothing", "1.5", 0.5) == 1.5
     with pytest.raises(ConfigError, match="smoothing must be a number, got 'abc'"):
         parse_number("smoothing", "abc", 0.5)
-    assert parse_output_size("native") is None and parse_output_size("512") == 512
-    with pytest.raises(ConfigError, match="output size must be native or one of 256, 512"):
-        parse_output_size("300")
+    assert parse_output_size("default") is None and parse_output_size("512") == 512
+    with pytest.raises(ConfigError, match="output size must be a whole number of pixels, got 'big'"):
+        parse_output_size("big")
+    with pytest.raises(ConfigError, match=r"output size must be an integer in \[64, 2048\], got 30"):
+        make_options(output_size=30)  # AnimateOptions' own validation and message
     with pytest.raises(ConfigError, match="smooth must be ≥ 0"):
-        make_options(smooth=-1.0)  # AnimateOptions' own validation and message
-    if output_size_supported():
-        assert make_options(output_size=256).output_size == 256
-    else:
-        with pytest.raises(ConfigError, match="no output-size option"):
-            make_options(output_size=256)
-        assert make_options(output_size=None) == AnimateOptions()
+        make_options(smooth=-1.0)
+    assert make_options(output_size=256).output_size == 256

@@ -35,13 +35,17 @@ def wait_until_ended(page) -> str:
     return page.get_attribute("#status", "data-state")
 
 
-def test_upload_the_source_animate_the_sample_and_download_the_result(page, tmp_path):
+def test_upload_the_source_animate_the_sample_and_download_the_result(page, served, tmp_path):
     assert page.inner_text("#model").startswith("Model: model tiny_tracked")
+    assert page.inner_text("#output-size option[value=default]") == "default (64 px)"  # the model's own
+    page.select_option("#output-size", "256")
     run_job(page, GRACE)
     assert wait_until_ended(page) == "done", page.inner_text("#error")
     assert page.inner_text("#status").startswith(f"Done: {SAMPLE_FRAMES} frames")
     assert page.is_visible("#result")
     assert page.get_attribute("#driving-video", "src") == "/api/sample/driving.mp4"
+    (job,) = served.jobs.jobs.values()
+    assert job.options.output_size == 256  # the page's size control reaches the pipeline
     # the browser decodes the result (H.264 in Debian's Chromium) at the model's size
     page.wait_for_function("() => document.getElementById('result-video').readyState >= 1")
     assert page.eval_on_selector("#result-video", "v => [v.videoWidth, v.videoHeight]")[0] > 0

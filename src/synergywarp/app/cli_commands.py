@@ -57,7 +57,6 @@ def add_live_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
                         help=f"One-Euro smoothing of the driving motion, 0 = off (default {DEFAULT_SMOOTH})")
     parser.add_argument("--follow", action="store_true",
                         help="the driving crop follows the face (default: the first face's crop stays)")
-    parser.add_argument("--size", choices=("256", "512"), default=None, help="output size (default: the model's)")
     parser.add_argument("--pace", choices=("realtime", "fast"), default="realtime",
                         help="a video file as camera: at its frame rate (default) or as fast as frames are taken")
     parser.add_argument("--loop", action="store_true", help="a video file as camera: start again at its end")
@@ -96,13 +95,17 @@ def run_app(args: argparse.Namespace) -> int:
     if args.max_upload_mb <= 0 or args.max_references < 0 or args.keep_jobs < 1:
         raise ConfigError("--max-upload-mb must be > 0, --max-references ≥ 0 and --keep-jobs ≥ 1")
     _require_app_extra()
+    from synergywarp.app.options import make_options
+
+    make_options(output_size=args.size)  # a bad --size fails before the model loads
     from synergywarp.app.jobs import JobQueue
     from synergywarp.app.server import AppLimits, RunningServer, create_app, run_animation
 
     animator = _load_animator(args)
     jobs = JobQueue(lambda job: run_animation(animator, job), keep=args.keep_jobs)
     try:
-        app = create_app(animator, jobs=jobs, limits=AppLimits(args.max_upload_mb, args.max_references))
+        app = create_app(animator, jobs=jobs, limits=AppLimits(args.max_upload_mb, args.max_references),
+                         output_size=args.size)
         server = RunningServer(app, args.host, args.port)
         print(f"SynergyWarp app: open {server.url} in your browser (Ctrl+C to stop)", file=sys.stderr)
         server.serve()
@@ -120,7 +123,7 @@ def run_live_command(args: argparse.Namespace) -> int:
     if any(limit is not None and limit <= 0 for limit in (args.max_frames, args.max_seconds)):
         raise ConfigError("--max-frames and --max-seconds must be positive")
     options = make_options(motion=args.motion, smooth=args.smooth, driving_crop="smooth" if args.follow else "fixed",
-                           output_size=int(args.size) if args.size else None)
+                           output_size=args.size)
     references = _reference_paths(args.ref, args.refs_dir)
     if args.show == "web":
         _require_app_extra()

@@ -32,7 +32,7 @@ from starlette.staticfiles import StaticFiles
 
 from synergywarp.app.jobs import Job, JobQueue, QueueFull, user_message
 from synergywarp.app.live import LiveStream
-from synergywarp.app.options import OUTPUT_SIZES, make_options, output_size_supported, parse_number, parse_output_size
+from synergywarp.app.options import OUTPUT_SIZES, make_options, parse_number, parse_output_size
 from synergywarp.errors import ConfigError, InputError, SynergyWarpError
 from synergywarp.inference import AnimateOptions, Animator
 from synergywarp.inference.cli_commands import DEFAULT_SMOOTH
@@ -109,11 +109,14 @@ def _flag(form: FormData, name: str) -> bool:
     return (_text(form, name) or "").lower() in ("1", "on", "true", "yes")
 
 
-def build_job(form: FormData, job_id: str, folder: Path, limits: AppLimits) -> Job:
-    """Check the form and the uploads (the CLI's checks and messages) and save them into ``folder``."""
+def build_job(form: FormData, job_id: str, folder: Path, limits: AppLimits,
+              output_size: int | None = None) -> Job:
+    """Check the form and the uploads (the CLI's checks and messages) and save them into ``folder``;
+    ``output_size`` is used when the form asks for the default size."""
+    size = parse_output_size(_text(form, "output_size"))
     options = make_options(motion=_text(form, "motion") or "relative",
                            smooth=parse_number("smoothing", _text(form, "smooth"), DEFAULT_SMOOTH),
-                           output_size=parse_output_size(_text(form, "output_size")))
+                           output_size=size if size is not None else output_size)
     use_references = _flag(form, "use_references")
     ref_uploads = [u for u in form.getlist("references") if isinstance(u, UploadFile) and _given(u)]
     ref_uploads = ref_uploads if use_references else []
@@ -199,9 +202,11 @@ def public_description(animator: Animator | None) -> str:
 
 
 def create_app(animator: Animator | None, *, jobs: JobQueue | None = None, live: LiveStream | None = None,
-               limits: AppLimits | None = None) -> Starlette:
+               limits: AppLimits | None = None, output_size: int | None = None) -> Starlette:
     """The Starlette app. ``jobs``: the queue the page submits to (None: live view only); ``live``:
-    the stream ``synergywarp live --show web`` publishes to (None: no live panel)."""
+    the stream ``synergywarp live --show web`` publishes to (None: no live panel); ``output_size``:
+    the side used when the page asks for the default (``synergywarp app --size``)."""
+    default_size = None if animator is None else animator.output_size(AnimateOptions(output_size=output_size))
     state = AppState(public_description(animator), jobs, live, limits or AppLimits())
     no_store = {"Cache-Control": "no-store"}
 
@@ -210,9 +215,9 @@ def create_app(animator: Animator | None, *, jobs: JobQueue | None = None, live:
                             headers={"Content-Security-Policy": CSP, **no_store})
 
     async def info(request: Request) -> Response:
-        sizes = list(OUTPUT_SIZES) if output_size_supported() else []
         return JSONResponse({"model": state.description, "jobs": jobs is not None, "live": live is not None,
-                             "output_sizes": sizes, "max_upload_mb": state.limits.max_upload_mb,
+                             "output_sizes": list(OUTPUT_SIZES), "default_output_size": default_size,
+                             "max_upload_mb": state.limits.max_upload_mb,
                              "max_references": state.limits.max_references,
                              "defaults": {"smooth": DEFAULT_SMOOTH, "motion": AnimateOptions.motion}},
                             headers=no_store)
@@ -228,7 +233,7 @@ def create_app(animator: Animator | None, *, jobs: JobQueue | None = None, live:
             return error_response(str(err))
         job_id, folder = jobs.new_folder()
         try:
-            job = await run_in_threadpool(build_job, form, job_id, folder, state.limits)
+            job = await run_in_threadpool(build_job, form, job_id, folder, state.limits, output_size)
             jobs.submit(job)
         except SynergyWarpError as err:
             jobs.discard(folder)

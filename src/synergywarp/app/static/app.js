@@ -35,13 +35,10 @@ async function loadInfo() {
   for (const size of info.output_sizes) {
     const option = document.createElement("option");
     option.value = String(size);
-    option.textContent = size + " × " + size;
+    option.textContent = size + " px";
     sizes.append(option);
   }
-  if (!info.output_sizes.length) {
-    sizes.disabled = true;
-    sizes.title = "this version renders at the model's own size";
-  }
+  if (info.default_output_size) sizes.options[0].textContent = `default (${info.default_output_size} px)`;
   $("smooth").value = info.defaults.smooth;
   $("smooth-value").textContent = info.defaults.smooth;
   if (info.live) startLive();
