@@ -20,3 +20,12 @@ def _deterministic_torch():
 @pytest.fixture
 def data_dir() -> Path:
     return DATA
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One intra-op thread for the test (tiny convolutions contend on a shared 2-core machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

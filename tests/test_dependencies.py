@@ -18,9 +18,10 @@ DISTRIBUTIONS = {"PIL": "pillow", "cv2": "opencv-python-headless", "yaml": "pyya
 # installed by scripts/setup.sh with --no-deps (their metadata pins conflict); documented in docs/INSTALL.md
 NO_DEPS = {"mediapipe"}
 # declared for what they bring without an import of their own: tensorboard (torch.utils.tensorboard
-# writes through it), scikit-image (the metrics tests' reference SSIM), the face extra's mediapipe deps
+# writes through it), scikit-image (the metrics tests' reference SSIM), the face extra's mediapipe deps,
+# python-multipart (Starlette's form parser imports it for the web page's uploads), the test tools
 USED_INDIRECTLY = {"tensorboard", "scikit-image", "protobuf", "absl-py", "attrs", "flatbuffers", "matplotlib",
-                   "pytest", "ruff", "mypy", "types-pyyaml", "types-tqdm"}
+                   "pytest", "ruff", "mypy", "types-pyyaml", "types-tqdm", "python-multipart", "playwright"}
 
 
 def _imported_top_level_modules() -> set[str]:

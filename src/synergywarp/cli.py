@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prepare": ("synergywarp.data.cli_commands", "add_prepare_parser"),
     "fetch-data": ("synergywarp.data.cli_commands", "add_fetch_data_parser"),
     "import-liveportrait": ("synergywarp.cli", "add_import_parser"),
+    "app": ("synergywarp.app.cli_commands", "add_app_parser"),
+    "live": ("synergywarp.app.cli_commands", "add_live_parser"),
 }
 
 

@@ -27,7 +27,7 @@ from synergywarp.face import (
     stable_video_crops,
     to_crop_coords,
 )
-from synergywarp.face.types import FaceBox
+from synergywarp.face.types import FaceBox, FaceLandmarks
 from synergywarp.inference.options import AnimateOptions
 from synergywarp.io import DEFAULT_FOLDER_FPS, is_image_path, open_video, read_image, variable_frame_times
 from synergywarp.io.image import missing_file_error
@@ -240,6 +240,14 @@ def _frame_ranges(indices: np.ndarray) -> str:
     return ", ".join(parts)
 
 
+def box_corners(found: FaceLandmarks) -> np.ndarray:
+    """The four corners ``4×3`` (z = 0, full-image px) of a face's tight landmark box: what driving
+    crops are framed on (stable over a clip, unlike the full mesh)."""
+    box = found.bounding_box()
+    return np.array([[box.x0, box.y0, 0], [box.x1, box.y0, 0], [box.x0, box.y1, 0], [box.x1, box.y1, 0]],
+                    np.float32)
+
+
 def track_driving(frames: DrivingFrames, size: int, options: AnimateOptions, *, need_landmarks: bool,
                   progress: ProgressCallback | None = None) -> DrivingTrack:
     """One pass of FaceMesh (video mode) over the driving frames: stable crops and motion landmarks.
@@ -259,9 +267,7 @@ def track_driving(frames: DrivingFrames, size: int, options: AnimateOptions, *, 
                 motion_points.append(np.full((468, 3), np.nan, np.float32))
                 valid.append(False)
             else:
-                box = found.bounding_box()
-                corners.append(np.array([[box.x0, box.y0, 0], [box.x1, box.y0, 0], [box.x0, box.y1, 0],
-                                         [box.x1, box.y1, 0]], np.float32))
+                corners.append(box_corners(found))
                 motion_points.append(np.asarray(found.points, np.float32))
                 valid.append(True)
             if progress is not None:

@@ -34,6 +34,7 @@ from synergywarp.inference.inputs import (
     prepare_face,
     track_driving,
 )
+from synergywarp.inference.live import LiveSession
 from synergywarp.inference.motion import (
     OneEuroFilter,
     TrackedMotionTransfer,
@@ -88,7 +89,7 @@ class _Session:
     """Per-call state of :meth:`Animator.animate` (driving reference frame, hold value, filter)."""
 
     prepared: PreparedSource
-    frames: DrivingFrames
+    frames: DrivingFrames | None  # None for a live session (frames come one at a time)
     track: DrivingTrack | None
     first_motion: MotionParams | None  # of the reference frame (learned)
     first_landmarks: np.ndarray | None  # 468×3 of the reference frame (tracked)
@@ -245,6 +246,27 @@ class Animator:
 
         return animate_to_file(self, source, driving, out, references, options, **kwargs)
 
+    def start_live(self, prepared: PreparedSource, fps: float = 25.0) -> LiveSession:
+        """A session for :meth:`animate_frame`: driving frames that arrive one at a time (a camera) at
+        about ``fps``. Close it (or use ``with``) to free its face tracker."""
+        return LiveSession(prepared, float(fps), self.config.image_size, self.config.motion == "tracked")
+
+    def animate_frame(self, live: LiveSession, frame: np.ndarray) -> AnimatedFrame | None:
+        """Animate one driving frame H×W×3 uint8 RGB of a live session (the same motion transfer,
+        smoothing and paste-back as :meth:`animate`); None until a frame with a face arrives.
+        ``index`` counts the frames given to the session."""
+        with self.timed("tracking"):
+            tracked = live.track(frame)
+        if tracked is None:
+            return None
+        track, crop = tracked
+        if live.stream is None:
+            live.stream = self._begin(live.source, None, track, crop, 0, live.fps)
+        live.stream.track = track
+        animated = next(self._animate_batch(live.stream, [(0, crop)], None))
+        animated.index = live.frames_seen - 1
+        return animated
+
     def _start(self, prepared: PreparedSource, driving, progress: ProgressCallback | None) -> _Session:
         options, cfg = prepared.options, self.config
         tracked = cfg.motion == "tracked"
@@ -264,6 +286,12 @@ class Animator:
                     first_crop = self._driving_crop(frame, index, track)
                     break
             reader.close()
+        return self._begin(prepared, frames, track, first_crop, first_index, frames.fps)
+
+    def _begin(self, prepared: PreparedSource, frames: DrivingFrames | None, track: DrivingTrack | None,
+               first_crop: np.ndarray | None, first_index: int, fps: float) -> _Session:
+        """The per-stream state, given the driving's reference frame (its crop and track index)."""
+        options, tracked = prepared.options, self.config.motion == "tracked"
         first_motion = first_landmarks = None
         with self.runtime.context():
             if tracked and track is not None:
@@ -272,7 +300,7 @@ class Animator:
                 first_motion = self.model.image_motion(self.runtime.to_device(to_tensor([first_crop])))
         held = prepared.source.required_landmarks().astype(np.float32) if tracked else prepared.keypoints
         session = _Session(prepared, frames, track, first_motion, first_landmarks,
-                           held_motion=held, smoother=OneEuroFilter(options.smooth, frames.fps))
+                           held_motion=held, smoother=OneEuroFilter(options.smooth, fps))
         if options.motion == "absolute" and first_crop is not None:
             session.held_motion = self._motion(session, [first_crop], [first_index])[0]
         return session
@@ -312,7 +340,7 @@ class Animator:
     def _stream(self, session: _Session, progress: ProgressCallback | None) -> Iterator[AnimatedFrame]:
         batch: list[tuple[int, np.ndarray]] = []
         size = session.prepared.options.batch
-        for index, frame in enumerate(session.frames):
+        for index, frame in enumerate(session.frames or ()):  # (a live session's frames come one at a time)
             with self.timed("crop"):
                 crop = self._driving_crop(frame, index, session.track)
             batch.append((index, crop))

@@ -1,0 +1,156 @@
+"""``synergywarp live``: the newest-frame mailbox, dropping frames instead of queueing them, pacing a
+video file at its frame rate or as fast as possible, the headless CLI and the MJPEG view on the page."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+
+from synergywarp.app.live import LatestFrame, LiveStream, VideoFileCamera, run_live
+from synergywarp.app.options import make_options
+from synergywarp.app.server import RunningServer, create_app
+
+from .conftest import GRACE
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def test_the_mailbox_holds_one_frame_and_hands_out_the_newest():
+    box = LatestFrame()
+    taken: list[int] = []
+
+    def consume():
+        while (item := box.take(timeout=1.0)) is not None:
+            taken.append(item.number)
+            time.sleep(0.003)  # slower than the producer
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    for _ in range(300):
+        box.put(np.zeros((2, 2, 3), np.uint8), time.perf_counter())
+        assert box.pending <= 1
+    box.close()
+    consumer.join(10)
+    assert box.max_pending == 1
+    assert taken == sorted(set(taken)) and taken[-1] == 299  # in order, and the newest is never lost
+    assert box.dropped > 0 and box.dropped + len(taken) == box.put_count == 300
+
+
+def test_waiting_puts_drop_nothing():
+    box = LatestFrame()
+    def produce():
+        for _ in range(50):
+            box.put(np.zeros(1), 0.0, wait=True)
+        box.close()
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    numbers = []
+    while (item := box.take(timeout=1.0)) is not None:
+        numbers.append(item.number)
+    producer.join(5)
+    assert numbers == list(range(50)) and box.dropped == 0
+
+
+class SlowAnimator:
+    """An Animator whose per-frame step takes at least ``delay`` s (a camera outpaces it)."""
+
+    def __init__(self, animator, delay: float):
+        self.animator, self.delay = animator, delay
+
+    def __getattr__(self, name):
+        return getattr(self.animator, name)
+
+    def animate_frame(self, session, frame):
+        start = time.perf_counter()
+        out = self.animator.animate_frame(session, frame)
+        time.sleep(max(0.0, self.delay - (time.perf_counter() - start)))
+        return out
+
+
+@pytest.mark.slow
+def test_a_slow_animator_drops_camera_frames_and_never_queues(tiny_animator, short_clip):
+    prepared = tiny_animator.prepare(GRACE, options=make_options())
+    camera = VideoFileCamera(short_clip, loop=True)  # 25 fps, paced in real time
+    stats = run_live(SlowAnimator(tiny_animator, 0.12), prepared, camera, max_frames=5)
+    assert stats.frames == 5 and stats.max_queue == 1
+    assert stats.dropped >= 5  # ~3 camera frames arrive per animated one: all but the newest are dropped
+    assert stats.captured - stats.dropped - stats.frames in (0, 1)  # at most the one frame left in the slot
+    assert min(stats.latencies_ms) >= 100  # each shown frame waited for the 120 ms step
+
+
+@pytest.mark.slow
+def test_fast_pace_animates_every_frame(tiny_animator, short_clip):
+    prepared = tiny_animator.prepare(GRACE, options=make_options())
+    views = []
+    stats = run_live(tiny_animator, prepared, VideoFileCamera(short_clip, pace="fast"),
+                     on_frame=lambda s, view: views.append(view.shape))
+    assert stats.frames == stats.captured == 12 and stats.dropped == 0 and stats.frames_with_face == 12
+    assert stats.camera_fps == 25 and len(stats.latencies_ms) == 12 and stats.fps > 0
+    height, width = prepared.source.image.shape[:2]
+    assert views[0][0] == 384 and abs(views[0][1] - (384 + width * 384 / height)) <= 1  # driving | result
+
+
+@pytest.mark.slow
+def test_live_cli_headless_reports_frames_fps_latency_and_queue(run_cli, tmp_path, short_clip, tiny_checkpoint):
+    status, printed = run_cli(tmp_path, "live", "--source", GRACE, "--camera", short_clip, "--show", "none",
+                              "--max-frames", "5", "--checkpoint", tiny_checkpoint, "--device", "cpu", "--pace", "fast")
+    assert status == 0, printed.err
+    assert "live: " + str(short_clip) + " at 25 fps (fast)" in printed.err
+    out = printed.out.strip().splitlines()[-1]
+    found = re.fullmatch(r"live: (\d+) frames in [\d.]+ s \(([\d.]+) fps\); latency (\d+) ms median, (\d+) ms p95; "
+                         r"camera (\d+) frames at 25 fps, (\d+) dropped; "
+                         r"capture queue held at most (\d) frame\(s\)", out)
+    assert found, out
+    frames, fps, p50, p95, captured, dropped, held = found.groups()
+    assert int(frames) == 5 and float(fps) > 0 and 0 < int(p50) <= int(p95)
+    assert int(held) == 1 and int(captured) >= 5 and int(dropped) == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--camera", "missing.mp4"], "error: video not found: missing.mp4"),
+    (["--camera", "clip.mp4", "--max-frames", "0"], "error: --max-frames and --max-seconds must be positive"),
+    (["--camera", "clip.mp4", "--show", "window"], "error: --show window needs OpenCV with GUI support"),
+])
+def test_live_cli_errors_are_one_line(run_cli, tmp_path, short_clip, tiny_checkpoint, argv, message):
+    (tmp_path / "clip.mp4").write_bytes(short_clip.read_bytes())
+    status, printed = run_cli(tmp_path, "live", "--source", GRACE, "--checkpoint", tiny_checkpoint,
+                              "--device", "cpu", *argv)
+    last = printed.err.strip().splitlines()[-1]
+    assert status == 1 and last.startswith(message) and "Traceback" not in printed.err
+
+
+@pytest.mark.slow
+def test_web_view_streams_mjpeg_to_the_page(browser, tiny_animator, short_clip):
+    stream = LiveStream()
+    server = RunningServer(create_app(tiny_animator, live=stream), "127.0.0.1", 0).start()
+    prepared = tiny_animator.prepare(GRACE, options=make_options())
+    done = threading.Event()
+    runner = threading.Thread(target=lambda: (run_live(tiny_animator, prepared, VideoFileCamera(short_clip, loop=True),
+                                                       stream, stop=done,
+                                                       on_frame=lambda s, v: stream.info.update(s.as_dict()))))
+    runner.start()
+    try:
+        with urllib.request.urlopen(server.url + "api/live.mjpg", timeout=20) as response:
+            assert response.headers["Content-Type"] == "multipart/x-mixed-replace; boundary=frame"
+            head = response.read(200)
+        assert head.startswith(b"--frame\r\nContent-Type: image/jpeg\r\n") and b"\r\n\r\n\xff\xd8" in head
+        page = browser.new_page()
+        page.set_default_timeout(30_000)
+        page.goto(server.url)
+        page.wait_for_function("() => document.getElementById('live-view').naturalWidth > 0")
+        page.wait_for_function("() => document.getElementById('live-stats').textContent.includes('fps')")
+        assert not page.is_visible("#job-panel")  # live-only page: no uploads
+        assert page.eval_on_selector("#live-view", "img => img.naturalHeight") == 384
+        page.close()
+    finally:
+        done.set()
+        runner.join(20)
+        stream.close()
+        server.close()
