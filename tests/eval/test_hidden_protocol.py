@@ -118,7 +118,7 @@ def test_hidden_eval_end_to_end(hidden_dataset, checkpoints, tmp_path):
     out = tmp_path / "eval"
     options = EvalOptions(data=hidden_dataset, checkpoint=checkpoints["tiny_tracked"], refs=(0, 1), protocol="hidden",
                           out=out, max_frames=5, methods=("static", "geometric", "full"), face_metrics=False,
-                          device="cpu")
+                          device="cpu", figure=2)
     result = run_eval(options)
     assert {t.source_clip for t in result.tasks} == {"take_a", "take_b"}
     for task in result.tasks:
@@ -135,3 +135,10 @@ def test_hidden_eval_end_to_end(hidden_dataset, checkpoints, tmp_path):
     report = json.loads((out / "metrics.json").read_text())
     assert report["tasks"][0]["references"]["1"][0][0] in ("take_a", "take_b")
     assert {m["name"]: m["output_size"] for m in report["methods"]}["full@1"] == 64
+    # the figure: 2 worst + 2 typical rows; columns source, 1 reference, driving, 4 methods
+    from synergywarp.io import read_image
+
+    figure = read_image(out / "figure.png")
+    tile = 160 + 18
+    assert figure.shape[0] == 4 * tile and figure.shape[1] == (1 + 1 + 1 + 4) * 160
+    assert figure[tile:, :160].std() > 10  # tiles hold images, not blank space

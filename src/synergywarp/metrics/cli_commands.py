@@ -30,7 +30,7 @@ def _eval(args: argparse.Namespace) -> int:
         out=Path(args.out), cache=Path(args.cache) if args.cache else None, use_cache=not args.no_cache,
         max_frames=args.max_frames, max_clips=args.max_clips, device=args.device,
         face_metrics=not args.no_face_metrics, methods=_methods(args.methods), batch_size=args.batch,
-        inception=Path(args.inception) if args.inception else None,
+        inception=Path(args.inception) if args.inception else None, figure=args.figure,
     )
     result = run_eval(options, progress=not args.no_progress)
     table = markdown(result).splitlines()
@@ -69,6 +69,9 @@ def add_eval_parser(subparsers) -> None:
                    help="skip the dlib/FaceMesh metrics (AKD, AED, CSIM, jitter, pose/expression error)")
     p.add_argument("--inception", help="inception-2015-12-05.pt for standard FID (else $SYNERGYWARP_INCEPTION, "
                    "else the named substitute FID-MobileNetV2)")
+    p.add_argument("--figure", type=int, default=0, metavar="N",
+                   help="also write OUT/figure.png: the N worst and N typical frames of the model (by LPIPS) "
+                   "with source, references, driving and every method's output")
     p.add_argument("--cache", help="extraction cache folder (default OUT/cache)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the extraction cache")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

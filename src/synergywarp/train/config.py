@@ -83,6 +83,7 @@ class TrainSection:
     precision: Precision = "fp32"
     discriminator: bool = True  # GAN + feature matching on/off
     loss_weights: dict[str, float] = field(default_factory=dict)  # LossWeights fields; others keep defaults
+    perceptual_scales: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.25, 0.125])  # VGG pyramid levels
     phases: list[PhaseSection] = field(default_factory=list)  # empty: one phase with RAC on
     freeze: list[str] = field(default_factory=list)  # modules frozen for the whole run (e.g. motion_encoder)
     init_from: str | None = None  # model checkpoint to start from (e.g. imported LivePortrait weights)
@@ -210,6 +211,8 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
         raise ConfigError(f"train.ema_decay: must be in [0, 1), got {t.ema_decay}")
     if t.grad_clip < 0:
         raise ConfigError("train.grad_clip: must be ≥ 0")
+    if not t.perceptual_scales or not all(0 < v <= 1 for v in t.perceptual_scales):
+        raise ConfigError(f"train.perceptual_scales: expected scales in (0, 1], got {t.perceptual_scales}")
     if sorted(t.lr_milestones) != t.lr_milestones:
         raise ConfigError("train.lr_milestones: must be increasing")
     for j, name in enumerate(t.freeze):

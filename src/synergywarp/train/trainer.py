@@ -92,7 +92,8 @@ class Trainer:
         self.use_gan = self.weights.gan > 0 or self.weights.feature_matching > 0
         self.disc = MultiScaleDiscriminator(cfg.model.discriminator).to(self.device) if self.use_gan else None
         self.ema = ModelEMA(self.model, t.ema_decay)
-        self.loss = GeneratorLoss(self.weights, grid_align_quirk=cfg.model.grid_align_quirk).to(self.device)
+        self.loss = GeneratorLoss(self.weights, grid_align_quirk=cfg.model.grid_align_quirk,
+                                  perceptual_scales=tuple(t.perceptual_scales)).to(self.device)
         betas = tuple(t.betas)
         self.opt_g = torch.optim.Adam(self.model.parameters(), lr=t.lr, betas=betas)
         self.sched_g = torch.optim.lr_scheduler.MultiStepLR(self.opt_g, t.lr_milestones, t.lr_gamma)

@@ -53,8 +53,11 @@ class EvalOptions:
     methods: tuple[str, ...] = DEFAULT_METHODS
     batch_size: int = 8
     inception: Path | None = None
+    figure: int = 0  # > 0: OUT/figure.png with this many worst and this many typical frames
 
     def validate(self) -> EvalOptions:
+        if self.figure < 0:
+            raise ConfigError(f"--figure must be ≥ 0, got {self.figure}")
         if self.protocol not in PROTOCOLS:
             raise ConfigError(f"--protocol must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}")
         if self.protocol == "cross" and self.pairs is None:
@@ -200,7 +203,35 @@ def run_eval(options: EvalOptions, progress: bool = False) -> EvalResult:
                         extraction.stats, fid_space.name, fid_space.network, options.face_metrics, cache_dir,
                         time.perf_counter() - start, skipped=skipped)
     result.files = write_reports(result, Path(options.out))
+    if options.figure > 0 and tasks:
+        result.files["figure"] = _figure(result, methods, clips, Path(options.out), options.figure)
     return result
+
+
+def _figure(result: EvalResult, methods: list[Method], clips: ClipStore, out: Path, count: int) -> Path:
+    """OUT/figure.png: the worst and typical frames of the last model method (else the last method)."""
+    from synergywarp.metrics.eval.figure import pick_frames, render_figure, row_task, write_figure
+
+    focus = next((s for s in reversed(result.scores) if s.name.split("@")[0] in MODEL_METHODS), result.scores[-1])
+    by_task = {(t.source_clip, t.source_frame, t.driving_clip): t for t in result.tasks}
+    values = {(s.name, row_task(r), int(r["frame"])): float(r.get("LPIPS", float("nan")))
+              for s in result.scores for r in s.rows}
+    picks = [(by_task[row_task(row)], int(row["frame"]), f"({why}, {focus.name})")
+             for row, why in pick_frames(focus.rows, count, count)]
+    cache: dict[str, TaskInputs] = {}
+
+    def inputs_for(task: EvalTask) -> TaskInputs:
+        if task.key not in cache:
+            cache[task.key] = TaskInputs(task, clips.get(task.source_clip), clips.get(task.driving_clip), clips.get)
+        return cache[task.key]
+
+    def lpips_of(method: str, key: str, frame: int) -> float:
+        task = next(t for t in result.tasks if t.key == key)
+        return values.get((method, (task.source_clip, task.source_frame, task.driving_clip), frame), float("nan"))
+
+    with torch.inference_mode():
+        image = render_figure(picks, methods, inputs_for, lpips_of, max(result.refs, default=0))
+    return write_figure(out / "figure.png", image)
 
 
 def _evaluate_task(task: EvalTask, methods: list[Method], extraction: Extraction, clips: ClipStore,
