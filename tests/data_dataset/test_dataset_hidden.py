@@ -61,7 +61,8 @@ def _colour_of(image: torch.Tensor) -> str:
 def test_hidden_items_show_in_driving_and_references_what_the_source_hides(talking):
     dataset = ClipDataset(talking, image_size=SIZE, num_references=2, hidden_fraction=1.0, seed=3,
                           repeats=4, reference_grids=True)
-    landmarks = {name: np.load(talking / "train" / f"{name}.npz")["landmarks"] for name in ("talk_a", "talk_b", "other")}
+    names = ("talk_a", "talk_b", "other")
+    landmarks = {name: np.load(talking / "train" / f"{name}.npz")["landmarks"] for name in names}
     from_other_take = hidden_items = 0
     for index in range(len(dataset)):
         item = dataset[index]
