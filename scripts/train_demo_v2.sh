@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Reproduce the bundled demo model v2 on a CPU (docs/MODEL_CARD.md): fetch the real footage, prepare it,
+# build the synthetic corpus, start from the first demo model and fine-tune with configs/demo_v2.yaml.
+#
+#   bash scripts/train_demo_v2.sh            # everything into data/ and runs/ (about 2.5 h on 2 cores)
+#   STEP=train bash scripts/train_demo_v2.sh # only the training (data already there)
+#
+# Then `synergywarp eval` it as in scripts/eval_real.sh. Every step is resumable: rerunning skips what is done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sw=${SYNERGYWARP:-.venv/bin/synergywarp}
+py=${PYTHON:-.venv/bin/python}
+step=${STEP:-all}
+
+if [ "$step" = all ] || [ "$step" = data ]; then
+  "$sw" fetch-data real data/real_raw
+  "$sw" prepare data/real_raw/videos --identity-map data/real_raw/identities.csv --stills data/real_raw/stills \
+      --test-identities clm_author,bob_h264 --segment-seconds 8 --size 256 --out data/real
+  "$py" scripts/build_synth_corpus.py --out data/synth256 --clips 12 --frames 48 --size 256 --test-identities 2
+fi
+if [ "$step" = all ] || [ "$step" = train ]; then
+  mkdir -p runs
+  # the starting point: the first demo model (small_tracked_mesh), as committed before v2 replaced it
+  [ -f runs/demo_v1.safetensors ] || git show 4dd471f:src/synergywarp/assets/models/demo.safetensors > runs/demo_v1.safetensors
+  resume=()
+  [ -d runs/demo_v2/checkpoints ] && resume=(--resume)
+  "$sw" train --config configs/demo_v2.yaml --data data/real --out runs/demo_v2 "${resume[@]}"
+fi
