@@ -142,3 +142,15 @@ def test_hidden_eval_end_to_end(hidden_dataset, checkpoints, tmp_path):
     tile = 160 + 18
     assert figure.shape[0] == 4 * tile and figure.shape[1] == (1 + 1 + 1 + 4) * 160
     assert figure[tile:, :160].std() > 10  # tiles hold images, not blank space
+
+
+def test_rac_ablation_rows_exist_only_for_pixel_reference_models(checkpoints, tmp_path):
+    from synergywarp.metrics.eval import LoadedModel, build_methods
+    from synergywarp.models import create_model
+
+    path = tmp_path / "head.safetensors"
+    create_model("tiny_tracked_head").save_pretrained(path, trained_stages=["explicit", "rac", "cgf"])
+    names = [m.name for m in build_methods(LoadedModel(path), (0, 1, 2), ("explicit", "rac", "full"))]
+    assert names == ["explicit", "rac@1", "rac@2", "full@0", "full@1", "full@2"]
+    plain = [m.name for m in build_methods(LoadedModel(checkpoints["tiny_tracked"]), (0, 1), ("rac", "full"))]
+    assert plain == ["full@0", "full@1"]

@@ -61,8 +61,9 @@ def add_eval_parser(subparsers) -> None:
                    help="drive at most N frames per clip, at an even stride (default: every frame)")
     p.add_argument("--max-clips", type=int, default=None, help="evaluate only the first N clips (self)")
     p.add_argument("--methods", default="static,geometric,explicit,full",
-                   help="subset of static,geometric-mesh,geometric,explicit,full (default: all but geometric-mesh, "
-                   "the ring-mesh warp of earlier versions)")
+                   help="subset of static,geometric-mesh,geometric,explicit,rac,full (default: static,geometric,"
+                   "explicit,full; geometric-mesh is the ring-mesh warp of earlier versions, rac@R the full model "
+                   "with references kept out of the per-pixel fusion)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda[:N] or mps (default auto)")
     p.add_argument("--batch", type=int, default=8, help="frames per network call (default 8)")
     p.add_argument("--no-face-metrics", action="store_true",

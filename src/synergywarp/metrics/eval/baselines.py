@@ -212,14 +212,20 @@ def _keypoints(landmarks: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 class ModelMethod:
-    """The network: ``explicit`` (fusion_mode explicit, no references) or ``full@R``."""
+    """The network: ``explicit`` (fusion_mode explicit, no references), ``full@R``, or ``rac@R`` (an
+    ablation of a model with per-pixel reference fusion: the references reach RAC and CGF in feature
+    space only, not the pixels)."""
 
-    def __init__(self, loaded: LoadedModel, num_references: int | None) -> None:
+    def __init__(self, loaded: LoadedModel, num_references: int | None, pixel_references: bool = True) -> None:
         self.loaded = loaded
         self.num_references = num_references
+        self.pixel_references = pixel_references
         self.fusion_mode = "explicit" if num_references is None else None
-        self.name = "explicit" if num_references is None else f"full@{num_references}"
+        kind = "full" if pixel_references else "rac"
+        self.name = "explicit" if num_references is None else f"{kind}@{num_references}"
         fusion = "explicit (RAC off, C ≡ 1)" if num_references is None else loaded.config.cgf.mode
+        if num_references is not None and not pixel_references:
+            fusion += ", references not fused per pixel"
         self.network = loaded.describe(fusion)
         stages = loaded.model.trained_stages
         if num_references is not None and stages is not None and "rac" not in stages:
@@ -255,7 +261,7 @@ class ModelMethod:
             images = loaded.to_input(ref_images)[None]
             ref_kp = _keypoints(ref_landmarks, device)[None] if tracked else None
             tokens = model.encode_references(state, images, ref_kp)
-            if model.pixel_fusion is not None:
+            if model.pixel_fusion is not None and self.pixel_references:
                 reference_images = images_to_tensor(ref_images)[None].to(device)
                 reference_warps = [PriorWarp("mesh", landmarks) for landmarks in ref_landmarks]
         first_motion = None
@@ -302,6 +308,8 @@ def build_methods(loaded: LoadedModel | None, refs: tuple[int, ...],
         methods.append(GeometricMethod("head"))
     if loaded is not None and "explicit" in names:
         methods.append(ModelMethod(loaded, None))
+    if loaded is not None and "rac" in names and loaded.model.pixel_fusion is not None:
+        methods.extend(ModelMethod(loaded, count, pixel_references=False) for count in refs if count > 0)
     if loaded is not None and "full" in names:
         methods.extend(ModelMethod(loaded, count) for count in refs)
     return methods

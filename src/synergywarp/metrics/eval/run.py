@@ -27,9 +27,9 @@ from synergywarp.metrics.eval.protocol import (
 from synergywarp.metrics.eval.score import MethodScore, TaskFeatures, score_method
 from synergywarp.models.checkpoint import check_checkpoint_file
 
-METHOD_CHOICES = ("static", "geometric-mesh", "geometric", "explicit", "full")
+METHOD_CHOICES = ("static", "geometric-mesh", "geometric", "explicit", "rac", "full")
 DEFAULT_METHODS = ("static", "geometric", "explicit", "full")
-MODEL_METHODS = ("explicit", "full")
+MODEL_METHODS = ("explicit", "rac", "full")
 REAL_GROUP = "real-v1"
 
 
