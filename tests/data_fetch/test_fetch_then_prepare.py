@@ -87,6 +87,6 @@ def test_fetch_then_prepare_makes_the_real_dataset(tmp_path, media):
     assert {c["split"] for c in clips.values() if c["identity"] == "bert"} == {"test"}
     assert {c["split"] for c in clips.values() if c["identity"] == "anna"} == {"train"}
     assert [r["name"] for r in manifest["references"]] == ["anna_photo"] and not report.skipped
-    for name, clip in clips.items():
+    for clip in clips.values():
         arrays = np.load(out / clip["arrays"])
         assert arrays["valid"].all() and arrays["landmarks"].shape == (clip["num_frames"], 468, 3)
