@@ -2,7 +2,7 @@
 # Reproduce the bundled demo model v2 on a CPU (docs/MODEL_CARD.md): fetch the real footage, prepare it,
 # build the synthetic corpus, start from the first demo model and fine-tune with configs/demo_v2.yaml.
 #
-#   bash scripts/train_demo_v2.sh            # everything into data/ and runs/ (about 2.5 h on 2 cores)
+#   bash scripts/train_demo_v2.sh            # everything into data/ and runs/ (about 2.5 h of training on 2 cores)
 #   STEP=train bash scripts/train_demo_v2.sh # only the training (data already there)
 #
 # Then `synergywarp eval` it as in scripts/eval_real.sh. Every step is resumable: rerunning skips what is done.
@@ -25,4 +25,9 @@ if [ "$step" = all ] || [ "$step" = train ]; then
   resume=()
   [ -d runs/demo_v2/checkpoints ] && resume=(--resume)
   "$sw" train --config configs/demo_v2.yaml --data data/real --out runs/demo_v2 "${resume[@]}"
+  # stage B: the per-pixel reference fusion learns from hidden-content items (starts from stage A's EMA)
+  resume=()
+  [ -d runs/demo_v2_refs/checkpoints ] && resume=(--resume)
+  "$sw" train --config configs/demo_v2_refs.yaml --data data/real --out runs/demo_v2_refs "${resume[@]}"
+  cp runs/demo_v2_refs/model_ema.safetensors runs/demo_v2.safetensors
 fi

@@ -108,3 +108,19 @@ def test_nan_stops_with_step_and_keeps_last_good_checkpoint(tmp_path, blob_clips
     # the resumed run starts from the good checkpoint
     resumed = Trainer(cfg, tmp_path / "run", blob_clips, resume=True)
     assert resumed.step == 4
+
+
+def test_learning_rate_multipliers_make_a_fast_parameter_group():
+    from synergywarp.models import create_model
+    from synergywarp.train.config import config_from_dict
+    from synergywarp.train.trainer import parameter_groups
+
+    model = create_model("tiny_tracked_head")
+    groups = parameter_groups(model, 1e-4, {"pixel_fusion": 30.0})
+    by_name = {g["name"]: g for g in groups}
+    assert by_name["pixel_fusion"]["lr"] == pytest.approx(3e-3) and by_name["rest"]["lr"] == 1e-4
+    fast = {id(p) for p in model.pixel_fusion.parameters()}
+    assert {id(p) for p in by_name["pixel_fusion"]["params"]} == fast
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))  # every parameter, once
+    with pytest.raises(ConfigError, match="lr_multipliers.heads"):
+        config_from_dict({"model": "tiny", "train": {"lr_multipliers": {"heads": 2.0}}})

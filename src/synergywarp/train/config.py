@@ -25,7 +25,7 @@ from synergywarp.models.registry import get_config
 
 Precision = Literal["fp32", "bf16", "fp16"]
 FusionModeName = Literal["confidence", "add", "explicit"]
-FREEZABLE = ("appearance_encoder", "motion_encoder", "warping", "rac", "fusion", "decoder")
+FREEZABLE = ("appearance_encoder", "motion_encoder", "warping", "rac", "fusion", "decoder", "pixel_fusion")
 
 
 @dataclass
@@ -84,6 +84,7 @@ class TrainSection:
     discriminator: bool = True  # GAN + feature matching on/off
     loss_weights: dict[str, float] = field(default_factory=dict)  # LossWeights fields; others keep defaults
     perceptual_scales: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.25, 0.125])  # VGG pyramid levels
+    lr_multipliers: dict[str, float] = field(default_factory=dict)  # top-level module → × lr (e.g. a new head)
     phases: list[PhaseSection] = field(default_factory=list)  # empty: one phase with RAC on
     freeze: list[str] = field(default_factory=list)  # modules frozen for the whole run (e.g. motion_encoder)
     init_from: str | None = None  # model checkpoint to start from (e.g. imported LivePortrait weights)
@@ -211,6 +212,10 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
         raise ConfigError(f"train.ema_decay: must be in [0, 1), got {t.ema_decay}")
     if t.grad_clip < 0:
         raise ConfigError("train.grad_clip: must be ≥ 0")
+    for name, factor in t.lr_multipliers.items():
+        if name not in FREEZABLE or not factor > 0:
+            raise ConfigError(f"train.lr_multipliers.{name}: expected a module of {list(FREEZABLE)} "
+                              f"and a factor > 0, got {factor}")
     if not t.perceptual_scales or not all(0 < v <= 1 for v in t.perceptual_scales):
         raise ConfigError(f"train.perceptual_scales: expected scales in (0, 1], got {t.perceptual_scales}")
     if sorted(t.lr_milestones) != t.lr_milestones:

@@ -95,7 +95,7 @@ class Trainer:
         self.loss = GeneratorLoss(self.weights, grid_align_quirk=cfg.model.grid_align_quirk,
                                   perceptual_scales=tuple(t.perceptual_scales)).to(self.device)
         betas = tuple(t.betas)
-        self.opt_g = torch.optim.Adam(self.model.parameters(), lr=t.lr, betas=betas)
+        self.opt_g = torch.optim.Adam(parameter_groups(self.model, t.lr, t.lr_multipliers), lr=t.lr, betas=betas)
         self.sched_g = torch.optim.lr_scheduler.MultiStepLR(self.opt_g, t.lr_milestones, t.lr_gamma)
         self.opt_d = self.sched_d = None
         if self.disc is not None:
@@ -140,7 +140,7 @@ class Trainer:
         self.phase_index = index
         frozen = set(self.cfg.train.freeze) | set(phase.freeze)
         if self._fusion_mode(phase) == "explicit":
-            frozen |= {"rac", "fusion"}
+            frozen |= {"rac", "fusion", "pixel_fusion"}
         elif self._fusion_mode(phase) == "add":
             frozen.add("fusion")
         for name, module in self.model.named_children():
@@ -485,3 +485,18 @@ def extend_from_checkpoint(model: torch.nn.Module, path: str) -> list[str]:
                                   f"{tuple(own[key].shape)}")
     model.load_state_dict(state, strict=False)
     return sorted(set(own) - set(state))
+
+
+def parameter_groups(model: torch.nn.Module, lr: float, multipliers: dict[str, float]) -> list[dict[str, Any]]:
+    """Adam parameter groups: one per top-level module named in ``multipliers`` (learning rate
+    ``lr × multiplier``, e.g. a new head that must move fast while the rest fine-tunes), one for the rest."""
+    groups: list[dict[str, Any]] = []
+    rest: list[torch.nn.Parameter] = []
+    for name, module in model.named_children():
+        params = list(module.parameters())
+        if name in multipliers and params:
+            groups.append({"params": params, "lr": lr * multipliers[name], "name": name})
+        else:
+            rest.extend(params)
+    own = [p for name, p in model.named_parameters(recurse=False)]
+    return [{"params": rest + own, "lr": lr, "name": "rest"}, *groups]
