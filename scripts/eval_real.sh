@@ -16,7 +16,7 @@ refs=${REFS:-0,1,2}
 data=${DATA:-data/real}
 out=docs/results/real/$name
 common=(--checkpoint "$checkpoint" --data "$data" --split test --refs "$refs" --max-frames "$frames"
-        --methods static,geometric-mesh,geometric,explicit,full --cache eval/real_cache --figure 4 --no-progress
+        --methods static,geometric-mesh,geometric,explicit,rac,full --cache eval/real_cache --figure 4 --no-progress
         --overwrite)
 "$sw" eval --protocol self --out "$out/self" "${common[@]}"
 "$sw" eval --protocol hidden --out "$out/hidden" "${common[@]}"

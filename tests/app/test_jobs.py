@@ -83,6 +83,6 @@ def test_form_values_become_validated_options():
         parse_output_size("big")
     with pytest.raises(ConfigError, match=r"output size must be an integer in \[64, 2048\], got 30"):
         make_options(output_size=30)  # AnimateOptions' own validation and message
-    with pytest.raises(ConfigError, match="smooth must be ≥ 0"):
+    with pytest.raises(ConfigError, match="smooth must be a finite number ≥ 0"):
         make_options(smooth=-1.0)
     assert make_options(output_size=256).output_size == 256
