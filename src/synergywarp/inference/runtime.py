@@ -36,13 +36,15 @@ GRID_SAMPLE_5D_FALLBACK_DEVICES: set[str] = {"mps"}
 _fallback_warned = False
 
 
-def cpu_flags() -> frozenset[str]:
-    """The CPU's feature flags from ``/proc/cpuinfo`` (empty where it cannot be read, e.g. not Linux)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text(errors="replace")
-    except OSError:
-        return frozenset()
-    line = next((line for line in text.splitlines() if line.split(":", 1)[0].strip() in ("flags", "Features")), "")
+def cpu_flags(cpuinfo: str | None = None) -> frozenset[str]:
+    """The CPU's feature flags from the text of ``/proc/cpuinfo`` (this machine's when None; empty where it
+    cannot be read, e.g. not Linux)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
+        except OSError:
+            return frozenset()
+    line = next((line for line in cpuinfo.splitlines() if line.split(":", 1)[0].strip() in ("flags", "Features")), "")
     return frozenset(line.split(":", 1)[1].split()) if ":" in line else frozenset()
 
 

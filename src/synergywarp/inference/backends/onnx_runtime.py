@@ -131,31 +131,8 @@ def _resize_antialiased(g: Any, input: Any, output_size: Any, align_corners: Any
                 coordinate_transformation_mode_s="align_corners" if corners else "half_pixel")
 
 
-def _instance_norm_two_pass(g: Any, input: Any, weight: Any, bias: Any, running_mean: Any, running_var: Any,
-                            use_input_stats: Any, momentum: Any, eps: Any, cudnn_enabled: Any) -> Any:
-    """ONNX symbolic of ``aten::instance_norm`` (statistics of the input) as ``(x − μ) / √(E[(x − μ)²] + ε)``
-    in plain ops. ONNX Runtime's ``InstanceNormalization`` is off by up to ~1e-3 after the decoder's SPADE
-    blocks (features with a large mean next to a small spread), this two-pass form matches PyTorch."""
-    from torch.onnx import symbolic_helper
-
-    rank = symbolic_helper._get_tensor_rank(input)
-    if rank is None or not symbolic_helper._maybe_get_const(use_input_stats, "b"):
-        return symbolic_helper._unimplemented("instance_norm", "an unknown rank or running statistics")
-    axes = g.op("Constant", value_t=torch.tensor(list(range(2, rank)), dtype=torch.int64))
-    centred = g.op("Sub", input, g.op("ReduceMean", input, axes, keepdims_i=1))
-    variance = g.op("ReduceMean", g.op("Mul", centred, centred), axes, keepdims_i=1)
-    epsilon = g.op("Constant", value_t=torch.tensor(symbolic_helper._maybe_get_const(eps, "f"), dtype=torch.float32))
-    out = g.op("Div", centred, g.op("Sqrt", g.op("Add", variance, epsilon)))
-    shape = g.op("Constant", value_t=torch.tensor([1, -1] + [1] * (rank - 2), dtype=torch.int64))
-    if not symbolic_helper._is_none(weight):
-        out = g.op("Mul", out, g.op("Reshape", weight, shape))
-    if not symbolic_helper._is_none(bias):
-        out = g.op("Add", out, g.op("Reshape", bias, shape))
-    return out
-
-
 #: exporter symbolics used during :meth:`OnnxAnimate._load_or_export` only (registered, then removed)
-SYMBOLICS = {"aten::_upsample_bilinear2d_aa": _resize_antialiased, "aten::instance_norm": _instance_norm_two_pass}
+SYMBOLICS = {"aten::_upsample_bilinear2d_aa": _resize_antialiased}
 
 
 class _Graph:
