@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import json
 import math
 import os
@@ -148,7 +149,8 @@ def frame_rows(model: SynergyWarpNet, label: str, backends: list[str], sizes: li
                         start = time.perf_counter()
                         images[name] = fn(state, driving, tokens, **kwargs)["image"].float()
                         first[name] = time.perf_counter() - start
-                    calls = {name: (lambda fn=fn: fn(state, driving, tokens, **kwargs)) for name, fn in functions.items()}
+                    calls = {name: functools.partial(fn, state, driving, tokens, **kwargs)
+                             for name, fn in functions.items()}
                     seconds = interleaved(calls, repeats)
                 reference = images.get(BASELINE, next(iter(images.values())))
                 for name in functions:
@@ -183,14 +185,14 @@ def e2e_rows(model: SynergyWarpNet, label: str, backends: list[str], sizes: list
                         first[name] = time.perf_counter() - start
                     for animator in animators.values():
                         animator.stage_seconds.clear()
-                    calls = {name: (lambda a=a, name=name: _animate_prepared(a, prepared[name], video, fps,
-                                                                            Path(tmp) / f"{name}.mp4"))
-                             for name, a in animators.items()}
+                    calls = {name: functools.partial(_animate_prepared, a, prepared[name], video, fps,
+                                                     Path(tmp) / f"{name}.mp4") for name, a in animators.items()}
                     seconds = interleaved(calls, repeats)
                 reference = crops.get(BASELINE, next(iter(crops.values())))
                 for name, animator in animators.items():
                     n = len(video) * repeats
-                    stages = {f"ms_{stage}": 1000 * value / n for stage, value in sorted(animator.stage_seconds.items())}
+                    stages = {f"ms_{stage}": 1000 * value / n
+                              for stage, value in sorted(animator.stage_seconds.items())}
                     report({"section": "e2e", "model": label, "backend": name, "output_size": size, "refs": count,
                             "batch": batch, "frames": len(video), "fps": len(video) / statistics.median(seconds[name]),
                             "fps_all": [len(video) / s for s in seconds[name]], "first_run_s": first[name],

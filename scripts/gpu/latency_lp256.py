@@ -182,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     config = "tiny" if args.tiny else "lp256"
     start = time.perf_counter()
     rows: list[dict] = []
-    info = {"config": config, "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
+    info = {"config": config, "device": name,
             "torch": torch.__version__, "platform": platform.platform(), "cpus": os.cpu_count(),
             "targets": {"batch1_ms": TARGET_BATCH1_MS, "batched_fps": TARGET_BATCHED_FPS},
             "max_seconds": args.max_seconds, "stopped": None}

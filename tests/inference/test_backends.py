@@ -204,7 +204,8 @@ def test_animator_on_the_onnx_backend_matches_torch(grace_crops, tmp_path, monke
     for backend in ("torch", "onnx"):
         torch.manual_seed(0)
         animator = Animator(create_model("tiny"), rt.Runtime.create("cpu", "fp32", backend=backend))
-        out = animator.animate(grace_crops[0], grace_crops[3:6], options=AnimateOptions(crop=False, smooth=0.0, batch=2))
+        options = AnimateOptions(crop=False, smooth=0.0, batch=2)
+        out = animator.animate(grace_crops[0], grace_crops[3:6], options=options)
         frames[backend] = np.stack([f.crop for f in out]).astype(np.float32)
     assert frames["onnx"].shape == frames["torch"].shape == (3, 64, 64, 3)
     assert np.abs(frames["onnx"] - frames["torch"]).max() <= 1.0  # uint8 levels

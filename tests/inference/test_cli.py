@@ -165,7 +165,8 @@ def test_output_folder_not_writable(run_cli, capsys, tmp_path, animate_args, mon
 
 def test_onnx_backend_errors_are_one_line(run_cli, capsys, tmp_path, animate_args, monkeypatch):
     """--backend onnx with a precision it cannot run, or without onnxruntime: one line, nothing written."""
-    assert_one_error(capsys, run_cli(*animate_args(), "--backend", "onnx", "--dtype", "bf16"), "fp32", "--backend torch")
+    assert_one_error(capsys, run_cli(*animate_args(), "--backend", "onnx", "--dtype", "bf16"),
+                     "fp32", "--backend torch")
     import importlib.util
 
     real = importlib.util.find_spec

@@ -15,13 +15,16 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 import torch.nn.functional as F
 
 from synergywarp.devices import resolve_device
 from synergywarp.errors import ConfigError
+
+if TYPE_CHECKING:
+    from synergywarp.models import SynergyWarpNet
 
 NAMED_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 DTYPE_CHOICES = ("auto", *NAMED_DTYPES)
@@ -227,7 +230,7 @@ class Runtime:
         """``torch.compile(fn)`` when compilation was asked for, else ``fn``."""
         return torch.compile(fn, dynamic=True) if self.compile else fn
 
-    def frame_function(self, model: torch.nn.Module) -> Callable[..., Any]:
+    def frame_function(self, model: SynergyWarpNet) -> Callable[..., Any]:
         """The per-frame call with ``model.animate``'s signature on this runtime: the eager method,
         compiled, or an ONNX Runtime session per input shape (exports cached per weights and shapes)."""
         if self.backend == "onnx":

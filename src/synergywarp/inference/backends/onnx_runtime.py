@@ -15,8 +15,8 @@ A smaller batch than an exported one (a video's last batch) is padded to it; bat
 from __future__ import annotations
 
 import hashlib
-import io
 import json
+import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -230,22 +230,23 @@ class OnnxAnimate:
             except Exception:  # a damaged cache file (onnxruntime raises its own types): export it again
                 pass
         graph = FrameGraph(self.model, list(inputs), fusion_mode, output_size)
-        with torch.inference_mode(False), torch.no_grad():
+        with torch.inference_mode(False), torch.no_grad(), tempfile.TemporaryDirectory() as folder:
             args = tuple(t.clone() for t in inputs.values())  # normal tensors (the Animator's are inference ones)
-            buffer = io.BytesIO()
+            exported = Path(folder) / path.name
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the tracer's notes on shapes it records as constants
                 for name, symbolic in SYMBOLICS.items():
                     torch.onnx.register_custom_op_symbolic(name, symbolic, OPSET)
                 try:
-                    torch.onnx.export(graph, args, buffer, dynamo=False, opset_version=OPSET,
+                    torch.onnx.export(graph, args, exported, dynamo=False, opset_version=OPSET,
                                       input_names=list(inputs), output_names=["image"])
                 finally:
                     for name in SYMBOLICS:
                         torch.onnx.unregister_custom_op_symbolic(name, OPSET)
             expected = graph(*args)
+            data = exported.read_bytes()
         self.exports += 1
-        session = self._session(buffer.getvalue())
+        session = self._session(data)
         got = _Graph(session, batch).run(inputs)
         error = float((got - expected).abs().max()) if got.shape == expected.shape else float("inf")
         self.max_error[path.name] = error
@@ -253,7 +254,7 @@ class OnnxAnimate:
             warnings.warn(f"the ONNX export of {self.model.config.name} differs from PyTorch by {error:.2g} "
                           f"(> {PARITY_TOLERANCE}); these frames run on PyTorch", stacklevel=3)
             return _Graph(None, batch)
-        self._write(path, buffer.getvalue())
+        self._write(path, data)
         return _Graph(session, batch)
 
     @staticmethod
