@@ -161,6 +161,27 @@ def test_onnx_matches_torch_and_reuses_its_export(tmp_path, name, refs, seed):
     assert [p.suffix for p in tmp_path.iterdir()] == [".onnx"]  # no temporaries left
 
 
+def test_onnx_pixel_references_with_a_mask_and_the_explicit_mode_match_torch(tmp_path):
+    """Pixel references with a padded one (a ``1×R`` mask, as PyTorch broadcasts it), a smaller batch padded
+    to the export's, and the explicit mode (references given but unused) on the tiny pixel-reference model."""
+    pytest.importorskip("onnxruntime")
+    from synergywarp.inference.backends.onnx_runtime import OnnxAnimate
+
+    model, state, tokens, driving, kwargs = _case("tiny_tracked_head", 2, frames=3, output_size=80, seed=3)
+    masked = {**kwargs, "reference_mask": torch.tensor([[True, False]])}
+    backend = OnnxAnimate(model, threads=1, folder=tmp_path)
+    with torch.inference_mode():
+        for call in (masked, {**masked, "fusion_mode": "explicit"}):
+            expected = model.animate(state, driving, tokens, **call)["image"]
+            assert (backend(state, driving, tokens, **call)["image"] - expected).abs().max() <= 1e-3
+            tail = backend(state, driving[1:], tokens, **_rows(call, slice(1, 3)))["image"]
+            assert (tail - expected[1:]).abs().max() <= 1e-3
+        unmasked = model.animate(state, driving, tokens, **kwargs)["image"]
+        pixel = model.animate(state, driving, tokens, **masked)["image"]
+    assert (unmasked - pixel).abs().max() > 1e-3  # the mask matters, so the graph really takes it
+    assert backend.exports == 2
+
+
 def test_onnx_export_depends_on_weights_and_a_damaged_cache_is_exported_again(tmp_path):
     pytest.importorskip("onnxruntime")
     from synergywarp.inference.backends.onnx_runtime import OnnxAnimate

@@ -68,6 +68,10 @@ def frame_inputs(model: SynergyWarpNet, source: SourceState, driving_keypoints: 
         named.update({f"values_{i}": v for i, v in enumerate(tokens.values)})
         named["token_mask"] = tokens.mask
     if reference_images is not None and reference_grids is not None and reference_images.shape[1] > 0:
+        if reference_mask is not None and reference_mask.shape[0] == 1 < reference_grids.shape[0]:
+            # a per-frame input (padded per row, graphs keyed without its batch): one row per frame, as
+            # PyTorch broadcasts a 1×R mask
+            reference_mask = reference_mask.expand(reference_grids.shape[0], *reference_mask.shape[1:])
         named.update(reference_images=reference_images, reference_grids=reference_grids,
                      reference_mask=reference_mask)
     out = {}
@@ -151,6 +155,11 @@ class _Graph:
 
 class OnnxAnimate:
     """``SynergyWarpNet.animate`` on ONNX Runtime (returns ``{"image": N×3×S'×S'}`` on the CPU).
+
+    Every ``animate`` input is a graph input (``output_size`` and ``fusion_mode`` select the graph), pixel
+    references (``reference_images``/``reference_grids``/``reference_mask``) included. Only the image is
+    computed: the other outputs (``fusion_weights``, features, flow) and ``return_explicit`` need
+    ``--backend torch``.
 
     ``threads``: ONNX Runtime's intra-op threads (torch's count when None); ``folder``: the export cache
     (:func:`onnx_cache_folder` when None). ``exports`` counts the graphs exported by this object (a cached
