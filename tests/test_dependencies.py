@@ -19,9 +19,11 @@ DISTRIBUTIONS = {"PIL": "pillow", "cv2": "opencv-python-headless", "yaml": "pyya
 NO_DEPS = {"mediapipe"}
 # declared for what they bring without an import of their own: tensorboard (torch.utils.tensorboard
 # writes through it), scikit-image (the metrics tests' reference SSIM), the face extra's mediapipe deps,
-# python-multipart (Starlette's form parser imports it for the web page's uploads), the test tools
+# python-multipart (Starlette's form parser imports it for the web page's uploads), onnx (torch's ONNX exporter
+# writes through it for the onnx backend), the test tools
 USED_INDIRECTLY = {"tensorboard", "scikit-image", "protobuf", "absl-py", "attrs", "flatbuffers", "matplotlib",
-                   "pytest", "ruff", "mypy", "types-pyyaml", "types-tqdm", "python-multipart", "playwright"}
+                   "pytest", "ruff", "mypy", "types-pyyaml", "types-tqdm", "python-multipart", "playwright",
+                   "onnx"}
 
 
 def _imported_top_level_modules() -> set[str]:

@@ -163,8 +163,21 @@ def test_output_folder_not_writable(run_cli, capsys, tmp_path, animate_args, mon
     assert list(locked.iterdir()) == []
 
 
+def test_onnx_backend_errors_are_one_line(run_cli, capsys, tmp_path, animate_args, monkeypatch):
+    """--backend onnx with a precision it cannot run, or without onnxruntime: one line, nothing written."""
+    assert_one_error(capsys, run_cli(*animate_args(), "--backend", "onnx", "--dtype", "bf16"),
+                     "fp32", "--backend torch")
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a))
+    assert_one_error(capsys, run_cli(*animate_args(), "--backend", "onnx"), "pip install 'synergywarp[onnx]'")
+    assert not (tmp_path / "out.mp4").exists()
+
+
 @pytest.mark.parametrize("flag,value,fragment", [("--device", "tpu", "unknown device"),
                                                   ("--dtype", "fp64", "unknown dtype"),
+                                                  ("--backend", "tensorrt", "unknown backend"),
                                                   ("--batch", "0", "batch"),
                                                   ("--smooth", "-1", "smooth")])
 def test_bad_options(run_cli, capsys, tmp_path, animate_args, flag, value, fragment):

@@ -82,8 +82,8 @@ def _load_animator(args: argparse.Namespace):
     from synergywarp.inference import Animator
     from synergywarp.inference.runtime import Runtime
 
-    Runtime.create(args.device, args.dtype)  # unknown device/dtype fails before anything is loaded
-    animator = Animator.from_pretrained(args.checkpoint, device=args.device, dtype=args.dtype)
+    Runtime.create(args.device, args.dtype, backend=args.backend)  # bad runtime flags fail before any work
+    animator = Animator.from_pretrained(args.checkpoint, device=args.device, dtype=args.dtype, backend=args.backend)
     print(f"using {animator.describe()}", file=sys.stderr)
     return animator
 

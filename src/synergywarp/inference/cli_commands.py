@@ -27,7 +27,12 @@ def _add_runtime_flags(parser: argparse.ArgumentParser) -> None:
                         help="SynergyWarp .safetensors checkpoint (default: the bundled demo model)")
     parser.add_argument("--device", default="auto", metavar="auto|cpu|cuda|mps", help="compute device (auto)")
     parser.add_argument("--dtype", default="auto", metavar="auto|fp32|fp16|bf16",
-                        help="compute precision (auto: fp16 on CUDA, else fp32)")
+                        help="compute precision (auto: fp16 on CUDA, bf16 on a CPU with native bf16 "
+                        "(AVX512-BF16/AMX), else fp32)")
+    parser.add_argument("--backend", default="torch", metavar="torch|onnx",
+                        help="what runs the network per frame: torch (default) or onnx (ONNX Runtime on the CPU, "
+                        "fp32; needs pip install 'synergywarp[onnx]'; the first use of a size exports and caches "
+                        "the graph, a few seconds)")
     parser.add_argument("--size", type=int, default=None, metavar="PX",
                         help="side of the animated face crop, e.g. 256 or 512 (default: 512 for models that warp "
                         "the source at any size, such as the bundled one; else the model's own)")
@@ -150,10 +155,11 @@ def _animate(source, driving, references, out: Path, args: argparse.Namespace, *
     from synergywarp.inference.runtime import Runtime
 
     with _reported_warnings():
-        Runtime.create(args.device, args.dtype)  # unknown device/dtype fails before anything is loaded
+        Runtime.create(args.device, args.dtype, backend=args.backend)  # bad runtime flags fail before any work
         check_outputs(out, compare, frames_dir, overwrite, [source, driving, *references])  # before any work
         check_input_files(source, driving, references)
-        animator = Animator.from_pretrained(args.checkpoint, device=args.device, dtype=args.dtype)
+        animator = Animator.from_pretrained(args.checkpoint, device=args.device, dtype=args.dtype,
+                                            backend=args.backend)
         print(f"using {animator.describe()}", file=sys.stderr)
         total = DrivingFrames(driving).num_frames
         progress = _Progress(total)

@@ -106,7 +106,7 @@ class Animator:
         self.runtime = runtime or Runtime.create("cpu", "fp32")
         self.model = self.runtime.prepare_model(model)
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
-        self._animate_fn = self.runtime.maybe_compile(self.model.animate)
+        self._animate_fn = self.runtime.frame_function(self.model)
         #: seconds spent per stage since creation (tracking, crop, motion, model, paste_back; the
         #: file writer adds encoding) — what benchmarks/animate_speed.py reports
         self.stage_seconds: dict[str, float] = defaultdict(float)
@@ -122,9 +122,10 @@ class Animator:
 
     @classmethod
     def from_pretrained(cls, checkpoint: str | Path | None = None, device: str = "auto", dtype: str = "auto",
-                        compile: bool = False) -> Animator:
-        """Load a checkpoint (default: the bundled demo model) onto ``device`` with compute ``dtype``."""
-        runtime = Runtime.create(device, dtype, compile)
+                        compile: bool = False, backend: str = "torch") -> Animator:
+        """Load a checkpoint (default: the bundled demo model) onto ``device`` with compute ``dtype``, the
+        per-frame network run by ``backend`` (``torch`` or ``onnx``: ONNX Runtime on the CPU)."""
+        runtime = Runtime.create(device, dtype, compile, backend)
         path = resolve_checkpoint(checkpoint)
         return cls(SynergyWarpNet.from_pretrained(path, map_location="cpu"), runtime, checkpoint_path=path)
 

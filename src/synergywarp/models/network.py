@@ -188,6 +188,19 @@ class SynergyWarpNet(nn.Module):
         return self.rac.encode_references(volumes, keypoints, mask, source.volume, source.keypoints)
 
     # ------------------------------------------------------------------ per driving frame
+    def frame_tokens(self, source: SourceState, references: ReferenceTokens | None,
+                     fusion_mode: str | None = None) -> ReferenceTokens | None:
+        """The reference tokens :meth:`animate` attends to: ``references``, or without them the source's
+        own (R = 0, built once and kept in ``source``); None where RAC is off or the mode is explicit."""
+        if self.rac is None or (fusion_mode or self.config.cgf.mode) == "explicit":
+            return None
+        if references is None:
+            if source.source_only_tokens is None:
+                source.source_only_tokens = self.rac.encode_references(None, None, None, source.volume,
+                                                                       source.keypoints)
+            references = source.source_only_tokens
+        return references
+
     def animate(
         self,
         source: SourceState,
@@ -233,12 +246,8 @@ class SynergyWarpNet(nn.Module):
             correction = None
             fused, confidence = self.fusion(explicit, explicit, warp.occlusion, mode="explicit")
         else:
-            if references is None:
-                if source.source_only_tokens is None:
-                    source.source_only_tokens = self.rac.encode_references(
-                        None, None, None, source.volume, source.keypoints
-                    )
-                references = source.source_only_tokens
+            references = self.frame_tokens(source, references, mode)
+            assert references is not None  # RAC is built and the mode is not explicit
             correction = self.rac(explicit, driving_keypoints, references)
             fused, confidence = self.fusion(explicit, explicit + correction, warp.occlusion, mode=mode)
         pixels = None
