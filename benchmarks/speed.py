@@ -84,7 +84,7 @@ def frame_step(model, state, tokens, driving, driving_kp, path: str, learned: bo
     if learned:
         driving_kp = model.motion_keypoints(state, model.image_motion(driving))
     mode = "explicit" if path == "explicit" else None
-    return model.animate(state, driving_kp, tokens, fusion_mode=mode, prior_grid=prior)["image"]
+    return model.animate(state, driving_kp, tokens, fusion_mode=mode, prior_grid=prior).image
 
 
 def count_flops(model, state, tokens, driving, driving_kp, path, learned, num_refs, prior=None) -> tuple[float, bool]:

@@ -49,7 +49,7 @@ def _l1(model: SynergyWarpNet, clip, frames: list[int]) -> float:
                            source_keypoints=torch.from_numpy(tracked_keypoints(landmarks[[0] * len(frames)])),
                            driving_keypoints=torch.from_numpy(tracked_keypoints(landmarks[frames])),
                            prior_grid=torch.from_numpy(grids))
-    return (out["image"] - to_tensor(clip.frames[frames])).abs().mean().item()
+    return (out.image - to_tensor(clip.frames[frames])).abs().mean().item()
 
 
 def test_bundled_model_improves_on_the_geometric_warp_it_is_given(reposed_clip):

@@ -77,7 +77,7 @@ def test_save_load_round_trip_is_bit_exact(tmp_path, name):
     if model.config.motion == "tracked":
         kw = dict(source_keypoints=torch.rand(1, 32, 3) - 0.5, driving_keypoints=torch.rand(1, 32, 3) - 0.5)
     with torch.no_grad():
-        assert torch.equal(model(x, x, **kw)["image"], loaded(x, x, **kw)["image"])
+        assert torch.equal(model(x, x, **kw).image, loaded(x, x, **kw).image)
 
 
 def test_wrong_architecture_checkpoint_gives_one_line_error(tmp_path):

@@ -102,16 +102,16 @@ def test_keypoints_match(parity_outputs, fixture_tensors):
 
 def test_warp_outputs_match(parity_outputs, fixture_tensors):
     *_, out = parity_outputs
-    _close(out["flow"], fixture_tensors["out.warp.deformation"], 1e-5)
-    _close(out["occlusion"], fixture_tensors["out.warp.occlusion_map"], 1e-5)
-    _close(out["masks"], fixture_tensors["out.dm.mask"], 1e-5)
+    _close(out.flow, fixture_tensors["out.warp.deformation"], 1e-5)
+    _close(out.occlusion, fixture_tensors["out.warp.occlusion_map"], 1e-5)
+    _close(out.masks, fixture_tensors["out.dm.mask"], 1e-5)
     # not in the fixture's 1e-5 list: conv summation order gives ~1e-5 on values of magnitude ~2
-    _close(out["explicit_feature"], fixture_tensors["out.warp.out"], 5e-5)
+    _close(out.explicit_feature, fixture_tensors["out.warp.out"], 5e-5)
 
 
 def test_image_matches(parity_outputs, fixture_tensors):
     *_, out = parity_outputs
-    _close(out["image"], fixture_tensors["out.img"], 1e-4)
+    _close(out.image, fixture_tensors["out.img"], 1e-4)
 
 
 def test_quirk_flag_is_required_for_parity(fixture_tensors):
@@ -120,7 +120,7 @@ def test_quirk_flag_is_required_for_parity(fixture_tensors):
     with torch.no_grad():
         state = model.encode_source(fixture_tensors["in.source"])
         kp_d = keypoints_from_motion(state.canonical, model.image_motion(fixture_tensors["in.driving"]))
-        img = model.animate(state, kp_d, fusion_mode="explicit")["image"]
+        img = model.animate(state, kp_d, fusion_mode="explicit").image
     assert (img - fixture_tensors["out.img"]).abs().max() > 1e-2
 
 

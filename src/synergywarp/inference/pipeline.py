@@ -382,7 +382,7 @@ class Animator:
                                    prepared.reference_tokens, fusion_mode=prepared.fusion_mode, prior_grid=prior,
                                    output_size=out_size if skip else None,
                                    reference_images=prepared.reference_images, reference_grids=reference_grids)
-            image = out["image"]
+            image = out.image
             if image.shape[-1] != out_size:  # a model that cannot render at other sizes: resize its output
                 image = torch.nn.functional.interpolate(image.float(), size=(out_size, out_size), mode="bicubic",
                                                         align_corners=False, antialias=image.shape[-1] > out_size)

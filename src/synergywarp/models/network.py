@@ -31,6 +31,7 @@ from synergywarp.models.fusion import CandidateFusion, ConfidenceGuidedFusion, g
 from synergywarp.models.grids import resize_grid
 from synergywarp.models.keypoints import keypoints_from_motion, relative_keypoints
 from synergywarp.models.motion import MotionEncoder, MotionParams
+from synergywarp.models.outputs import AnimateOutput
 from synergywarp.models.rac import ReferenceAugmentedCorrection, ReferenceTokens
 from synergywarp.models.warping import WarpingNetwork
 
@@ -201,7 +202,7 @@ class SynergyWarpNet(nn.Module):
         reference_images: torch.Tensor | None = None,
         reference_grids: torch.Tensor | None = None,
         reference_mask: torch.Tensor | None = None,
-    ) -> dict[str, torch.Tensor | None]:
+    ) -> AnimateOutput:
         """Animate the cached source with driving keypoints ``N×K×3`` (source batch 1 or N).
 
         ``fusion_mode="explicit"`` skips RAC and CGF (the LivePortrait-equivalent explicit path).
@@ -214,9 +215,8 @@ class SynergyWarpNet(nn.Module):
         ``reference_images`` ``N×R×3×H×W`` (or ``1×R×...``), ``reference_grids`` ``N×R×h×w×2`` (each
         reference warped to the driving pose, e.g. its mesh warp to the driving landmarks) and
         ``reference_mask`` ``N×R`` bool; without them (or in explicit mode) R = 0.
-        Returns a dict: image ``N×3×S'×S'``, explicit_feature E, correction A, fused_feature,
-        confidence ``N×g×h×w``, flow ``N×D×h×w×3``, occlusion ``N×1×h×w``, masks, kp_source,
-        kp_driving and (with ``return_explicit``) explicit_image = G(E).
+        Returns an :class:`~synergywarp.models.outputs.AnimateOutput` (with ``return_explicit`` its
+        ``explicit_image`` = G(E) is set).
         """
         n = driving_keypoints.shape[0]
         volume, kp_source, image = source.volume, source.keypoints, source.image
@@ -249,25 +249,17 @@ class SynergyWarpNet(nn.Module):
         if image_hr is not None and image_hr.shape[0] != n:
             image_hr = image_hr.expand(n, *image_hr.shape[1:])
         rendered, weights = self._render(fused, warp.flow, image, prior_grid, image_hr, output_size, pixels)
-        out: dict[str, torch.Tensor | None] = {
-            "image": rendered,
-            "fusion_weights": weights,
-            "explicit_feature": explicit,
-            "correction": correction,
-            "fused_feature": fused,
-            "confidence": confidence,
-            "flow": warp.flow,
-            "occlusion": warp.occlusion,
-            "masks": warp.masks,
-            "kp_source": kp_source,
-            "kp_driving": driving_keypoints,
-        }
+        explicit_image = None
         if return_explicit:
-            out["explicit_image"] = (
+            explicit_image = (
                 self._render(explicit, warp.flow, image, prior_grid, image_hr, output_size)[0]
-                if correction is not None or pixels is not None else out["image"]
+                if correction is not None or pixels is not None else rendered
             )
-        return out
+        return AnimateOutput(
+            image=rendered, explicit_feature=explicit, fused_feature=fused, confidence=confidence, flow=warp.flow,
+            occlusion=warp.occlusion, masks=warp.masks, kp_source=kp_source, kp_driving=driving_keypoints,
+            correction=correction, fusion_weights=weights, explicit_image=explicit_image,
+        )
 
     def _render(self, feature: torch.Tensor, flow: torch.Tensor, source_image: torch.Tensor | None,
                 prior_grid: torch.Tensor | None = None, source_hr: torch.Tensor | None = None,
@@ -343,15 +335,15 @@ class SynergyWarpNet(nn.Module):
         references_hr: torch.Tensor | None = None,
         reference_grids: torch.Tensor | None = None,
         output_size: int | None = None,
-    ) -> dict[str, torch.Tensor | None]:
+    ) -> AnimateOutput:
         """Training path: source ``B×3×S×S``, driving ``B×3×S×S``, references ``B×R×3×S×S`` (optional).
 
         ``source_hr``/``references_hr`` (the same crops at a higher resolution), ``reference_grids``
         ``B×R×h×w×2`` and ``output_size``: see :meth:`animate` (image-skip and pixel-reference models).
 
         For ``motion: learned`` keypoints are predicted (driving: source canonical keypoints under the
-        driving's pose and expression) and the motion parameters are returned for the priors; for
-        ``motion: tracked`` all keypoints must be given.
+        driving's pose and expression) and the motion parameters are returned for the priors
+        (``source_motion``, ``driving_motion``); for ``motion: tracked`` all keypoints must be given.
         """
         state = self.encode_source(source, source_keypoints, image_hr=source_hr)
         driving_motion = None
@@ -368,10 +360,7 @@ class SynergyWarpNet(nn.Module):
                            return_explicit=return_explicit, prior_grid=prior_grid, output_size=output_size,
                            reference_images=pixel_images, reference_grids=reference_grids,
                            reference_mask=reference_mask)
-        if state.motion is not None:
-            # MotionParams beside the tensors: this dict is typed for tensors until outputs become a dataclass
-            out["source_motion"] = state.motion  # type: ignore[assignment]
-            out["driving_motion"] = driving_motion
+        out.source_motion, out.driving_motion = state.motion, driving_motion
         return out
 
 

@@ -192,8 +192,8 @@ class Trainer:
 
     def _generator_loss(self, batch, out, target, disc_fake, disc_real):
         extra: dict[str, Any] = {}
-        if self.cfg.model.motion == "learned" and "driving_motion" in out:
-            motion = out["driving_motion"]
+        motion = out.driving_motion
+        if motion is not None:
             extra["expression"] = motion.exp
             if self.weights.equivariance > 0:
                 extra["keypoint_estimator"] = self._keypoints_of
@@ -205,8 +205,8 @@ class Trainer:
         if disc_fake is not None:
             extra.update(disc_fake_logits=disc_fake[1], disc_fake_features=disc_fake[0],
                          disc_real_features=disc_real[0])
-        return self.loss(out["image"], target, source=batch["source"], flow=out["flow"], occlusion=out["occlusion"],
-                         kp_source=out["kp_source"], kp_driving=out["kp_driving"], **extra)
+        return self.loss(out.image, target, source=batch["source"], flow=out.flow, occlusion=out.occlusion,
+                         kp_source=out.kp_source, kp_driving=out.kp_driving, **extra)
 
     def _clip(self, params) -> torch.Tensor | None:
         if self.cfg.train.grad_clip <= 0:
@@ -219,7 +219,7 @@ class Trainer:
         self.opt_g.zero_grad(set_to_none=True)
         with self._autocast():
             out = self.g_forward(**inputs, return_explicit=want_output)
-            fake = out["image"]
+            fake = out.image
             target = batch["driving_hr"] if batch.get("driving_hr") is not None else batch["driving"]
             if target.shape[-1] != fake.shape[-1]:
                 target = F.interpolate(target, size=fake.shape[-2:], mode="bicubic", align_corners=False).clamp(0, 1)
@@ -350,7 +350,7 @@ class Trainer:
             item = self.eval_dataset[i]
             batch = batch_to_device({k: v[None] if isinstance(v, torch.Tensor) else v for k, v in item.items()},
                                     self.device)
-            image = self.ema.module(**self._model_inputs(batch, phase))["image"].float()
+            image = self.ema.module(**self._model_inputs(batch, phase)).image.float()
             target = batch["driving"]
             if target.shape[-1] != image.shape[-1]:
                 target = F.interpolate(target, size=image.shape[-2:], mode="bicubic", align_corners=False).clamp(0, 1)

@@ -290,8 +290,7 @@ class ModelMethod:
                 reference_grids = torch.from_numpy(np.stack(grids, axis=1)).to(device)
             image = model.animate(state, driving_kp, tokens, fusion_mode=self.fusion_mode, prior_grid=prior,
                                   output_size=output_size, reference_images=reference_images,
-                                  reference_grids=reference_grids)["image"]
-            assert image is not None  # animate always returns its image
+                                  reference_grids=reference_grids).image
             outputs.append(tensor_to_images(image))
         return np.concatenate(outputs)
 
