@@ -174,7 +174,7 @@ def test_source_and_reference_work_is_cached():
         tokens = model.encode_references(state, references)
         before = dict(calls)
         frames = torch.rand(4, 3, 64, 64)
-        kp = model.motion_keypoints(state, model.image_motion(frames))
+        kp, _ = model.motion_source.driving(state, frames, None)
         out = model.animate(state, kp, tokens)
         assert calls["appearance"] == before["appearance"]
         full = model(source.expand(4, -1, -1, -1), frames, references.expand(4, -1, -1, -1, -1))
@@ -200,7 +200,7 @@ def test_animate_output_is_typed_and_flattens_for_compile_and_ddp():
     source, driving, references, _ = _inputs(model, batch=1)
     with torch.no_grad():
         state = model.encode_source(source)
-        kp = model.motion_keypoints(state, model.image_motion(driving))
+        kp, _ = model.motion_source.driving(state, driving, None)
         eager = model.animate(state, kp, return_explicit=True)
         compiled = torch.compile(model.animate, backend="eager", fullgraph=False)(state, kp, return_explicit=True)
     assert isinstance(eager, AnimateOutput) and isinstance(compiled, AnimateOutput)

@@ -157,8 +157,8 @@ class Trainer:
         mode = self._fusion_mode(phase)
         refs = self.cfg.dataset.num_references if phase.references is None else phase.references
         inputs: dict[str, Any] = {"source": batch["source"], "driving": batch["driving"], "fusion_mode": mode}
-        tracked = self.cfg.model.motion == "tracked"
-        if tracked:
+        given = self.model.motion_source.uses_landmarks  # the dataset's tracked keypoints, else the model's own
+        if given:
             inputs["source_keypoints"] = batch["source_keypoints"]
             inputs["driving_keypoints"] = batch["driving_keypoints"]
         if self.cfg.model.warp.dense_motion.prior_candidate:
@@ -173,7 +173,7 @@ class Trainer:
         if mode != "explicit" and refs > 0 and batch.get("references") is not None and batch["references"].shape[1]:
             inputs["references"] = batch["references"][:, :refs]
             inputs["reference_mask"] = batch["reference_mask"][:, :refs]
-            if tracked:
+            if given:
                 inputs["reference_keypoints"] = batch["reference_keypoints"][:, :refs]
             if self.cfg.model.cgf.pixel_references and batch.get("reference_grids") is not None:
                 inputs["reference_grids"] = batch["reference_grids"][:, :refs]
@@ -187,8 +187,8 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
     def _keypoints_of(self, image: torch.Tensor) -> torch.Tensor:
-        motion = self.model.image_motion(image)
-        return keypoints_from_motion(motion.kp, motion)
+        """Keypoints ``B×K×3`` the motion encoder gives an image (its canonical ones under its own motion)."""
+        return self.model.learned_motion.source(image).keypoints
 
     def _generator_loss(self, batch, out, target, disc_fake, disc_real):
         extra: dict[str, Any] = {}
