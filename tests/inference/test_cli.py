@@ -180,3 +180,93 @@ def test_empty_references_folder(run_cli, capsys, tmp_path, animate_args):
 def test_missing_bundled_model_names_the_checkpoint_flag(run_cli, capsys, tmp_path, animate_args, monkeypatch):
     monkeypatch.setattr(assets, "BUNDLED_MODEL", tmp_path / "none.safetensors")
     assert_one_error(capsys, run_cli(*animate_args(**{"--checkpoint": None})), "--checkpoint")
+
+
+# ---------------------------------------------------------------------------------------------- option flags
+def _parse(*argv: str):
+    from synergywarp.cli import build_parser
+
+    return build_parser().parse_args(list(argv))
+
+
+ANIMATE = ("animate", "--source", "s.jpg", "--driving", "d.mp4", "--out", "o.mp4")
+#: a non-default value for every AnimateOptions field, and the flags that set it
+EVERY_OPTION = {
+    "motion": ("absolute", ["--motion", "absolute"]),
+    "crop": (False, ["--no-crop"]),
+    "paste_back": (False, ["--no-paste-back"]),
+    "smooth": (1.5, ["--smooth", "1.5"]),
+    "batch": (3, ["--batch", "3"]),
+    "driving_crop": ("smooth", ["--driving-crop", "smooth"]),
+    "crop_scale": (2.2, ["--crop-scale", "2.2"]),
+    "crop_vy": (-0.1, ["--crop-vy", "-0.1"]),
+    "feather": (0.2, ["--feather", "0.2"]),
+    "check_identity": (False, ["--no-check-identity"]),
+    "fusion_mode": ("add", ["--fusion-mode", "add"]),
+    "fps": (12.5, ["--fps", "12.5"]),
+    "output_size": (256, ["--size", "256"]),
+    "max_output_size": (0, ["--max-output-size", "0"]),
+}
+
+
+@pytest.mark.parametrize("command", [ANIMATE, ("demo",)])
+def test_every_option_is_a_flag_whose_default_is_the_librarys(command):
+    import dataclasses
+
+    from synergywarp.inference import AnimateOptions
+    from synergywarp.inference.cli_commands import options_from_args
+
+    assert set(EVERY_OPTION) == {f.name for f in dataclasses.fields(AnimateOptions)}  # a new field needs a row
+    assert options_from_args(_parse(*command)) == AnimateOptions()
+    flags = [flag for _, argv in EVERY_OPTION.values() for flag in argv]
+    expected = AnimateOptions(**{name: value for name, (value, _) in EVERY_OPTION.items()})
+    assert expected != AnimateOptions()
+    assert options_from_args(_parse(*command, *flags)) == expected
+
+
+def test_live_and_app_share_the_option_flags_and_defaults():
+    from synergywarp.inference import AnimateOptions
+    from synergywarp.inference.cli_commands import options_from_args
+
+    live = _parse("live", "--source", "s.jpg", "--size", "256", "--motion", "absolute", "--smooth", "0", "--follow")
+    assert (live.output_size, live.motion, live.smooth) == (256, "absolute", 0.0)
+    options = options_from_args(live, driving_crop="smooth")
+    assert options == AnimateOptions(motion="absolute", smooth=0.0, output_size=256, driving_crop="smooth")
+    defaults = _parse("live", "--source", "s.jpg")
+    assert (defaults.motion, defaults.smooth, defaults.output_size) == (AnimateOptions.motion, AnimateOptions.smooth,
+                                                                        None)
+    assert _parse("app", "--size", "512").output_size == 512
+
+
+@pytest.mark.parametrize("flag, value, fragment", [("--crop-vy", "0.9", "crop_vy"), ("--feather", "0.7", "feather"),
+                                                   ("--fps", "0", "fps"), ("--size", "20", "output size")])
+def test_newly_reachable_options_are_checked_as_one_line(run_cli, capsys, animate_args, flag, value, fragment):
+    assert_one_error(capsys, run_cli(*animate_args(**{flag: value})), fragment)
+
+
+def test_the_options_and_compile_reach_the_animator(run_cli, capsys, monkeypatch, animate_args):
+    """``--compile`` goes to the runtime and the options as parsed to the animation."""
+    from synergywarp.errors import SynergyWarpError
+    from synergywarp.inference import AnimateOptions, pipeline
+
+    seen = {}
+
+    class Stub:
+        runtime = None
+
+        def describe(self):
+            return "stub"
+
+        def animate_to_file(self, source, driving, out, references, options, **kwargs):
+            seen["options"] = options
+            raise SynergyWarpError("stopped by the test")
+
+    def from_pretrained(checkpoint, device, dtype, compile):
+        seen["compile"] = compile
+        return Stub()
+
+    monkeypatch.setattr(pipeline.Animator, "from_pretrained", staticmethod(from_pretrained))
+    argv = animate_args() + ["--compile", "--fusion-mode", "explicit", "--driving-crop", "smooth", "--feather", "0.1"]
+    assert_one_error(capsys, run_cli(*argv), "stopped by the test")
+    assert seen["compile"] is True
+    assert seen["options"] == AnimateOptions(fusion_mode="explicit", driving_crop="smooth", feather=0.1)
