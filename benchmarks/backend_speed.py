@@ -147,7 +147,7 @@ def frame_rows(model: SynergyWarpNet, label: str, backends: list[str], sizes: li
                 with torch.inference_mode():
                     for name, fn in functions.items():  # first call: export / compile, and the image
                         start = time.perf_counter()
-                        images[name] = fn(state, driving, tokens, **kwargs)["image"].float()
+                        images[name] = fn(state, driving, tokens, **kwargs).image.float()
                         first[name] = time.perf_counter() - start
                     calls = {name: functools.partial(fn, state, driving, tokens, **kwargs)
                              for name, fn in functions.items()}

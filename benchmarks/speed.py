@@ -75,16 +75,16 @@ def prepare(model, source, driving, refs, kp, path: str):
     tokens = None
     if path == "full":
         tokens = model.encode_references(state, refs, kp["refs"] if kp else None)
-    driving_kp = kp["driving"] if kp and "driving" in kp else model.motion_keypoints(state, model.image_motion(driving))
+    driving_kp, _ = model.motion_source.driving(state, driving, kp.get("driving") if kp else None)
     return state, tokens, driving_kp
 
 
 def frame_step(model, state, tokens, driving, driving_kp, path: str, learned: bool, prior=None):
     """Everything done per driving frame: motion estimation (learned) + warp + RAC + CGF + decode."""
     if learned:
-        driving_kp = model.motion_keypoints(state, model.image_motion(driving))
+        driving_kp, _ = model.motion_source.driving(state, driving, None)
     mode = "explicit" if path == "explicit" else None
-    return model.animate(state, driving_kp, tokens, fusion_mode=mode, prior_grid=prior)["image"]
+    return model.animate(state, driving_kp, tokens, fusion_mode=mode, prior_grid=prior).image
 
 
 def count_flops(model, state, tokens, driving, driving_kp, path, learned, num_refs, prior=None) -> tuple[float, bool]:

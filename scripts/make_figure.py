@@ -61,8 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         out = model(stacked["source"], stacked["driving"], stacked["references"],
                     source_keypoints=stacked["src_kp"], driving_keypoints=stacked["drv_kp"],
                     reference_keypoints=stacked["ref_kp"], return_explicit=True, prior_grid=stacked["prior"])
-    grid = sample_grid(stacked["source"], stacked["driving"], out["image"], explicit=out["explicit_image"],
-                       confidence=out["confidence"], references=stacked["references"], max_rows=args.rows)
+    grid = sample_grid(stacked["source"], stacked["driving"], out.image, explicit=out.explicit_image,
+                       confidence=out.confidence, references=stacked["references"], max_rows=args.rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_image(args.out, grid)
     print(f"wrote {args.out}")

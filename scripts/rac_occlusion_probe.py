@@ -85,7 +85,7 @@ def evaluate(checkpoint: Path, data: Path, refs: int, fusion: str | None) -> dic
                                              item["reference_keypoints"][None] if refs else None)
         out = model.animate(state, item["driving_keypoints"][None], tokens, fusion_mode=fusion,
                             prior_grid=item["prior_grid"][None])
-        diff = (out["image"][0] - item["driving"]).abs().mean(dim=0)
+        diff = (out.image[0] - item["driving"]).abs().mean(dim=0)
         landed = F.grid_sample(item["hole"][None], item["prior_grid"][None], align_corners=False)[0, 0] > 0.5
         crop.append(diff.mean().item())
         if landed.any():

@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                 if refs is not None and model.rac is not None and mode != "explicit":
                     tokens = model.encode_references(state, frames[refs][None] if refs else None,
                                                      kp[refs][None] if refs else None)
-                image = model.animate(state, kp[driving], tokens, fusion_mode=mode, prior_grid=prior)["image"]
+                image = model.animate(state, kp[driving], tokens, fusion_mode=mode, prior_grid=prior).image
                 diff = (image - target).abs().mean(dim=1)  # n×S×S
                 for i in range(n):
                     errors[name]["crop"].append(diff[i].mean().item())

@@ -98,7 +98,7 @@ def main() -> int:
                                             image_hr=hr)
                 grids = torch.from_numpy(prior.grids(landmarks[picks], net))
                 keypoints = torch.from_numpy(tracked_keypoints(landmarks[picks])).float()
-                outputs = tensor_to_images(model.animate(state, keypoints, prior_grid=grids, output_size=size)["image"])
+                outputs = tensor_to_images(model.animate(state, keypoints, prior_grid=grids, output_size=size).image)
             for row, frame in enumerate(picks):
                 truth = sharpness(recrop(arrays, originals, int(frame), size, clip_size), landmarks[frame])
                 geometric = prior.warp_image(source, landmarks[frame])

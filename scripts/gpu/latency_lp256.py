@@ -104,7 +104,7 @@ def build(config: str, path: str, batch: int, runtime: Runtime, seed: int = 0):
 
     def step(images: torch.Tensor) -> torch.Tensor:
         keypoints = model.motion_keypoints(state, model.image_motion(images))
-        return model.animate(state, keypoints, tokens, fusion_mode=mode)["image"]
+        return model.animate(state, keypoints, tokens, fusion_mode=mode).image
 
     return step, driving
 

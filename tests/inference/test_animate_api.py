@@ -53,10 +53,11 @@ def test_relative_and_absolute_motion_differ_as_defined(tiny_animator, grace_cro
     prepared = tiny_animator.prepare(source, options=NO_CROP)
     crops = np.stack([f.driving for f in relative])
     with torch.inference_mode():
-        motion = model.image_motion(to_tensor(crops))
-        first = model.image_motion(to_tensor(crops[:1]))
-        want_abs = model.motion_keypoints(prepared.state, motion).numpy()
-        want_rel = model.relative_driving_keypoints(prepared.state, motion, first).numpy()
+        learned = model.learned_motion
+        motion = learned.image_motion(to_tensor(crops))
+        first = learned.image_motion(to_tensor(crops[:1]))
+        want_abs = learned.transferred(prepared.state, motion).numpy()
+        want_rel = learned.transferred(prepared.state, motion, first, "relative").numpy()
     np.testing.assert_allclose(relative[0].keypoints, prepared.keypoints, atol=1e-5)  # reference frame → source
     np.testing.assert_allclose(np.stack([f.keypoints for f in relative]), want_rel, atol=1e-5)
     np.testing.assert_allclose(np.stack([f.keypoints for f in absolute]), want_abs, atol=1e-5)
@@ -193,3 +194,24 @@ def test_several_faces_use_the_largest_with_a_warning(tiny_animator, grace):
         prepared = tiny_animator.prepare(canvas)
     centre = prepared.source.crop.inverse @ np.array([32.0, 32.0, 1.0])
     assert centre[0] < grace.shape[1]  # the (larger) Grace Hopper face was taken
+
+
+def test_a_learned_model_with_a_mesh_prior_is_refused_before_it_trains_or_animates(tmp_path):
+    """Such a config used to validate and train, and then the Animator failed on the source (its
+    landmarks are never searched for learned motion). Now every way in stops with the fields named."""
+    from synergywarp.errors import CheckpointError, ConfigError
+    from synergywarp.models.checkpoint import write_checkpoint
+    from synergywarp.train.config import config_from_dict
+
+    prior = {"warp": {"dense_motion": {"prior_candidate": True}}}
+    reason = r"warp\.dense_motion\.prior_candidate needs motion: tracked .*got motion: learned"
+    with pytest.raises(ConfigError, match=reason):  # the training config (model: {base, overrides})
+        config_from_dict({"model": {"base": "tiny", "overrides": prior}})
+    config = get_config("tiny")
+    config.warp.dense_motion.prior_candidate = True
+    with pytest.raises(ConfigError, match=reason):  # building the model
+        create_model(config)
+    path = tmp_path / "learned_prior.safetensors"  # a checkpoint written before the check existed
+    write_checkpoint(path, create_model("tiny").state_dict(), config)
+    with pytest.raises(CheckpointError, match=reason):  # loading it, before any face work
+        Animator.from_pretrained(path, device="cpu")

@@ -146,12 +146,12 @@ def test_onnx_matches_torch_and_reuses_its_export(tmp_path, name, refs, seed):
 
     model, state, tokens, driving, kwargs = _case(name, refs, frames=3, output_size=96, seed=seed)
     with torch.inference_mode():
-        expected = model.animate(state, driving, tokens, **kwargs)["image"]
+        expected = model.animate(state, driving, tokens, **kwargs).image
         backend = OnnxAnimate(model, threads=1, folder=tmp_path)
-        got = backend(state, driving, tokens, **kwargs)["image"]
-        tail = backend(state, driving[:2], tokens, **_rows(kwargs, slice(0, 2)))["image"]  # padded to 3
+        got = backend(state, driving, tokens, **kwargs).image
+        tail = backend(state, driving[:2], tokens, **_rows(kwargs, slice(0, 2))).image  # padded to 3
         again = OnnxAnimate(model, threads=1, folder=tmp_path)
-        cached = again(state, driving, tokens, **kwargs)["image"]
+        cached = again(state, driving, tokens, **kwargs).image
     assert got.shape == expected.shape == (3, 3, 96, 96)
     assert (got - expected).abs().max() <= 1e-3
     assert expected.std() > 0.05  # an image, not a constant
@@ -172,12 +172,12 @@ def test_onnx_pixel_references_with_a_mask_and_the_explicit_mode_match_torch(tmp
     backend = OnnxAnimate(model, threads=1, folder=tmp_path)
     with torch.inference_mode():
         for call in (masked, {**masked, "fusion_mode": "explicit"}):
-            expected = model.animate(state, driving, tokens, **call)["image"]
-            assert (backend(state, driving, tokens, **call)["image"] - expected).abs().max() <= 1e-3
-            tail = backend(state, driving[1:], tokens, **_rows(call, slice(1, 3)))["image"]
+            expected = model.animate(state, driving, tokens, **call).image
+            assert (backend(state, driving, tokens, **call).image - expected).abs().max() <= 1e-3
+            tail = backend(state, driving[1:], tokens, **_rows(call, slice(1, 3))).image
             assert (tail - expected[1:]).abs().max() <= 1e-3
-        unmasked = model.animate(state, driving, tokens, **kwargs)["image"]
-        pixel = model.animate(state, driving, tokens, **masked)["image"]
+        unmasked = model.animate(state, driving, tokens, **kwargs).image
+        pixel = model.animate(state, driving, tokens, **masked).image
     assert (unmasked - pixel).abs().max() > 1e-3  # the mask matters, so the graph really takes it
     assert backend.exports == 2
 
@@ -208,8 +208,8 @@ def test_onnx_parity_failure_falls_back_to_torch_with_a_warning(tmp_path, monkey
     model, state, tokens, driving, kwargs = _case("tiny_tracked_mesh", 0, frames=1, output_size=80, seed=0)
     with torch.inference_mode(), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        got = onnx_runtime.OnnxAnimate(model, threads=1, folder=tmp_path)(state, driving, tokens, **kwargs)["image"]
-        expected = model.animate(state, driving, tokens, **kwargs)["image"]
+        got = onnx_runtime.OnnxAnimate(model, threads=1, folder=tmp_path)(state, driving, tokens, **kwargs).image
+        expected = model.animate(state, driving, tokens, **kwargs).image
     assert any("run on PyTorch" in str(w.message) for w in caught)
     torch.testing.assert_close(got, expected)
     assert list(tmp_path.iterdir()) == []  # an export that failed its check is not cached

@@ -61,7 +61,7 @@ def _animate(model: SynergyWarpNet, clip, frames: list[int], refs: list[int]) ->
         grids = [PriorWarp("mesh", landmarks[r]).grids(targets, SIZE) for r in refs]
         inputs["reference_grids"] = torch.from_numpy(np.stack(grids, axis=1))
     with torch.no_grad():
-        return model.eval()(source, to_tensor(clip.frames[frames]), references, **inputs)["image"]
+        return model.eval()(source, to_tensor(clip.frames[frames]), references, **inputs).image
 
 
 def _l1(output: torch.Tensor, clip, frames: list[int], region: str | None = None) -> float:

@@ -193,3 +193,196 @@ def test_empty_references_folder(run_cli, capsys, tmp_path, animate_args):
 def test_missing_bundled_model_names_the_checkpoint_flag(run_cli, capsys, tmp_path, animate_args, monkeypatch):
     monkeypatch.setattr(assets, "BUNDLED_MODEL", tmp_path / "none.safetensors")
     assert_one_error(capsys, run_cli(*animate_args(**{"--checkpoint": None})), "--checkpoint")
+
+
+# ---------------------------------------------------------------------------------------------- option flags
+def _parse(*argv: str):
+    from synergywarp.cli import build_parser
+
+    return build_parser().parse_args(list(argv))
+
+
+ANIMATE = ("animate", "--source", "s.jpg", "--driving", "d.mp4", "--out", "o.mp4")
+#: a non-default value for every AnimateOptions field, and the flags that set it
+EVERY_OPTION = {
+    "motion": ("absolute", ["--motion", "absolute"]),
+    "crop": (False, ["--no-crop"]),
+    "paste_back": (False, ["--no-paste-back"]),
+    "smooth": (1.5, ["--smooth", "1.5"]),
+    "batch": (3, ["--batch", "3"]),
+    "driving_crop": ("smooth", ["--driving-crop", "smooth"]),
+    "crop_scale": (2.2, ["--crop-scale", "2.2"]),
+    "crop_vy": (-0.1, ["--crop-vy", "-0.1"]),
+    "feather": (0.2, ["--feather", "0.2"]),
+    "check_identity": (False, ["--no-check-identity"]),
+    "fusion_mode": ("add", ["--fusion-mode", "add"]),
+    "fps": (12.5, ["--fps", "12.5"]),
+    "output_size": (256, ["--size", "256"]),
+    "max_output_size": (0, ["--max-output-size", "0"]),
+}
+
+
+@pytest.mark.parametrize("command", [ANIMATE, ("demo",)])
+def test_every_option_is_a_flag_whose_default_is_the_librarys(command):
+    import dataclasses
+
+    from synergywarp.inference import AnimateOptions
+    from synergywarp.inference.cli_commands import options_from_args
+
+    assert set(EVERY_OPTION) == {f.name for f in dataclasses.fields(AnimateOptions)}  # a new field needs a row
+    assert options_from_args(_parse(*command)) == AnimateOptions()
+    flags = [flag for _, argv in EVERY_OPTION.values() for flag in argv]
+    expected = AnimateOptions(**{name: value for name, (value, _) in EVERY_OPTION.items()})
+    assert expected != AnimateOptions()
+    assert options_from_args(_parse(*command, *flags)) == expected
+
+
+def test_live_and_app_share_the_option_flags_and_defaults():
+    from synergywarp.inference import AnimateOptions
+    from synergywarp.inference.cli_commands import options_from_args
+
+    live = _parse("live", "--source", "s.jpg", "--size", "256", "--motion", "absolute", "--smooth", "0", "--follow")
+    assert (live.output_size, live.motion, live.smooth) == (256, "absolute", 0.0)
+    options = options_from_args(live, driving_crop="smooth")
+    assert options == AnimateOptions(motion="absolute", smooth=0.0, output_size=256, driving_crop="smooth")
+    defaults = _parse("live", "--source", "s.jpg")
+    assert (defaults.motion, defaults.smooth, defaults.output_size) == (AnimateOptions.motion, AnimateOptions.smooth,
+                                                                        None)
+    assert _parse("app", "--size", "512").output_size == 512
+
+
+@pytest.mark.parametrize("flag, value, fragment", [("--crop-vy", "0.9", "crop_vy"), ("--feather", "0.7", "feather"),
+                                                   ("--fps", "0", "fps"), ("--size", "20", "output size")])
+def test_newly_reachable_options_are_checked_as_one_line(run_cli, capsys, animate_args, flag, value, fragment):
+    assert_one_error(capsys, run_cli(*animate_args(**{flag: value})), fragment)
+
+
+def test_the_options_and_compile_reach_the_animator(run_cli, capsys, monkeypatch, animate_args):
+    """``--compile`` goes to the runtime and the options as parsed to the animation."""
+    from synergywarp.errors import SynergyWarpError
+    from synergywarp.inference import AnimateOptions, pipeline
+
+    seen = {}
+
+    class Stub:
+        runtime = None
+
+        def describe(self):
+            return "stub"
+
+        def animate_to_file(self, source, driving, out, references, options, **kwargs):
+            seen["options"] = options
+            raise SynergyWarpError("stopped by the test")
+
+    def from_pretrained(checkpoint, device, dtype, compile):
+        seen["compile"] = compile
+        return Stub()
+
+    monkeypatch.setattr(pipeline.Animator, "from_pretrained", staticmethod(from_pretrained))
+    argv = animate_args() + ["--compile", "--fusion-mode", "explicit", "--driving-crop", "smooth", "--feather", "0.1"]
+    assert_one_error(capsys, run_cli(*argv), "stopped by the test")
+    assert seen["compile"] is True
+    assert seen["options"] == AnimateOptions(fusion_mode="explicit", driving_crop="smooth", feather=0.1)
+
+
+# ---------------------------------------------------------------------------------------------- generated flags
+def _help(capsys, *argv: str) -> str:
+    """``synergywarp ARGV --help`` with its lines unwrapped (whitespace runs become one space)."""
+    from synergywarp import cli
+
+    with pytest.raises(SystemExit) as exited:
+        cli.main([*argv, "--help"])
+    assert exited.value.code == 0
+    return " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("command", ["animate", "demo"])
+def test_help_lists_every_option_with_its_help_and_default(capsys, command):
+    import dataclasses
+
+    from synergywarp.inference import AnimateOptions
+
+    text = _help(capsys, command)
+    assert "animation options:" in text
+    for spec in dataclasses.fields(AnimateOptions):
+        flag = EVERY_OPTION[spec.name][1][0]
+        help_text = " ".join(spec.metadata["help"].split())
+        assert f"{flag} " in text, f"{flag} ({spec.name}) missing from `synergywarp {command} --help`"
+        after = text[text.index(f"{flag} "):]
+        assert help_text in after, f"the help of {flag} is not AnimateOptions.{spec.name}'s"
+        if spec.default is not None and not isinstance(spec.default, bool):
+            assert f"{help_text} (default {spec.default})" in after, f"{flag} shows another default"
+
+
+def test_live_and_app_help_list_their_shared_flags(capsys):
+    live = _help(capsys, "live")
+    for flag in ("--motion {relative,absolute}", "--smooth STRENGTH", "--size PX"):
+        assert flag in live
+    assert "--feather" not in live  # live takes only the options it uses
+    app = _help(capsys, "app")
+    assert "--size PX" in app and "--motion" not in app
+
+
+#: one bad value per field AnimateOptions.validate checks, and the words its error line must have
+BAD_VALUES = [
+    ("--smooth", "-1", "smooth must be a finite number ≥ 0, got -1.0"),
+    ("--smooth", "nan", "smooth must be a finite number ≥ 0, got nan"),
+    ("--batch", "0", "batch must be a positive integer, got 0"),
+    ("--crop-scale", "0", "crop_scale must be a finite number > 0, got 0.0"),
+    ("--crop-vy", "0.9", "crop_vy must be within ±0.5"),
+    ("--feather", "0.7", "feather must be in [0, 0.5], got 0.7"),
+    ("--fps", "0", "fps must be a finite number > 0, got 0.0"),
+    ("--fps", "inf", "fps must be a finite number > 0, got inf"),
+    ("--size", "30", "output size must be an integer in [64, 2048], got 30"),
+    ("--max-output-size", "8", "max_output_size (--max-output-size) must be 0"),
+]
+
+
+@pytest.mark.parametrize("command", [ANIMATE, ("demo",)], ids=["animate", "demo"])
+@pytest.mark.parametrize("flag, value, words", BAD_VALUES)
+def test_a_bad_option_value_is_one_error_line_before_any_work(run_cli, capsys, tmp_path, monkeypatch, command,
+                                                               flag, value, words):
+    """Checked before the inputs are read or a model is loaded: the paths here do not exist."""
+    from synergywarp.inference import pipeline
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(pipeline.Animator, "from_pretrained", None)  # reaching it would be a TypeError
+    argv = [*command, "--out", "out"] if command == ("demo",) else list(command)
+    rc = run_cli(*argv, flag, value)
+    err = capsys.readouterr().err
+    assert rc == 1, err
+    assert err.splitlines() == [err.splitlines()[0]] and err.startswith("error: "), err
+    assert words in err, err
+    assert list(tmp_path.iterdir()) == []  # no output file or folder
+
+
+@pytest.mark.parametrize("flag, value", [("--motion", "sideways"), ("--driving-crop", "wobble"),
+                                         ("--fusion-mode", "blend"), ("--batch", "two"), ("--size", "big"),
+                                         ("--feather", "wide")])
+def test_a_value_of_the_wrong_kind_is_refused_by_the_parser(run_cli, capsys, flag, value):
+    with pytest.raises(SystemExit) as exited:
+        run_cli(*ANIMATE, flag, value)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "Traceback" not in err, err
+    assert errors[0].startswith("synergywarp animate: error: argument ") and flag in errors[0], err
+    assert repr(value) in errors[0] or f"'{value}'" in errors[0], err
+
+
+def test_the_installed_command_exits_non_zero_with_one_line(tmp_path):
+    """``python -m synergywarp`` (what the ``synergywarp`` script runs) in a fresh process: exit status 1."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import synergywarp
+
+    src = str(Path(synergywarp.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-m", "synergywarp", *ANIMATE, "--feather", "0.7"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines() == ["error: feather must be in [0, 0.5], got 0.7"]
+    assert done.stdout == "" and list(tmp_path.iterdir()) == []

@@ -53,6 +53,44 @@ def test_cross_field_validation():
         create_model("huge")
 
 
+@pytest.mark.parametrize(
+    "base, patch, named",
+    [
+        ("tiny", {"warp": {"dense_motion": {"prior_candidate": True}}},
+         ("warp.dense_motion.prior_candidate", "motion: tracked", "motion: learned")),
+        ("tiny_tracked_head", {"motion": "learned", "num_kp": 21, "warp": {"dense_motion": {"prior_candidate": False}}},
+         ("cgf.pixel_references", "motion: tracked", "motion: learned")),
+        ("tiny_tracked_head", {"decoder": {"image_skip": False}}, ("cgf.pixel_references", "decoder.image_skip")),
+        ("tiny", {"decoder": {"upscale": 4}}, ("decoder.upscale", "got 4")),
+        ("tiny", {"decoder": {"upscale": 0}}, ("decoder.upscale", "got 0")),
+    ],
+)
+def test_invalid_combinations_are_refused_naming_the_fields(base, patch, named):
+    data = get_config(base).to_dict()
+    for key, value in patch.items():
+        if isinstance(value, dict):
+            for inner, inner_value in value.items():
+                if isinstance(inner_value, dict):
+                    data[key][inner].update(inner_value)
+                else:
+                    data[key][inner] = inner_value
+        else:
+            data[key] = value
+    with pytest.raises(ConfigError) as err:
+        ModelConfig.from_dict(data)
+    assert all(name in str(err.value) for name in named), str(err.value)
+
+
+@pytest.mark.parametrize("upscale, side", [(1, 64), (2, 128)])
+def test_the_built_upscales_set_the_output_size(upscale, side):
+    data = get_config("tiny").to_dict()
+    data["decoder"]["upscale"] = upscale
+    model = create_model(data).eval()
+    with torch.no_grad():
+        out = model(torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64), fusion_mode="explicit")
+    assert model.config.output_size == side and out.image.shape[-1] == side
+
+
 @pytest.mark.parametrize("name", ["tiny", "tiny_tracked"])
 def test_save_load_round_trip_is_bit_exact(tmp_path, name):
     model = create_model(name)
@@ -77,7 +115,7 @@ def test_save_load_round_trip_is_bit_exact(tmp_path, name):
     if model.config.motion == "tracked":
         kw = dict(source_keypoints=torch.rand(1, 32, 3) - 0.5, driving_keypoints=torch.rand(1, 32, 3) - 0.5)
     with torch.no_grad():
-        assert torch.equal(model(x, x, **kw)["image"], loaded(x, x, **kw)["image"])
+        assert torch.equal(model(x, x, **kw).image, loaded(x, x, **kw).image)
 
 
 def test_wrong_architecture_checkpoint_gives_one_line_error(tmp_path):

@@ -62,8 +62,8 @@ def parity_outputs(fixture_tensors):
     src, drv = fixture_tensors["in.source"], fixture_tensors["in.driving"]
     with torch.no_grad():
         state = model.encode_source(src)
-        driving_motion = model.image_motion(drv)
-        kp_driving = model.motion_keypoints(state, driving_motion)
+        driving_motion = model.learned_motion.image_motion(drv)
+        kp_driving = model.learned_motion.transferred(state, driving_motion)
         out = model.animate(state, kp_driving, fusion_mode="explicit")
     return model, state, driving_motion, kp_driving, out
 
@@ -102,16 +102,16 @@ def test_keypoints_match(parity_outputs, fixture_tensors):
 
 def test_warp_outputs_match(parity_outputs, fixture_tensors):
     *_, out = parity_outputs
-    _close(out["flow"], fixture_tensors["out.warp.deformation"], 1e-5)
-    _close(out["occlusion"], fixture_tensors["out.warp.occlusion_map"], 1e-5)
-    _close(out["masks"], fixture_tensors["out.dm.mask"], 1e-5)
+    _close(out.flow, fixture_tensors["out.warp.deformation"], 1e-5)
+    _close(out.occlusion, fixture_tensors["out.warp.occlusion_map"], 1e-5)
+    _close(out.masks, fixture_tensors["out.dm.mask"], 1e-5)
     # not in the fixture's 1e-5 list: conv summation order gives ~1e-5 on values of magnitude ~2
-    _close(out["explicit_feature"], fixture_tensors["out.warp.out"], 5e-5)
+    _close(out.explicit_feature, fixture_tensors["out.warp.out"], 5e-5)
 
 
 def test_image_matches(parity_outputs, fixture_tensors):
     *_, out = parity_outputs
-    _close(out["image"], fixture_tensors["out.img"], 1e-4)
+    _close(out.image, fixture_tensors["out.img"], 1e-4)
 
 
 def test_quirk_flag_is_required_for_parity(fixture_tensors):
@@ -119,8 +119,8 @@ def test_quirk_flag_is_required_for_parity(fixture_tensors):
     model = _load_fixture_model(fixture_tensors, grid_align_quirk=False)
     with torch.no_grad():
         state = model.encode_source(fixture_tensors["in.source"])
-        kp_d = keypoints_from_motion(state.canonical, model.image_motion(fixture_tensors["in.driving"]))
-        img = model.animate(state, kp_d, fusion_mode="explicit")["image"]
+        kp_d = keypoints_from_motion(state.canonical, model.learned_motion.image_motion(fixture_tensors["in.driving"]))
+        img = model.animate(state, kp_d, fusion_mode="explicit").image
     assert (img - fixture_tensors["out.img"]).abs().max() > 1e-2
 
 

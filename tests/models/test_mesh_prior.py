@@ -59,8 +59,8 @@ def test_prior_is_one_more_candidate_and_is_required(model):
     source, kp_s, kp_d = _inputs(model)
     size = model.config.image_size
     out = model(source, source, source_keypoints=kp_s, driving_keypoints=kp_d, prior_grid=_identity_grid(2, size))
-    assert out["masks"].shape[1] == model.config.num_kp + 2
-    torch.testing.assert_close(out["masks"].sum(1), torch.ones_like(out["masks"][:, 0]), atol=1e-5, rtol=0)
+    assert out.masks.shape[1] == model.config.num_kp + 2
+    torch.testing.assert_close(out.masks.sum(1), torch.ones_like(out.masks[:, 0]), atol=1e-5, rtol=0)
     with pytest.raises(ValueError, match="prior grid"):
         model(source, source, source_keypoints=kp_s, driving_keypoints=kp_d)
 
@@ -72,8 +72,8 @@ def test_flow_follows_a_dominant_prior(model):
     prior = _identity_grid(2, size) + torch.tensor([0.2, -0.1])
     out = model(source, source, source_keypoints=kp_s, driving_keypoints=kp_d, prior_grid=prior)
     expected = _identity_grid(2, feature) + torch.tensor([0.2, -0.1])
-    for depth in range(out["flow"].shape[1]):
-        torch.testing.assert_close(out["flow"][:, depth, ..., :2], expected, atol=1e-4, rtol=0)
+    for depth in range(out.flow.shape[1]):
+        torch.testing.assert_close(out.flow[:, depth, ..., :2], expected, atol=1e-4, rtol=0)
 
 
 def test_image_skip_warps_the_full_resolution_source(model):
@@ -84,9 +84,9 @@ def test_image_skip_warps_the_full_resolution_source(model):
     shifted = _identity_grid(2, size) + torch.tensor([4 * 2 / size, 0.0])  # sample 4 pixels to the right
     out = model(source, source, source_keypoints=kp_s, driving_keypoints=kp_d, prior_grid=shifted)
     expected = F.grid_sample(source, shifted, mode="bilinear", padding_mode="border", align_corners=False)
-    torch.testing.assert_close(out["image"], expected, atol=1e-4, rtol=0)
+    torch.testing.assert_close(out.image, expected, atol=1e-4, rtol=0)
     # full resolution: the output keeps detail a feature-resolution flow would blur away
-    assert (out["image"][..., :-4] - source[..., 4:]).abs().max() < 1e-4
+    assert (out.image[..., :-4] - source[..., 4:]).abs().max() < 1e-4
 
 
 def test_without_a_forced_blend_the_decoder_contributes(model):
@@ -95,4 +95,4 @@ def test_without_a_forced_blend_the_decoder_contributes(model):
     grid = _identity_grid(2, size)
     skip_only = F.grid_sample(source, grid, align_corners=False)
     out = model(source, source, source_keypoints=kp_s, driving_keypoints=kp_d, prior_grid=grid)
-    assert (out["image"] - skip_only).abs().mean() > 1e-3
+    assert (out.image - skip_only).abs().mean() > 1e-3

@@ -131,6 +131,6 @@ def test_bf16_autocast_close_to_fp32():
         ref = model(x, torch.flip(x, dims=[-1]), fusion_mode="explicit")
         with torch.autocast("cpu", dtype=torch.bfloat16):
             low = model(x, torch.flip(x, dims=[-1]), fusion_mode="explicit")
-    rel = (low["explicit_feature"].float() - ref["explicit_feature"]).norm() / ref["explicit_feature"].norm()
+    rel = (low.explicit_feature.float() - ref.explicit_feature).norm() / ref.explicit_feature.norm()
     assert rel < 3e-2
-    assert low["image"].dtype in (torch.bfloat16, torch.float32) and torch.isfinite(low["image"]).all()
+    assert low.image.dtype in (torch.bfloat16, torch.float32) and torch.isfinite(low.image).all()

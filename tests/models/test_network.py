@@ -39,13 +39,13 @@ def test_output_shapes_and_finite(name):
         out = model(source, driving, references, **kw)
     cfg = model.config
     h = cfg.feature_size
-    assert out["image"].shape == (2, 3, cfg.output_size, cfg.output_size)
-    assert out["flow"].shape == (2, cfg.appearance.volume_depth, h, h, 3)
-    assert out["occlusion"].shape == (2, 1, h, h)
-    assert out["fused_feature"].shape == (2, cfg.warp.out_channels, h, h)
+    assert out.image.shape == (2, 3, cfg.output_size, cfg.output_size)
+    assert out.flow.shape == (2, cfg.appearance.volume_depth, h, h, 3)
+    assert out.occlusion.shape == (2, 1, h, h)
+    assert out.fused_feature.shape == (2, cfg.warp.out_channels, h, h)
     for key in ("image", "flow", "occlusion", "fused_feature", "confidence"):
-        assert torch.isfinite(out[key]).all(), key
-    assert (out["image"] >= 0).all() and (out["image"] <= 1).all()
+        assert torch.isfinite(getattr(out, key)).all(), key
+    assert (out.image >= 0).all() and (out.image <= 1).all()
 
 
 @pytest.mark.slow
@@ -71,10 +71,10 @@ def test_every_parameter_receives_gradient(name):
         model.rac.null_value.normal_(0, 0.05)
     source, driving, references, kw = _inputs(model)
     out = model(source, driving, references, **kw)
-    loss = out["image"].mean() + out["occlusion"].mean()
-    if "source_motion" in out:
-        loss = loss + sum(getattr(out["source_motion"], f).sum() * 1e-3 for f in ("t", "scale", "pitch", "yaw", "roll"))
-        loss = loss + out["driving_motion"].exp.sum() * 1e-3
+    loss = out.image.mean() + out.occlusion.mean()
+    if out.source_motion is not None and out.driving_motion is not None:
+        loss = loss + sum(getattr(out.source_motion, f).sum() * 1e-3 for f in ("t", "scale", "pitch", "yaw", "roll"))
+        loss = loss + out.driving_motion.exp.sum() * 1e-3
     loss.backward()
     dead = [n for n, p in model.named_parameters() if p.grad is None or p.grad.abs().sum() == 0]
     assert not dead, f"parameters without gradient: {dead[:8]}"
@@ -87,7 +87,7 @@ def test_unused_confidence_head_is_caught():
         model.rac.out.weight.normal_(0, 0.05)
         model.fusion.head[-1].weight.normal_(0, 0.05)
     source, driving, references, _ = _inputs(model)
-    model(source, driving, references, fusion_mode="add")["image"].mean().backward()
+    model(source, driving, references, fusion_mode="add").image.mean().backward()
     assert all(p.grad is None or p.grad.abs().sum() == 0 for p in model.fusion.parameters())
 
 
@@ -96,11 +96,11 @@ def test_fused_equals_explicit_at_initialisation():
     source, driving, references, _ = _inputs(model)
     with torch.no_grad():
         out = model(source, driving, references)
-    assert out["correction"].abs().max() == 0
-    torch.testing.assert_close(out["fused_feature"], out["explicit_feature"], rtol=0, atol=1e-6)
+    assert out.correction.abs().max() == 0
+    torch.testing.assert_close(out.fused_feature, out.explicit_feature, rtol=0, atol=1e-6)
     # the confidence map starts at sigmoid(2) ≈ 0.88, trusting the explicit path
     expected = torch.sigmoid(torch.tensor(2.0)).item()
-    torch.testing.assert_close(out["confidence"], torch.full_like(out["confidence"], expected))
+    torch.testing.assert_close(out.confidence, torch.full_like(out.confidence, expected))
 
 
 def test_confidence_in_unit_interval_and_used():
@@ -112,11 +112,11 @@ def test_confidence_in_unit_interval_and_used():
     with torch.no_grad():
         out = model(source, driving, references)
         explicit_only = model(source, driving, references, fusion_mode="explicit")
-    conf = out["confidence"]
+    conf = out.confidence
     assert conf.min() >= 0 and conf.max() <= 1 and conf.std() > 1e-3
-    expected = conf * out["explicit_feature"] + (1 - conf) * (out["explicit_feature"] + out["correction"])
-    torch.testing.assert_close(out["fused_feature"], expected)
-    assert (out["image"] - explicit_only["image"]).abs().max() > 1e-4
+    expected = conf * out.explicit_feature + (1 - conf) * (out.explicit_feature + out.correction)
+    torch.testing.assert_close(out.fused_feature, expected)
+    assert (out.image - explicit_only.image).abs().max() > 1e-4
 
 
 def _perturbed_tiny() -> SynergyWarpNet:
@@ -131,8 +131,8 @@ def test_rac_invariant_to_reference_order():
     model = _perturbed_tiny()
     source, driving, references, _ = _inputs(model, refs=3)
     with torch.no_grad():
-        a = model(source, driving, references)["correction"]
-        b = model(source, driving, references[:, [2, 0, 1]])["correction"]
+        a = model(source, driving, references).correction
+        b = model(source, driving, references[:, [2, 0, 1]]).correction
     assert a.abs().max() > 1e-3
     torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
 
@@ -145,9 +145,9 @@ def test_rac_defined_for_zero_references_and_uses_references():
         none = model(source, driving, None)
         empty = model(source, driving, references[:, :0])
         two = model(source, driving, references)
-    assert torch.isfinite(none["image"]).all()
-    torch.testing.assert_close(none["correction"], empty["correction"])
-    assert (two["correction"] - none["correction"]).abs().max() > 1e-4
+    assert torch.isfinite(none.image).all()
+    torch.testing.assert_close(none.correction, empty.correction)
+    assert (two.correction - none.correction).abs().max() > 1e-4
 
 
 @pytest.mark.slow
@@ -158,8 +158,8 @@ def test_padding_mask_equals_fewer_references():
     padded = torch.cat([references[:, :1], torch.rand_like(references[:, :1])], dim=1)
     mask = torch.tensor([[True, False]])
     with torch.no_grad():
-        a = model(source, driving, padded, mask)["correction"]
-        b = model(source, driving, references[:, :1])["correction"]
+        a = model(source, driving, padded, mask).correction
+        b = model(source, driving, references[:, :1]).correction
     torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
 
 
@@ -174,11 +174,11 @@ def test_source_and_reference_work_is_cached():
         tokens = model.encode_references(state, references)
         before = dict(calls)
         frames = torch.rand(4, 3, 64, 64)
-        kp = model.motion_keypoints(state, model.image_motion(frames))
+        kp, _ = model.motion_source.driving(state, frames, None)
         out = model.animate(state, kp, tokens)
         assert calls["appearance"] == before["appearance"]
         full = model(source.expand(4, -1, -1, -1), frames, references.expand(4, -1, -1, -1, -1))
-    torch.testing.assert_close(out["image"], full["image"], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(out.image, full.image, rtol=1e-4, atol=1e-5)
 
 
 def test_tracked_model_needs_keypoints():
@@ -187,3 +187,25 @@ def test_tracked_model_needs_keypoints():
         model(torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64))
     assert model.motion_encoder is None
     assert get_config("tiny_tracked").num_kp == 32
+
+
+def test_animate_output_is_typed_and_flattens_for_compile_and_ddp():
+    """The output's tensors are pytree leaves (DDP routes their gradients, torch.compile returns them), and a
+    compiled animate gives the same typed output as the eager one."""
+    from torch.utils._pytree import tree_flatten
+
+    from synergywarp.models import AnimateOutput
+
+    model = create_model("tiny").eval()
+    source, driving, references, _ = _inputs(model, batch=1)
+    with torch.no_grad():
+        state = model.encode_source(source)
+        kp, _ = model.motion_source.driving(state, driving, None)
+        eager = model.animate(state, kp, return_explicit=True)
+        compiled = torch.compile(model.animate, backend="eager", fullgraph=False)(state, kp, return_explicit=True)
+    assert isinstance(eager, AnimateOutput) and isinstance(compiled, AnimateOutput)
+    leaves, _ = tree_flatten(eager)
+    assert any(leaf is eager.image for leaf in leaves) and any(leaf is eager.flow for leaf in leaves)
+    assert eager.explicit_image is not None and eager.fusion_weights is None and eager.source_motion is None
+    torch.testing.assert_close(compiled.image, eager.image)
+    torch.testing.assert_close(compiled.explicit_image, eager.explicit_image)

@@ -43,15 +43,15 @@ def test_references_start_switched_off_and_order_does_not_matter(model):
     source, source_hr, kp, prior, refs, grids = _inputs()
     alone = _run(model, source, source_hr, kp, prior)
     joined = _run(model, source, source_hr, kp, prior, refs, grids)
-    assert alone["image"].shape == (2, 3, OUT, OUT) and alone["fusion_weights"] is None
-    weights = joined["fusion_weights"]
+    assert alone.image.shape == (2, 3, OUT, OUT) and alone.fusion_weights is None
+    weights = joined.fusion_weights
     assert weights.shape == (2, 5, OUT, OUT) and torch.allclose(weights.sum(1), torch.ones(2, OUT, OUT), atol=1e-5)
     assert weights[:, 2:].max() < 0.01  # references enter at ~e^-6 before training
-    assert (joined["image"] - alone["image"]).abs().max() < 0.01
+    assert (joined.image - alone.image).abs().max() < 0.01
     order = [2, 0, 1]
     permuted = _run(model, source, source_hr, kp, prior, refs[:, order], grids[:, order])
-    assert torch.allclose(permuted["image"], joined["image"], atol=1e-5)
-    assert torch.allclose(permuted["fusion_weights"][:, 2:], joined["fusion_weights"][:, 2:][:, order], atol=1e-6)
+    assert torch.allclose(permuted.image, joined.image, atol=1e-5)
+    assert torch.allclose(permuted.fusion_weights[:, 2:], joined.fusion_weights[:, 2:][:, order], atol=1e-6)
 
 
 def test_padded_references_get_no_weight_and_explicit_mode_ignores_references(model):
@@ -60,15 +60,15 @@ def test_padded_references_get_no_weight_and_explicit_mode_ignores_references(mo
         model.pixel_fusion.reference_bias.fill_(40.0)  # references dominate wherever they exist
     mask = torch.tensor([[True, False, False], [True, True, False]])
     out = _run(model, source, source_hr, kp, prior, refs, grids, mask)
-    weights = out["fusion_weights"]
+    weights = out.fusion_weights
     assert weights[0, 3:].max() == 0 and weights[1, 4].max() == 0 and weights[0, 2].min() > 0.5
     fewer = _run(model, source[:1], source_hr[:1], kp[:1], prior[:1], refs[:1, :1], grids[:1, :1])
-    assert torch.allclose(out["image"][:1], fewer["image"], atol=1e-5)  # padding = not being there
+    assert torch.allclose(out.image[:1], fewer.image, atol=1e-5)  # padding = not being there
     with torch.no_grad():
         state = model.encode_source(source, kp, image_hr=source_hr)
         explicit = model.animate(state, kp, prior_grid=prior, output_size=OUT, reference_images=refs,
                                  reference_grids=grids, fusion_mode="explicit")
-    assert explicit["fusion_weights"] is None
+    assert explicit.fusion_weights is None
 
 
 def test_a_trusted_reference_reaches_the_pixels_at_full_resolution(model):
@@ -77,8 +77,8 @@ def test_a_trusted_reference_reaches_the_pixels_at_full_resolution(model):
     with torch.no_grad():
         model.pixel_fusion.reference_bias.fill_(40.0)  # trust the reference everywhere
     out = _run(model, source, source_hr, kp, prior, refs, identity)
-    assert out["fusion_weights"][:, 2].min() > 0.999
-    assert (out["image"] - refs[:, 0]).abs().max() < 1e-3  # its full-resolution texture, not a 64² copy
+    assert out.fusion_weights[:, 2].min() > 0.999
+    assert (out.image - refs[:, 0]).abs().max() < 1e-3  # its full-resolution texture, not a 64² copy
 
 
 def test_output_size_warps_the_high_resolution_source(model):
@@ -95,9 +95,9 @@ def test_output_size_warps_the_high_resolution_source(model):
         dense.mask.bias[-1] = 30.0  # the prior candidate everywhere
         model.decoder.conv_img.weight[3].zero_()
         model.decoder.conv_img.bias[3] = -40.0  # blend weight 0: the warped source alone
-    out = _run(model, source, source_hr, kp, prior)["image"]
+    out = _run(model, source, source_hr, kp, prior).image
     assert (out - source_hr).abs().mean() < 0.02
-    low = _run(model, source, None, kp, prior)["image"]  # no high-resolution source: the 64² one upsampled
+    low = _run(model, source, None, kp, prior).image  # no high-resolution source: the 64² one upsampled
     assert (low - source_hr).abs().mean() > 0.2
 
 

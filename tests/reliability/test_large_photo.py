@@ -121,7 +121,8 @@ def _paste_back_whole_frame(full, crop_img, crop, feather=0.08):
 
 
 def test_the_cli_default_cap_is_the_library_default():
+    from synergywarp.cli import build_parser
     from synergywarp.inference import AnimateOptions
-    from synergywarp.inference.cli_commands import DEFAULT_MAX_OUTPUT_SIZE
 
-    assert DEFAULT_MAX_OUTPUT_SIZE == AnimateOptions().max_output_size
+    args = build_parser().parse_args(["animate", "--source", "s.jpg", "--driving", "d.mp4", "--out", "o.mp4"])
+    assert args.max_output_size == AnimateOptions().max_output_size

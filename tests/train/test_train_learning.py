@@ -20,7 +20,7 @@ def _heldout_l1(model: SynergyWarpNet, items: list[dict]) -> tuple[float, float]
     with torch.no_grad():
         out = model(batch["source"], batch["driving"], source_keypoints=batch["source_keypoints"],
                     driving_keypoints=batch["driving_keypoints"], fusion_mode="explicit")
-    model_l1 = (out["image"] - batch["driving"]).abs().mean().item()
+    model_l1 = (out.image - batch["driving"]).abs().mean().item()
     static_l1 = (batch["source"] - batch["driving"]).abs().mean().item()
     return model_l1, static_l1
 

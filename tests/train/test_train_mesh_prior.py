@@ -51,7 +51,7 @@ def _heldout_l1(model: SynergyWarpNet, data: PriorBlobClips) -> tuple[float, flo
         out = model.eval()(batch["source"], batch["driving"], source_keypoints=batch["source_keypoints"],
                            driving_keypoints=batch["driving_keypoints"], fusion_mode="explicit",
                            prior_grid=batch["prior_grid"])
-    return ((out["image"] - batch["driving"]).abs().mean().item(),
+    return ((out.image - batch["driving"]).abs().mean().item(),
             (batch["source"] - batch["driving"]).abs().mean().item())
 
 

@@ -6,7 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from synergywarp.inference.cli_commands import DEFAULT_SMOOTH, _add_runtime_flags, _reference_paths, _reported_warnings
+from synergywarp.inference.cli_commands import (
+    _add_runtime_flags,
+    _reference_paths,
+    _reported_warnings,
+    add_option_flags,
+    options_from_args,
+)
 
 DEFAULT_PORT = 7860
 
@@ -27,6 +33,7 @@ def add_app_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentP
                     "Works without internet; jobs run one at a time in a queue.")
     _add_server_flags(parser)
     _add_runtime_flags(parser)
+    add_option_flags(parser, ["output_size"])
     parser.add_argument("--max-upload-mb", type=float, default=200.0, metavar="MB",
                         help="largest upload (all files of one job together; default 200)")
     parser.add_argument("--max-references", type=int, default=16, metavar="N", help="most reference images per job")
@@ -51,10 +58,7 @@ def add_live_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
                         help="window (OpenCV), web (MJPEG on the app page; see --host/--port) or none (headless)")
     _add_server_flags(parser)
     _add_runtime_flags(parser)
-    parser.add_argument("--motion", choices=("relative", "absolute"), default="relative",
-                        help="relative: the driving's changes since its first face (default); absolute: its pose")
-    parser.add_argument("--smooth", type=float, default=DEFAULT_SMOOTH, metavar="STRENGTH",
-                        help=f"One-Euro smoothing of the driving motion, 0 = off (default {DEFAULT_SMOOTH})")
+    add_option_flags(parser, ["motion", "smooth", "output_size"])
     parser.add_argument("--follow", action="store_true",
                         help="the driving crop follows the face (default: the first face's crop stays)")
     parser.add_argument("--pace", choices=("realtime", "fast"), default="realtime",
@@ -82,8 +86,10 @@ def _load_animator(args: argparse.Namespace):
     from synergywarp.inference import Animator
     from synergywarp.inference.runtime import Runtime
 
-    Runtime.create(args.device, args.dtype, backend=args.backend)  # bad runtime flags fail before any work
-    animator = Animator.from_pretrained(args.checkpoint, device=args.device, dtype=args.dtype, backend=args.backend)
+    compile_ = getattr(args, "compile", False)
+    Runtime.create(args.device, args.dtype, compile_, backend=args.backend)  # bad runtime flags fail before any work
+    animator = Animator.from_pretrained(args.checkpoint, device=args.device, dtype=args.dtype, compile=compile_,
+                                        backend=args.backend)
     print(f"using {animator.describe()}", file=sys.stderr)
     return animator
 
@@ -95,9 +101,7 @@ def run_app(args: argparse.Namespace) -> int:
     if args.max_upload_mb <= 0 or args.max_references < 0 or args.keep_jobs < 1:
         raise ConfigError("--max-upload-mb must be > 0, --max-references ≥ 0 and --keep-jobs ≥ 1")
     _require_app_extra()
-    from synergywarp.app.options import make_options
-
-    make_options(output_size=args.size)  # a bad --size fails before the model loads
+    options_from_args(args)  # a bad --size fails before the model loads
     from synergywarp.app.jobs import JobQueue
     from synergywarp.app.server import AppLimits, RunningServer, create_app, run_animation
 
@@ -105,7 +109,7 @@ def run_app(args: argparse.Namespace) -> int:
     jobs = JobQueue(lambda job: run_animation(animator, job), keep=args.keep_jobs)
     try:
         app = create_app(animator, jobs=jobs, limits=AppLimits(args.max_upload_mb, args.max_references),
-                         output_size=args.size)
+                         output_size=args.output_size)
         server = RunningServer(app, args.host, args.port)
         print(f"SynergyWarp app: open {server.url} in your browser (Ctrl+C to stop)", file=sys.stderr)
         server.serve()
@@ -117,13 +121,11 @@ def run_app(args: argparse.Namespace) -> int:
 def run_live_command(args: argparse.Namespace) -> int:
     """Handler of ``synergywarp live``."""
     from synergywarp.app.live import LiveStream, NoSink, WindowSink, open_camera, run_live
-    from synergywarp.app.options import make_options
     from synergywarp.errors import ConfigError
 
     if any(limit is not None and limit <= 0 for limit in (args.max_frames, args.max_seconds)):
         raise ConfigError("--max-frames and --max-seconds must be positive")
-    options = make_options(motion=args.motion, smooth=args.smooth, driving_crop="smooth" if args.follow else "fixed",
-                           output_size=args.size)
+    options = options_from_args(args, driving_crop="smooth" if args.follow else "fixed")
     references = _reference_paths(args.ref, args.refs_dir)
     if args.show == "web":
         _require_app_extra()

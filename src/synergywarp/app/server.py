@@ -35,7 +35,6 @@ from synergywarp.app.live import LiveStream
 from synergywarp.app.options import OUTPUT_SIZES, make_options, parse_number, parse_output_size
 from synergywarp.errors import ConfigError, InputError, SynergyWarpError
 from synergywarp.inference import AnimateOptions, Animator
-from synergywarp.inference.cli_commands import DEFAULT_SMOOTH
 from synergywarp.inference.demo import DEMO_DRIVING, demo_inputs
 from synergywarp.inference.inputs import DrivingFrames
 from synergywarp.io import is_image_path, read_image
@@ -115,7 +114,7 @@ def build_job(form: FormData, job_id: str, folder: Path, limits: AppLimits,
     ``output_size`` is used when the form asks for the default size."""
     size = parse_output_size(_text(form, "output_size"))
     options = make_options(motion=_text(form, "motion") or "relative",
-                           smooth=parse_number("smoothing", _text(form, "smooth"), DEFAULT_SMOOTH),
+                           smooth=parse_number("smoothing", _text(form, "smooth"), AnimateOptions.smooth),
                            output_size=size if size is not None else output_size)
     use_references = _flag(form, "use_references")
     ref_uploads = [u for u in form.getlist("references") if isinstance(u, UploadFile) and _given(u)]
@@ -219,7 +218,7 @@ def create_app(animator: Animator | None, *, jobs: JobQueue | None = None, live:
                              "output_sizes": list(OUTPUT_SIZES), "default_output_size": default_size,
                              "max_upload_mb": state.limits.max_upload_mb,
                              "max_references": state.limits.max_references,
-                             "defaults": {"smooth": DEFAULT_SMOOTH, "motion": AnimateOptions.motion}},
+                             "defaults": {"smooth": AnimateOptions.smooth, "motion": AnimateOptions.motion}},
                             headers=no_store)
 
     async def submit(request: Request) -> Response:

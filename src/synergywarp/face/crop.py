@@ -17,10 +17,9 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from synergywarp.crop_framing import DEFAULT_SCALE, DEFAULT_VY
 from synergywarp.errors import InputError
 
-DEFAULT_SCALE = 1.9
-DEFAULT_VY = -0.06
 RIGHT_EYE = (33, 133)  # subject's right eye corners (image left)
 LEFT_EYE = (263, 362)  # subject's left eye corners (image right)
 _BORDERS = {"constant": cv2.BORDER_CONSTANT, "replicate": cv2.BORDER_REPLICATE,

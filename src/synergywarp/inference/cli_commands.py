@@ -6,23 +6,23 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import sys
+import types
+import typing
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from synergywarp.errors import InputError
+from synergywarp.inference.options import AnimateOptions
 
 if TYPE_CHECKING:
     from tqdm import tqdm
 
-DEFAULT_SMOOTH = 0.5
-DEFAULT_BATCH = 8
-DEFAULT_MAX_OUTPUT_SIZE = 1920  # AnimateOptions' (kept here so that --help imports no torch)
 
-
-def _add_runtime_flags(parser: argparse.ArgumentParser) -> None:
+def _add_runtime_flags(parser: argparse._ActionsContainer) -> None:
     parser.add_argument("--checkpoint", metavar="CKPT", default=None,
                         help="SynergyWarp .safetensors checkpoint (default: the bundled demo model)")
     parser.add_argument("--device", default="auto", metavar="auto|cpu|cuda|mps", help="compute device (auto)")
@@ -33,9 +33,49 @@ def _add_runtime_flags(parser: argparse.ArgumentParser) -> None:
                         help="what runs the network per frame: torch (default) or onnx (ONNX Runtime on the CPU, "
                         "fp32; needs pip install 'synergywarp[onnx]'; the first use of a size exports and caches "
                         "the graph, a few seconds)")
-    parser.add_argument("--size", type=int, default=None, metavar="PX",
-                        help="side of the animated face crop, e.g. 256 or 512 (default: 512 for models that warp "
-                        "the source at any size, such as the bundled one; else the model's own)")
+    parser.add_argument("--compile", action="store_true",
+                        help="compile the per-frame network call with torch.compile (a slow first batch, then "
+                             "faster frames on GPUs)")
+
+
+def add_option_flags(parser: argparse._ActionsContainer, names: Iterable[str] | None = None) -> None:
+    """One flag per :class:`AnimateOptions` field (``names``: only these), generated from the field: its
+    name (``--crop-scale``, or the field's ``flag``), type, choices (a ``Literal``), default and help. A
+    bool that defaults to True gets ``--no-…``, one that defaults to False ``--…``. The values land in
+    ``args.<field name>``; :func:`options_from_args` builds the options from them."""
+    wanted = None if names is None else set(names)
+    hints = typing.get_type_hints(AnimateOptions)
+    for spec in dataclasses.fields(AnimateOptions):
+        if wanted is not None and spec.name not in wanted:
+            continue
+        help_text, dashed = spec.metadata["help"], spec.name.replace("_", "-")
+        kind, default = hints[spec.name], spec.default
+        if kind is bool:
+            flag = spec.metadata["flag"] or (f"--no-{dashed}" if default else f"--{dashed}")
+            parser.add_argument(flag, dest=spec.name, action="store_false" if default else "store_true",
+                                help=help_text)
+            continue
+        kinds = [t for t in typing.get_args(kind) if t is not type(None)] if _is_optional(kind) else [kind]
+        if len(kinds) != 1:
+            raise TypeError(f"AnimateOptions.{spec.name}: no flag for a value of type {kind}")
+        value_type, choices = kinds[0], None
+        if typing.get_origin(value_type) is typing.Literal:
+            choices, value_type = list(typing.get_args(value_type)), str
+        shown = "" if default is None else f" (default {default})"
+        parser.add_argument(spec.metadata["flag"] or f"--{dashed}", dest=spec.name, type=value_type, choices=choices,
+                            default=default, metavar=spec.metadata["metavar"], help=help_text + shown)
+
+
+def _is_optional(kind: Any) -> bool:
+    return typing.get_origin(kind) in (typing.Union, types.UnionType) and type(None) in typing.get_args(kind)
+
+
+def options_from_args(args: argparse.Namespace, **fixed: Any) -> AnimateOptions:
+    """:class:`AnimateOptions` from the flags :func:`add_option_flags` added (fields without a flag keep
+    their default; ``fixed`` overrides), validated."""
+    given = {spec.name: getattr(args, spec.name) for spec in dataclasses.fields(AnimateOptions)
+             if hasattr(args, spec.name)}
+    return AnimateOptions(**{**given, **fixed}).validate()
 
 
 def add_animate_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -50,23 +90,11 @@ def add_animate_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
                         help="more photos of the source person (reference images; repeatable)")
     parser.add_argument("--refs-dir", metavar="DIR", help="a folder of reference images")
     parser.add_argument("--out", required=True, metavar="OUT.mp4", help="output video (H.264 mp4)")
-    _add_runtime_flags(parser)
-    parser.add_argument("--motion", choices=("relative", "absolute"), default="relative",
-                        help="relative: the driving's changes since its first frame (default); absolute: its pose")
-    parser.add_argument("--no-crop", action="store_true",
-                        help="inputs are face crops already: only resize them (output at model resolution)")
-    parser.add_argument("--no-paste-back", action="store_true",
-                        help="write the animated face crop instead of the full source frame")
-    parser.add_argument("--smooth", type=float, default=DEFAULT_SMOOTH, metavar="STRENGTH",
-                        help=f"temporal smoothing of the driving motion, 0 = off (default {DEFAULT_SMOOTH})")
     parser.add_argument("--compare", action="store_true", help="also write OUT_compare.mp4 (driving | source | result)")
     parser.add_argument("--frames-dir", metavar="DIR", help="also write every frame as PNG into DIR")
-    parser.add_argument("--batch", type=int, default=DEFAULT_BATCH, metavar="N",
-                        help=f"driving frames per network call (default {DEFAULT_BATCH})")
-    parser.add_argument("--max-output-size", type=int, default=DEFAULT_MAX_OUTPUT_SIZE, metavar="PX",
-                        help="scale the source photo (and so the video) down to this longest side, so that "
-                             f"players can decode it (default {DEFAULT_MAX_OUTPUT_SIZE}; 0 keeps the full size)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    _add_runtime_flags(parser)
+    add_option_flags(parser.add_argument_group("animation options"))
     parser.set_defaults(func=run_animate)
     return parser
 
@@ -79,6 +107,7 @@ def add_demo_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
                     "DIR/demo.mp4 and DIR/demo_compare.mp4 (replacing earlier demo outputs).")
     parser.add_argument("--out", default="synergywarp_demo", metavar="DIR", help="output folder")
     _add_runtime_flags(parser)
+    add_option_flags(parser.add_argument_group("animation options"))
     parser.set_defaults(func=run_demo)
     return parser
 
@@ -155,11 +184,11 @@ def _animate(source, driving, references, out: Path, args: argparse.Namespace, *
     from synergywarp.inference.runtime import Runtime
 
     with _reported_warnings():
-        Runtime.create(args.device, args.dtype, backend=args.backend)  # bad runtime flags fail before any work
+        Runtime.create(args.device, args.dtype, args.compile, backend=args.backend)  # bad runtime flags: before any work
         check_outputs(out, compare, frames_dir, overwrite, [source, driving, *references])  # before any work
         check_input_files(source, driving, references)
         animator = Animator.from_pretrained(args.checkpoint, device=args.device, dtype=args.dtype,
-                                            backend=args.backend)
+                                            compile=args.compile, backend=args.backend)
         print(f"using {animator.describe()}", file=sys.stderr)
         total = DrivingFrames(driving).num_frames
         progress = _Progress(total)
@@ -174,11 +203,7 @@ def _animate(source, driving, references, out: Path, args: argparse.Namespace, *
 
 def run_animate(args: argparse.Namespace) -> int:
     """Handler of ``synergywarp animate``."""
-    from synergywarp.inference.options import AnimateOptions
-
-    options = AnimateOptions(motion=args.motion, crop=not args.no_crop, paste_back=not args.no_paste_back,
-                             smooth=args.smooth, batch=args.batch, output_size=args.size,
-                             max_output_size=args.max_output_size).validate()
+    options = options_from_args(args)
     references = _reference_paths(args.ref, args.refs_dir)
     return _animate(Path(args.source), Path(args.driving), references, Path(args.out), args, options=options,
                     compare=bool(args.compare), frames_dir=args.frames_dir, overwrite=bool(args.overwrite))
@@ -187,10 +212,9 @@ def run_animate(args: argparse.Namespace) -> int:
 def run_demo(args: argparse.Namespace) -> int:
     """Handler of ``synergywarp demo``."""
     from synergywarp.inference.demo import demo_inputs
-    from synergywarp.inference.options import AnimateOptions
 
+    options = options_from_args(args)
     source, references, driving = demo_inputs()
     folder = Path(args.out)
-    options = AnimateOptions(output_size=args.size).validate()
     return _animate(source, driving, references, folder / "demo.mp4", args, options=options,
                     compare=folder / "demo_compare.mp4", frames_dir=None, overwrite=True)

@@ -2,11 +2,12 @@
 
 - ``motion: learned``: the model's motion encoder; absolute (the source's canonical keypoints under
   the driving's pose and expression) or relative (the driving's change since its first frame applied
-  to the source, LivePortrait's transfer) — see :func:`learned_driving_keypoints`.
+  to the source, LivePortrait's transfer) — see :class:`LearnedDriving`.
 - ``motion: tracked`` (docs/DESIGN.md#keypoint-sources): FaceMesh landmarks fitted to the canonical face
   (:func:`synergywarp.face.fit_head_pose`); :func:`transfer_tracked_motion` moves the source's
-  landmarks by the driving's change in rotation, scale, translation and expression. Training uses
-  the same function, so both see identical keypoints.
+  landmarks by the driving's change in rotation, scale, translation and expression (per stream:
+  :class:`TrackedDriving`). Training uses the same function, so both see identical keypoints.
+- :func:`driving_motion`: the one of the two a model's keypoint kind needs, for one driving stream.
 - :class:`OneEuroFilter`: causal, speed-adaptive low-pass filter on keypoint sequences.
 
 Landmarks are crop-normalised (docs/CONTRACTS.md#crop-normalised-coordinates); ``p_obs = s·R·(p_can + δ) + t``
@@ -17,6 +18,8 @@ expression residual in the canonical frame.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import numpy as np
@@ -24,8 +27,11 @@ import torch
 
 from synergywarp.face.keypoints import tracked_keypoints
 from synergywarp.face.pose import CANONICAL_FACE, HeadPose, fit_head_pose
+from synergywarp.inference.inputs import DrivingTrack, PreparedFace
+from synergywarp.inference.options import MotionMode
 from synergywarp.models.motion import MotionParams
-from synergywarp.models.network import SourceState, SynergyWarpNet
+from synergywarp.models.motion_source import LearnedMotion, SourceKeypoints
+from synergywarp.models.network import SynergyWarpNet
 
 
 def _compose(rotation: np.ndarray, scale: float, translation: np.ndarray, expression: np.ndarray) -> np.ndarray:
@@ -93,20 +99,78 @@ def transfer_tracked_motion(
     return TrackedMotionTransfer(source, driving_first, mode).landmarks(driving)
 
 
-def learned_driving_keypoints(model: SynergyWarpNet, state: SourceState, images: torch.Tensor,
-                              first_motion: MotionParams | None,
-                              mode: Literal["relative", "absolute"] = "relative") -> torch.Tensor:
-    """``motion: learned``: driving images ``N×3×S×S`` → keypoints ``N×K×3``.
+class DrivingMotion(ABC):
+    """One driving stream's motion for the model's keypoint kind: what is held and smoothed per frame
+    (:meth:`raw`, starting from :attr:`initial`) and the keypoints ``N×K×3`` it gives the network
+    (:meth:`keypoints`). Built by :func:`driving_motion` with the driving's reference frame."""
 
-    ``first_motion`` is the :class:`MotionParams` of the driving's reference frame (batch 1); used
-    in relative mode, where the reference frame gives back the source's own keypoints.
-    """
-    motion = model.image_motion(images)
-    if mode == "absolute":
-        return model.motion_keypoints(state, motion)
-    if first_motion is None:
-        raise ValueError("relative motion needs the driving reference frame's motion")
-    return model.relative_driving_keypoints(state, motion, first_motion)
+    #: what is held before the first driving frame with a face: the source's own motion
+    initial: np.ndarray
+
+    @abstractmethod
+    def raw(self, crops: Sequence[np.ndarray], indices: Sequence[int], track: DrivingTrack | None) -> np.ndarray:
+        """Raw (unheld, unsmoothed) motion of driving crops ``N×S×S×3`` (frames ``indices`` of ``track``);
+        rows of frames without a face are NaN or unused."""
+
+    @abstractmethod
+    def keypoints(self, motion: np.ndarray) -> np.ndarray:
+        """Keypoints ``N×K×3`` float32 of held/smoothed motion ``N×…`` (as :meth:`raw` gives it)."""
+
+
+class TrackedDriving(DrivingMotion):
+    """``motion: tracked``: the source's 468×3 landmarks moved by each driving frame's
+    (:class:`TrackedMotionTransfer`, fitted at the first frame with a face)."""
+
+    def __init__(self, source_landmarks: np.ndarray, first_landmarks: np.ndarray | None, mode: MotionMode):
+        self.source_landmarks, self.first_landmarks, self.mode = source_landmarks, first_landmarks, mode
+        self.initial = source_landmarks.astype(np.float32)
+        self.transfer: TrackedMotionTransfer | None = None
+
+    def raw(self, crops: Sequence[np.ndarray], indices: Sequence[int], track: DrivingTrack | None) -> np.ndarray:
+        first = self.first_landmarks
+        if track is None or first is None:
+            raise ValueError("tracked motion needs the driving's tracking pass")
+        out = np.full((len(indices), 468, 3), np.nan, np.float32)
+        for row, index in enumerate(indices):
+            if track.valid[index]:
+                if self.transfer is None:
+                    self.transfer = TrackedMotionTransfer(self.source_landmarks, first, self.mode)
+                out[row] = self.transfer.landmarks(track.landmarks_at(index))
+        return out
+
+    def keypoints(self, motion: np.ndarray) -> np.ndarray:
+        return tracked_keypoints(motion).astype(np.float32)
+
+
+class LearnedDriving(DrivingMotion):
+    """``motion: learned``: keypoints from the motion encoder (:meth:`LearnedMotion.transferred`);
+    ``to_images`` turns crops into the network's input ``N×3×S×S`` on its device."""
+
+    def __init__(self, learned: LearnedMotion, source: SourceKeypoints, first_crop: np.ndarray | None,
+                 mode: MotionMode, to_images: Callable[[Sequence[np.ndarray]], torch.Tensor]):
+        self.learned, self.source, self.mode, self.to_images = learned, source, mode, to_images
+        self.initial = source.keypoints[0].detach().float().cpu().numpy()
+        self.first: MotionParams | None = None if first_crop is None else learned.image_motion(to_images([first_crop]))
+
+    def raw(self, crops: Sequence[np.ndarray], indices: Sequence[int], track: DrivingTrack | None) -> np.ndarray:
+        if self.first is None:  # a one-shot iterator without crop: its first frame is the reference
+            self.first = self.learned.image_motion(self.to_images(crops[:1]))
+        motion = self.learned.image_motion(self.to_images(crops))
+        return self.learned.transferred(self.source, motion, self.first, self.mode).float().cpu().numpy()
+
+    def keypoints(self, motion: np.ndarray) -> np.ndarray:
+        return motion
+
+
+def driving_motion(model: SynergyWarpNet, source: PreparedFace, state: SourceKeypoints, mode: MotionMode,
+                   track: DrivingTrack | None, first_index: int, first_crop: np.ndarray | None,
+                   to_images: Callable[[Sequence[np.ndarray]], torch.Tensor]) -> DrivingMotion:
+    """The driving motion of ``model``'s keypoint kind (:attr:`MotionSource.uses_landmarks`), given the
+    driving's reference frame: frame ``first_index`` of ``track`` (landmarks) and its crop (learned)."""
+    if model.motion_source.uses_landmarks:
+        first = track.landmarks_at(first_index) if track is not None else None
+        return TrackedDriving(source.required_landmarks(), first, mode)
+    return LearnedDriving(model.learned_motion, state, first_crop, mode, to_images)
 
 
 class OneEuroFilter:

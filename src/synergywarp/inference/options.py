@@ -1,13 +1,19 @@
-"""User options of the animation pipeline (architecture hyper-parameters live in the model config)."""
+"""User options of the animation pipeline (architecture hyper-parameters live in the model config).
+
+Each :class:`AnimateOptions` field carries its default and the help line of its command-line flag
+(``field(metadata=...)``, see :func:`option`): ``synergywarp animate`` and ``demo`` generate their flags
+from the fields (:func:`synergywarp.inference.cli_commands.add_option_flags`), so every option is
+reachable there and its default is defined here only. This module imports no torch, numpy or cv2.
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Literal, TypeVar
 
+from synergywarp.crop_framing import DEFAULT_SCALE, DEFAULT_VY
 from synergywarp.errors import ConfigError
-from synergywarp.face.crop import DEFAULT_SCALE, DEFAULT_VY
 
 #: Default cap on the written video's longest side (crop mode with paste-back): the source photo is
 #: scaled down to it, so a phone's 48 MP picture gives a video every player decodes (1920² is H.264
@@ -20,25 +26,46 @@ MIN_OUTPUT_SIZE, MAX_OUTPUT_SIZE = 64, 2048
 SHARP_OUTPUT_SIZE = 512  # default output side of models that warp the source at any size (decoder.image_skip)
 DrivingCropMode = Literal["fixed", "smooth"]
 
+T = TypeVar("T")
+
+
+def option(default: T, help: str, *, flag: str | None = None, metavar: str | None = None) -> T:
+    """A dataclass field with ``default`` and what its command-line flag says: ``help`` (for a bool that
+    defaults to True: what its ``--no-…`` flag does), ``flag`` when not ``--`` + the field's name with
+    dashes, ``metavar`` for the value's placeholder."""
+    return field(default=default, metadata={"help": help, "flag": flag, "metavar": metavar})
+
 
 @dataclass
 class AnimateOptions:
     """How to animate one source with one driving video (see ``synergywarp animate --help``)."""
 
-    motion: MotionMode = "relative"  # relative: driving changes since its first frame applied to the source
-    crop: bool = True  # False: inputs are face crops already, only resized to the model resolution
-    paste_back: bool = True  # paste the animated crop into the full source frame (crop mode only)
-    smooth: float = 0.5  # One-Euro smoothing strength of the driving keypoints; 0 = off
-    batch: int = 8  # driving frames per network call
-    driving_crop: DrivingCropMode = "fixed"  # one crop for the whole clip, or a smoothed per-frame track
-    crop_scale: float = DEFAULT_SCALE  # crop side / landmark box side
-    crop_vy: float = DEFAULT_VY  # vertical crop offset (fraction of the side; negative = up)
-    feather: float = 0.08  # paste-back blend ramp, fraction of the crop side
-    check_identity: bool = True  # warn when a reference looks like another person (dlib distance)
-    fusion_mode: Literal["confidence", "add", "explicit"] | None = None  # None: the checkpoint's own
-    fps: float = 25.0  # frame rate assumed for driving frames given as arrays (files carry their own)
-    output_size: int | None = None  # side of the animated crop; None: 512 for image-skip models, else the model's
-    max_output_size: int = DEFAULT_MAX_OUTPUT_SIZE  # longest side of the pasted-back frame (px); 0: full size
+    motion: MotionMode = option(
+        "relative", "relative: the driving's changes since its first frame are applied to the source; "
+        "absolute: the driving's own pose and expression")
+    crop: bool = option(True, "inputs are face crops already: only resize them (output at model resolution)")
+    paste_back: bool = option(True, "write the animated face crop instead of the full source frame")
+    smooth: float = option(0.5, "temporal (One-Euro) smoothing of the driving motion, 0 = off", metavar="STRENGTH")
+    batch: int = option(8, "driving frames per network call", metavar="N")
+    driving_crop: DrivingCropMode = option(
+        "fixed", "fixed: one driving crop for the whole clip; smooth: a smoothed per-frame crop that follows the face")
+    crop_scale: float = option(DEFAULT_SCALE, "face crop side / the side of the face landmarks' box", metavar="X")
+    crop_vy: float = option(DEFAULT_VY, "vertical shift of the face crop as a fraction of its side, negative = up",
+                            metavar="FRACTION")
+    feather: float = option(0.08, "paste-back blend ramp as a fraction of the crop side, from 0 to 0.5",
+                            metavar="FRACTION")
+    check_identity: bool = option(True, "do not warn when a reference photo looks like another person")
+    fusion_mode: Literal["confidence", "add", "explicit"] | None = option(
+        None, "how the explicit warp and the reference correction are fused (default: the checkpoint's own; "
+        "explicit: the warp alone, references unused)")
+    fps: float = option(25.0, "frame rate of driving frames that have none of their own (a folder of frames, an "
+                        "image, arrays); video files carry theirs", metavar="FPS")
+    output_size: int | None = option(
+        None, "side of the animated face crop, e.g. 256 or 512 (default: 512 for models that warp the source at "
+        "any size, such as the bundled one; else the model's own)", flag="--size", metavar="PX")
+    max_output_size: int = option(
+        DEFAULT_MAX_OUTPUT_SIZE, "scale the source photo (and so the video) down to this longest side, so that "
+        "players can decode it (0 keeps the full size)", metavar="PX")
 
     def validate(self) -> AnimateOptions:
         """Raise :class:`ConfigError` naming the first bad field."""

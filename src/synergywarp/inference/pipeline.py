@@ -35,17 +35,12 @@ from synergywarp.inference.inputs import (
     track_driving,
 )
 from synergywarp.inference.live import LiveSession
-from synergywarp.inference.motion import (
-    OneEuroFilter,
-    TrackedMotionTransfer,
-    learned_driving_keypoints,
-)
+from synergywarp.inference.motion import DrivingMotion, OneEuroFilter, driving_motion
 from synergywarp.inference.options import SHARP_OUTPUT_SIZE, AnimateOptions
 from synergywarp.inference.runtime import Runtime
 from synergywarp.io.tensors import images_to_tensor as to_tensor
 from synergywarp.io.tensors import tensor_to_images as to_uint8
 from synergywarp.models import ModelConfig, ReferenceTokens, SourceState, SynergyWarpNet
-from synergywarp.models.motion import MotionParams
 
 
 @dataclass
@@ -91,11 +86,9 @@ class _Session:
     prepared: PreparedSource
     frames: DrivingFrames | None  # None for a live session (frames come one at a time)
     track: DrivingTrack | None
-    first_motion: MotionParams | None  # of the reference frame (learned)
-    first_landmarks: np.ndarray | None  # 468×3 of the reference frame (tracked)
+    driving: DrivingMotion  # the driving's motion for the model's keypoint kind
     held_motion: np.ndarray  # what is held and smoothed: K×3 keypoints (learned) or 468×3 landmarks (tracked)
     smoother: OneEuroFilter
-    tracked_transfer: TrackedMotionTransfer | None = None  # source/reference-frame poses fitted once
 
 
 class Animator:
@@ -162,8 +155,8 @@ class Animator:
                 options: AnimateOptions | None = None) -> PreparedSource:
         """Crop the source and references, encode them once, check the references' identity."""
         options = (options or AnimateOptions()).validate()
-        size, tracked = self.config.image_size, self.config.motion == "tracked"
-        src = prepare_face(source, size, options, need_landmarks=tracked, name="source image")
+        size, landmarks = self.config.image_size, self.model.motion_source.uses_landmarks
+        src = prepare_face(source, size, options, need_landmarks=landmarks, name="source image")
         refs = list(references)
         fusion_mode = options.fusion_mode
         if refs and not self.rac_usable:
@@ -174,7 +167,7 @@ class Animator:
             refs = []
         if not self.rac_usable:
             fusion_mode = "explicit"
-        prepared_refs = [prepare_face(r, size, options, need_landmarks=tracked, name=f"reference image {i}")
+        prepared_refs = [prepare_face(r, size, options, need_landmarks=landmarks, name=f"reference image {i}")
                          for i, r in enumerate(refs)]
         if prepared_refs and options.check_identity and src.box is not None:
             boxed = [(r.name, r.image, r.box) for r in prepared_refs if r.box is not None]
@@ -183,7 +176,7 @@ class Animator:
         out_size = self.output_size(options)
         sharp = self.config.decoder.image_skip and out_size != size
         with runtime.context():
-            source_kp = self._keypoints_tensor([src]) if tracked else None
+            source_kp = self._keypoints_tensor([src]) if landmarks else None
             source_hr = runtime.to_device(to_tensor([self._crop_at(src, out_size)])) if sharp else None
             state = model.encode_source(runtime.to_device(to_tensor([src.crop_image])), source_kp, image_hr=source_hr)
             tokens = None
@@ -191,7 +184,7 @@ class Animator:
                 images = keypoints = None
                 if prepared_refs:
                     images = runtime.to_device(to_tensor([r.crop_image for r in prepared_refs]))[None]
-                    keypoints = self._keypoints_tensor(prepared_refs)[None] if tracked else None
+                    keypoints = self._keypoints_tensor(prepared_refs)[None] if landmarks else None
                 tokens = model.encode_references(state, images, keypoints)
         dense = self.config.warp.dense_motion
         prior = None
@@ -250,7 +243,7 @@ class Animator:
     def start_live(self, prepared: PreparedSource, fps: float = 25.0) -> LiveSession:
         """A session for :meth:`animate_frame`: driving frames that arrive one at a time (a camera) at
         about ``fps``. Close it (or use ``with``) to free its face tracker."""
-        return LiveSession(prepared, float(fps), self.config.image_size, self.config.motion == "tracked")
+        return LiveSession(prepared, float(fps), self.config.image_size, self.model.motion_source.uses_landmarks)
 
     def animate_frame(self, live: LiveSession, frame: np.ndarray) -> AnimatedFrame | None:
         """Animate one driving frame H×W×3 uint8 RGB of a live session (the same motion transfer,
@@ -270,14 +263,14 @@ class Animator:
 
     def _start(self, prepared: PreparedSource, driving, progress: ProgressCallback | None) -> _Session:
         options, cfg = prepared.options, self.config
-        tracked = cfg.motion == "tracked"
+        landmarks = self.model.motion_source.uses_landmarks
         frames = driving if isinstance(driving, DrivingFrames) else DrivingFrames(driving, options.fps)
         track = None
-        if options.crop or tracked:
+        if options.crop or landmarks:
             if not frames.reiterable:
                 frames.materialise()
             with self.timed("tracking"):
-                track = track_driving(frames, cfg.image_size, options, need_landmarks=tracked, progress=progress)
+                track = track_driving(frames, cfg.image_size, options, need_landmarks=landmarks, progress=progress)
         first_index = track.first_valid if track is not None else 0
         first_crop = None
         if frames.reiterable:
@@ -292,19 +285,19 @@ class Animator:
     def _begin(self, prepared: PreparedSource, frames: DrivingFrames | None, track: DrivingTrack | None,
                first_crop: np.ndarray | None, first_index: int, fps: float) -> _Session:
         """The per-stream state, given the driving's reference frame (its crop and track index)."""
-        options, tracked = prepared.options, self.config.motion == "tracked"
-        first_motion = first_landmarks = None
+        options = prepared.options
         with self.runtime.context():
-            if tracked and track is not None:
-                first_landmarks = track.landmarks_at(first_index)
-            elif first_crop is not None:
-                first_motion = self.model.image_motion(self.runtime.to_device(to_tensor([first_crop])))
-        held = prepared.source.required_landmarks().astype(np.float32) if tracked else prepared.keypoints
-        session = _Session(prepared, frames, track, first_motion, first_landmarks,
-                           held_motion=held, smoother=OneEuroFilter(options.smooth, fps))
+            driving = driving_motion(self.model, prepared.source, prepared.state, options.motion, track, first_index,
+                                     first_crop, self._to_images)
+        session = _Session(prepared, frames, track, driving, held_motion=driving.initial,
+                           smoother=OneEuroFilter(options.smooth, fps))
         if options.motion == "absolute" and first_crop is not None:
             session.held_motion = self._motion(session, [first_crop], [first_index])[0]
         return session
+
+    def _to_images(self, crops: Sequence[np.ndarray]) -> torch.Tensor:
+        """Crops ``N×S×S×3`` uint8 → the network's input ``N×3×S×S`` on the device."""
+        return self.runtime.to_device(to_tensor(crops))
 
     def _driving_crop(self, frame: np.ndarray, index: int, track: DrivingTrack | None) -> np.ndarray:
         if track is not None and index < track.num_frames:
@@ -316,27 +309,8 @@ class Animator:
     def _motion(self, session: _Session, crops: Sequence[np.ndarray], indices: Sequence[int]) -> np.ndarray:
         """Raw (unheld, unsmoothed) driving motion for driving crops: keypoints ``N×K×3`` (learned) or the
         source's landmarks moved by the driving ``N×468×3`` (tracked)."""
-        prepared, mode = session.prepared, session.prepared.options.motion
-        if self.config.motion == "tracked":
-            track, first = session.track, session.first_landmarks
-            if track is None or first is None:
-                raise ValueError("tracked motion needs the driving's tracking pass")
-            out = np.full((len(indices), 468, 3), np.nan, np.float32)
-            for row, index in enumerate(indices):
-                if track.valid[index]:
-                    driving = track.landmarks_at(index)
-                    if session.tracked_transfer is None:
-                        session.tracked_transfer = TrackedMotionTransfer(
-                            prepared.source.required_landmarks(), first, mode)
-                    out[row] = session.tracked_transfer.landmarks(driving)
-            return out
-        if session.first_motion is None:  # a one-shot iterator without crop: its first frame is the reference
-            with self.runtime.context():
-                session.first_motion = self.model.image_motion(self.runtime.to_device(to_tensor(crops[:1])))
         with self.runtime.context():
-            kp = learned_driving_keypoints(self.model, prepared.state, self.runtime.to_device(to_tensor(crops)),
-                                           session.first_motion, mode)
-        return kp.float().cpu().numpy()
+            return session.driving.raw(crops, indices, session.track)
 
     def _stream(self, session: _Session, progress: ProgressCallback | None) -> Iterator[AnimatedFrame]:
         batch: list[tuple[int, np.ndarray]] = []
@@ -365,8 +339,7 @@ class Animator:
             if ok:
                 session.held_motion = raw[row]
             motion[row] = session.smoother(session.held_motion)
-        tracked = self.config.motion == "tracked"
-        keypoints = tracked_keypoints(motion).astype(np.float32) if tracked else motion
+        keypoints = session.driving.keypoints(motion)
         prior = None
         if prepared.prior is not None:
             with self.timed("mesh_warp"):
@@ -383,7 +356,7 @@ class Animator:
                                    prepared.reference_tokens, fusion_mode=prepared.fusion_mode, prior_grid=prior,
                                    output_size=out_size if skip else None,
                                    reference_images=prepared.reference_images, reference_grids=reference_grids)
-            image = out["image"]
+            image = out.image
             if image.shape[-1] != out_size:  # a model that cannot render at other sizes: resize its output
                 image = torch.nn.functional.interpolate(image.float(), size=(out_size, out_size), mode="bicubic",
                                                         align_corners=False, antialias=image.shape[-1] > out_size)

@@ -16,7 +16,7 @@ import yaml
 
 from synergywarp.errors import ConfigError
 
-MotionSource = Literal["learned", "tracked"]
+MotionKind = Literal["learned", "tracked"]  # strategies: synergywarp.models.motion_source
 FusionMode = Literal["confidence", "add", "explicit"]
 PriorKind = Literal["mesh", "head"]
 
@@ -57,7 +57,7 @@ class DenseMotionConfig:
     mask_kernel: int = 7  # kernel of the 3D conv predicting the K+1 motion masks
     occlusion_kernel: int = 7  # kernel of the 2D conv predicting the occlusion map
     heatmap_variance: float = 0.01
-    prior_candidate: bool = False  # one more candidate motion: a caller-given 2D backward grid (mesh warp)
+    prior_candidate: bool = False  # one more candidate motion: a caller-given 2D backward grid (mesh warp; tracked)
     prior_kind: PriorKind = "mesh"  # which geometric warp callers build that grid with (synergywarp.face.prior)
 
 
@@ -107,7 +107,7 @@ class DecoderConfig:
     out_channels: int = 64  # width of the last SPADE block
     num_middle: int = 6
     spade_hidden: int = 128
-    upscale: int = 2  # 2: ×2 pixel shuffle at the end (LivePortrait, 512² out); 1: plain RGB conv
+    upscale: int = 2  # 2: ×2 pixel shuffle at the end (LivePortrait, 512² out); 1: plain RGB conv (no others)
     image_skip: bool = False  # blend the RGB with the source image warped by the predicted flow (4th channel)
 
 
@@ -127,7 +127,7 @@ class ModelConfig:
 
     name: str = "custom"
     image_size: int = 256  # input resolution of source, driving and references
-    motion: MotionSource = "learned"
+    motion: MotionKind = "learned"
     num_kp: int = 21
     grid_align_quirk: bool = False  # LivePortrait's endpoint grid sampled with align_corners=False
     appearance: AppearanceConfig = field(default_factory=AppearanceConfig)
@@ -145,7 +145,7 @@ class ModelConfig:
 
     @property
     def output_size(self) -> int:
-        return self.feature_size * 4 * (2 if self.decoder.upscale > 1 else 1)
+        return self.feature_size * 4 * self.decoder.upscale
 
     def validate(self) -> ModelConfig:
         """Check cross-field constraints; raise :class:`ConfigError` naming the field."""
@@ -162,6 +162,15 @@ class ModelConfig:
             (self.num_kp > 0, "num_kp must be positive"),
             (not self.cgf.pixel_references or self.decoder.image_skip,
              "cgf.pixel_references needs decoder.image_skip (the decoder's blend channel)"),
+            # the prior grid and the references' warps are built from tracked FaceMesh landmarks
+            (not self.warp.dense_motion.prior_candidate or self.motion == "tracked",
+             f"warp.dense_motion.prior_candidate needs motion: tracked (its grid is a warp of the tracked face "
+             f"landmarks), got motion: {self.motion}"),
+            (not self.cgf.pixel_references or self.motion == "tracked",
+             f"cgf.pixel_references needs motion: tracked (references are warped along the tracked face "
+             f"landmarks), got motion: {self.motion}"),
+            (self.decoder.upscale in (1, 2),
+             f"decoder.upscale must be 1 or 2 (only the ×2 pixel shuffle is built), got {self.decoder.upscale}"),
             (self.motion != "tracked" or self.num_kp == NUM_TRACKED_KEYPOINTS,
              f"num_kp must be {NUM_TRACKED_KEYPOINTS} for motion: tracked"),
             (self.rac.attention_grid <= self.feature_size, "rac.attention_grid must not exceed the feature size"),

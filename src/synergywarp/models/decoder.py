@@ -69,7 +69,7 @@ class SPADEDecoder(nn.Module):
         self.up_1 = SPADEResBlock(c, cfg.out_channels, c, cfg.spade_hidden)
         channels = 4 if cfg.image_skip else 3
         self.conv_img: nn.Module
-        if cfg.upscale > 1:
+        if cfg.upscale == 2:
             self.conv_img = nn.Sequential(nn.Conv2d(cfg.out_channels, channels * 4, 3, padding=1), nn.PixelShuffle(2))
         else:
             self.conv_img = nn.Conv2d(cfg.out_channels, channels, 3, padding=1)

@@ -29,30 +29,28 @@ from synergywarp.models.config import ModelConfig
 from synergywarp.models.decoder import SPADEDecoder
 from synergywarp.models.fusion import CandidateFusion, ConfidenceGuidedFusion, grid_stretch
 from synergywarp.models.grids import resize_grid
-from synergywarp.models.keypoints import keypoints_from_motion, relative_keypoints
-from synergywarp.models.motion import MotionEncoder, MotionParams
+from synergywarp.models.motion import MotionEncoder
+from synergywarp.models.motion_source import (
+    LearnedMotion,
+    MotionSource,
+    SourceKeypoints,
+    motion_source,
+    motion_source_type,
+)
+from synergywarp.models.outputs import AnimateOutput
 from synergywarp.models.rac import ReferenceAugmentedCorrection, ReferenceTokens
 from synergywarp.models.warping import WarpingNetwork
 
 
-@dataclass
-class SourceState:
-    """Per-source cache. volume: ``B×C×D×H×W``; keypoints x_s: ``B×K×3``; for ``motion: learned`` also
-    the canonical keypoints x_c,s (``B×K×3``) and the source's :class:`MotionParams`."""
+@dataclass(kw_only=True)
+class SourceState(SourceKeypoints):
+    """Per-source cache: the keypoints (:class:`SourceKeypoints`: x_s ``B×K×3``, and for ``motion: learned``
+    the canonical keypoints and the source's motion) and the appearance volume ``B×C×D×H×W``."""
 
     volume: torch.Tensor
-    keypoints: torch.Tensor
-    canonical: torch.Tensor | None = None
-    motion: MotionParams | None = None
     source_only_tokens: ReferenceTokens | None = None  # RAC keys of the source alone (R = 0), built once
     image: torch.Tensor | None = None  # B×3×S×S source image, kept for the decoder's image skip
     image_hr: torch.Tensor | None = None  # B×3×H×W the source at any higher resolution (output sharper than S)
-
-    def learned_motion(self) -> tuple[torch.Tensor, MotionParams]:
-        """(canonical keypoints x_c,s ``B×K×3``, the source's motion) of a ``motion: learned`` source."""
-        if self.canonical is None or self.motion is None:
-            raise ValueError("this source was encoded with tracked keypoints; it has no learned motion")
-        return self.canonical, self.motion
 
 
 class SynergyWarpNet(nn.Module):
@@ -70,7 +68,7 @@ class SynergyWarpNet(nn.Module):
         a = config.appearance
         self.appearance_encoder = AppearanceEncoder(a)
         self.motion_encoder = (
-            MotionEncoder(config.motion_encoder, config.num_kp) if config.motion == "learned" else None
+            MotionEncoder(config.motion_encoder, config.num_kp) if motion_source_type(config).has_encoder else None
         )
         self.warping = WarpingNetwork(
             config.warp, config.num_kp, a.volume_channels, a.volume_depth, config.grid_align_quirk
@@ -120,25 +118,17 @@ class SynergyWarpNet(nn.Module):
 
     # ------------------------------------------------------------------ motion
     @property
-    def uses_learned_motion(self) -> bool:
-        return self.motion_encoder is not None
+    def motion_source(self) -> MotionSource:
+        """How this model's keypoints are obtained (``config.motion``; :mod:`synergywarp.models.motion_source`)."""
+        return motion_source(self.config, self.motion_encoder)
 
-    def image_motion(self, image: torch.Tensor) -> MotionParams:
-        """M(image) (``motion: learned`` only)."""
-        if self.motion_encoder is None:
+    @property
+    def learned_motion(self) -> LearnedMotion:
+        """The motion encoder's strategy (``motion: learned`` only; ValueError for tracked keypoints)."""
+        strategy = self.motion_source
+        if not isinstance(strategy, LearnedMotion):
             raise ValueError("this model uses tracked keypoints; it has no motion encoder")
-        return self.motion_encoder(image)
-
-    def motion_keypoints(self, source: SourceState, motion: MotionParams) -> torch.Tensor:
-        """Keypoints ``B×K×3`` of the source's canonical keypoints under another image's motion."""
-        return keypoints_from_motion(source.learned_motion()[0], motion)
-
-    def relative_driving_keypoints(
-        self, source: SourceState, driving: MotionParams, driving_first: MotionParams
-    ) -> torch.Tensor:
-        """Relative transfer of the driving change (since its first frame) onto the source."""
-        canonical, source_motion = source.learned_motion()
-        return relative_keypoints(canonical, source_motion, driving, driving_first)
+        return strategy
 
     # ------------------------------------------------------------------ per source / reference set
     def encode_source(self, image: torch.Tensor, keypoints: torch.Tensor | None = None, *,
@@ -148,16 +138,9 @@ class SynergyWarpNet(nn.Module):
         larger than the network's (see :meth:`animate`'s ``output_size``)."""
         volume = self.appearance_encoder(image)
         skip = self.config.decoder.image_skip
-        kept, kept_hr = (image, image_hr) if skip else (None, None)
-        if self.motion_encoder is None:
-            if keypoints is None:
-                raise ValueError("motion: tracked needs source keypoints (B×K×3)")
-            return SourceState(volume=volume, keypoints=keypoints, image=kept, image_hr=kept_hr)
-        motion = self.motion_encoder(image)
-        return SourceState(
-            volume=volume, keypoints=keypoints_from_motion(motion.kp, motion), canonical=motion.kp, motion=motion,
-            image=kept, image_hr=kept_hr,
-        )
+        kp = self.motion_source.source(image, keypoints)
+        return SourceState(keypoints=kp.keypoints, canonical=kp.canonical, motion=kp.motion, volume=volume,
+                           image=image if skip else None, image_hr=image_hr if skip else None)
 
     def encode_references(
         self,
@@ -179,12 +162,7 @@ class SynergyWarpNet(nn.Module):
             r = images.shape[1]
             flat = rearrange(images, "b r c h w -> (b r) c h w")
             volumes = rearrange(self.appearance_encoder(flat), "(b r) c d h w -> b r c d h w", r=r)
-            if keypoints is None:
-                if self.motion_encoder is None:
-                    raise ValueError("motion: tracked needs reference keypoints (B×R×K×3)")
-                motion = self.motion_encoder(flat)
-                canonical = source.learned_motion()[0].repeat_interleave(r, dim=0)
-                keypoints = rearrange(keypoints_from_motion(canonical, motion), "(b r) k t -> b r k t", r=r)
+            keypoints = self.motion_source.references(source, images, keypoints)
         return self.rac.encode_references(volumes, keypoints, mask, source.volume, source.keypoints)
 
     # ------------------------------------------------------------------ per driving frame
@@ -214,7 +192,7 @@ class SynergyWarpNet(nn.Module):
         reference_images: torch.Tensor | None = None,
         reference_grids: torch.Tensor | None = None,
         reference_mask: torch.Tensor | None = None,
-    ) -> dict[str, torch.Tensor | None]:
+    ) -> AnimateOutput:
         """Animate the cached source with driving keypoints ``N×K×3`` (source batch 1 or N).
 
         ``fusion_mode="explicit"`` skips RAC and CGF (the LivePortrait-equivalent explicit path).
@@ -227,9 +205,8 @@ class SynergyWarpNet(nn.Module):
         ``reference_images`` ``N×R×3×H×W`` (or ``1×R×...``), ``reference_grids`` ``N×R×h×w×2`` (each
         reference warped to the driving pose, e.g. its mesh warp to the driving landmarks) and
         ``reference_mask`` ``N×R`` bool; without them (or in explicit mode) R = 0.
-        Returns a dict: image ``N×3×S'×S'``, explicit_feature E, correction A, fused_feature,
-        confidence ``N×g×h×w``, flow ``N×D×h×w×3``, occlusion ``N×1×h×w``, masks, kp_source,
-        kp_driving and (with ``return_explicit``) explicit_image = G(E).
+        Returns an :class:`~synergywarp.models.outputs.AnimateOutput` (with ``return_explicit`` its
+        ``explicit_image`` = G(E) is set).
         """
         n = driving_keypoints.shape[0]
         volume, kp_source, image = source.volume, source.keypoints, source.image
@@ -258,25 +235,17 @@ class SynergyWarpNet(nn.Module):
         if image_hr is not None and image_hr.shape[0] != n:
             image_hr = image_hr.expand(n, *image_hr.shape[1:])
         rendered, weights = self._render(fused, warp.flow, image, prior_grid, image_hr, output_size, pixels)
-        out: dict[str, torch.Tensor | None] = {
-            "image": rendered,
-            "fusion_weights": weights,
-            "explicit_feature": explicit,
-            "correction": correction,
-            "fused_feature": fused,
-            "confidence": confidence,
-            "flow": warp.flow,
-            "occlusion": warp.occlusion,
-            "masks": warp.masks,
-            "kp_source": kp_source,
-            "kp_driving": driving_keypoints,
-        }
+        explicit_image = None
         if return_explicit:
-            out["explicit_image"] = (
+            explicit_image = (
                 self._render(explicit, warp.flow, image, prior_grid, image_hr, output_size)[0]
-                if correction is not None or pixels is not None else out["image"]
+                if correction is not None or pixels is not None else rendered
             )
-        return out
+        return AnimateOutput(
+            image=rendered, explicit_feature=explicit, fused_feature=fused, confidence=confidence, flow=warp.flow,
+            occlusion=warp.occlusion, masks=warp.masks, kp_source=kp_source, kp_driving=driving_keypoints,
+            correction=correction, fusion_weights=weights, explicit_image=explicit_image,
+        )
 
     def _render(self, feature: torch.Tensor, flow: torch.Tensor, source_image: torch.Tensor | None,
                 prior_grid: torch.Tensor | None = None, source_hr: torch.Tensor | None = None,
@@ -352,23 +321,18 @@ class SynergyWarpNet(nn.Module):
         references_hr: torch.Tensor | None = None,
         reference_grids: torch.Tensor | None = None,
         output_size: int | None = None,
-    ) -> dict[str, torch.Tensor | None]:
+    ) -> AnimateOutput:
         """Training path: source ``B×3×S×S``, driving ``B×3×S×S``, references ``B×R×3×S×S`` (optional).
 
         ``source_hr``/``references_hr`` (the same crops at a higher resolution), ``reference_grids``
         ``B×R×h×w×2`` and ``output_size``: see :meth:`animate` (image-skip and pixel-reference models).
 
         For ``motion: learned`` keypoints are predicted (driving: source canonical keypoints under the
-        driving's pose and expression) and the motion parameters are returned for the priors; for
-        ``motion: tracked`` all keypoints must be given.
+        driving's pose and expression) and the motion parameters are returned for the priors
+        (``source_motion``, ``driving_motion``); for ``motion: tracked`` all keypoints must be given.
         """
         state = self.encode_source(source, source_keypoints, image_hr=source_hr)
-        driving_motion = None
-        if driving_keypoints is None:
-            if self.motion_encoder is None:
-                raise ValueError("motion: tracked needs driving keypoints (B×K×3)")
-            driving_motion = self.motion_encoder(driving)
-            driving_keypoints = self.motion_keypoints(state, driving_motion)
+        driving_keypoints, driving_motion = self.motion_source.driving(state, driving, driving_keypoints)
         tokens = None
         if self.rac is not None and (fusion_mode or self.config.cgf.mode) != "explicit":
             tokens = self.encode_references(state, references, reference_keypoints, reference_mask)
@@ -377,10 +341,7 @@ class SynergyWarpNet(nn.Module):
                            return_explicit=return_explicit, prior_grid=prior_grid, output_size=output_size,
                            reference_images=pixel_images, reference_grids=reference_grids,
                            reference_mask=reference_mask)
-        if state.motion is not None:
-            # MotionParams beside the tensors: this dict is typed for tensors until outputs become a dataclass
-            out["source_motion"] = state.motion  # type: ignore[assignment]
-            out["driving_motion"] = driving_motion
+        out.source_motion, out.driving_motion = state.motion, driving_motion
         return out
 
 

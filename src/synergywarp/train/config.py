@@ -21,6 +21,7 @@ from synergywarp.data.augment import AugmentConfig
 from synergywarp.errors import ConfigError
 from synergywarp.losses import LossWeights
 from synergywarp.models.config import ModelConfig, build_dataclass
+from synergywarp.models.motion_source import motion_source_type
 from synergywarp.models.registry import get_config
 
 Precision = Literal["fp32", "bf16", "fp16"]
@@ -122,7 +123,7 @@ class ExperimentConfig:
         weights = LossWeights.from_mapping(self.train.loss_weights, "train.loss_weights")
         if not self.train.discriminator:
             weights = dataclasses.replace(weights, gan=0.0, feature_matching=0.0)
-        if self.model.motion == "tracked" or "motion_encoder" in self.train.freeze:
+        if not motion_source_type(self.model).has_encoder or "motion_encoder" in self.train.freeze:
             weights = weights.without_motion_encoder_terms()
         return weights
 
@@ -223,8 +224,8 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
     for j, name in enumerate(t.freeze):
         if name not in FREEZABLE:
             raise ConfigError(f"train.freeze[{j}]: {name!r} is not one of {list(FREEZABLE)}")
-    if "motion_encoder" in t.freeze and cfg.model.motion == "tracked":
-        raise ConfigError("train.freeze: a motion: tracked model has no motion_encoder to freeze")
+    if "motion_encoder" in t.freeze and not motion_source_type(cfg.model).has_encoder:
+        raise ConfigError(f"train.freeze: a motion: {cfg.model.motion} model has no motion_encoder to freeze")
     _check_phases(t)
     if cfg.dataset.num_references < 0:
         raise ConfigError("dataset.num_references: must be ≥ 0")

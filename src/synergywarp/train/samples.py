@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from einops import rearrange
 
 from synergywarp.io.image import write_image
+from synergywarp.models import AnimateOutput
 
 _EMPTY = 0.5  # grey tile for an absent (masked) reference
 
@@ -59,14 +60,15 @@ def sample_grid(
     return (grid.numpy() * 255 + 0.5).astype(np.uint8)
 
 
-def write_sample_grid(path: str | Path, batch: dict[str, torch.Tensor], output: dict, max_rows: int = 4) -> Path:
+def write_sample_grid(path: str | Path, batch: dict[str, torch.Tensor], output: AnimateOutput,
+                      max_rows: int = 4) -> Path:
     """Write :func:`sample_grid` of a training batch and the model output (with ``explicit_image``) as PNG."""
     grid = sample_grid(
         batch["source"].detach(),
         batch["driving"].detach(),
-        output["image"].detach(),
-        explicit=output.get("explicit_image"),
-        confidence=output.get("confidence"),
+        output.image.detach(),
+        explicit=output.explicit_image,
+        confidence=output.confidence,
         references=batch.get("references"),
         reference_mask=batch.get("reference_mask"),
         max_rows=max_rows,

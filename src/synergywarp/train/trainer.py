@@ -157,8 +157,8 @@ class Trainer:
         mode = self._fusion_mode(phase)
         refs = self.cfg.dataset.num_references if phase.references is None else phase.references
         inputs: dict[str, Any] = {"source": batch["source"], "driving": batch["driving"], "fusion_mode": mode}
-        tracked = self.cfg.model.motion == "tracked"
-        if tracked:
+        given = self.model.motion_source.uses_landmarks  # the dataset's tracked keypoints, else the model's own
+        if given:
             inputs["source_keypoints"] = batch["source_keypoints"]
             inputs["driving_keypoints"] = batch["driving_keypoints"]
         if self.cfg.model.warp.dense_motion.prior_candidate:
@@ -173,7 +173,7 @@ class Trainer:
         if mode != "explicit" and refs > 0 and batch.get("references") is not None and batch["references"].shape[1]:
             inputs["references"] = batch["references"][:, :refs]
             inputs["reference_mask"] = batch["reference_mask"][:, :refs]
-            if tracked:
+            if given:
                 inputs["reference_keypoints"] = batch["reference_keypoints"][:, :refs]
             if self.cfg.model.cgf.pixel_references and batch.get("reference_grids") is not None:
                 inputs["reference_grids"] = batch["reference_grids"][:, :refs]
@@ -187,13 +187,13 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
     def _keypoints_of(self, image: torch.Tensor) -> torch.Tensor:
-        motion = self.model.image_motion(image)
-        return keypoints_from_motion(motion.kp, motion)
+        """Keypoints ``B×K×3`` the motion encoder gives an image (its canonical ones under its own motion)."""
+        return self.model.learned_motion.source(image).keypoints
 
     def _generator_loss(self, batch, out, target, disc_fake, disc_real):
         extra: dict[str, Any] = {}
-        if self.cfg.model.motion == "learned" and "driving_motion" in out:
-            motion = out["driving_motion"]
+        motion = out.driving_motion
+        if motion is not None:
             extra["expression"] = motion.exp
             if self.weights.equivariance > 0:
                 extra["keypoint_estimator"] = self._keypoints_of
@@ -205,8 +205,8 @@ class Trainer:
         if disc_fake is not None:
             extra.update(disc_fake_logits=disc_fake[1], disc_fake_features=disc_fake[0],
                          disc_real_features=disc_real[0])
-        return self.loss(out["image"], target, source=batch["source"], flow=out["flow"], occlusion=out["occlusion"],
-                         kp_source=out["kp_source"], kp_driving=out["kp_driving"], **extra)
+        return self.loss(out.image, target, source=batch["source"], flow=out.flow, occlusion=out.occlusion,
+                         kp_source=out.kp_source, kp_driving=out.kp_driving, **extra)
 
     def _clip(self, params) -> torch.Tensor | None:
         if self.cfg.train.grad_clip <= 0:
@@ -219,7 +219,7 @@ class Trainer:
         self.opt_g.zero_grad(set_to_none=True)
         with self._autocast():
             out = self.g_forward(**inputs, return_explicit=want_output)
-            fake = out["image"]
+            fake = out.image
             target = batch["driving_hr"] if batch.get("driving_hr") is not None else batch["driving"]
             if target.shape[-1] != fake.shape[-1]:
                 target = F.interpolate(target, size=fake.shape[-2:], mode="bicubic", align_corners=False).clamp(0, 1)
@@ -350,7 +350,7 @@ class Trainer:
             item = self.eval_dataset[i]
             batch = batch_to_device({k: v[None] if isinstance(v, torch.Tensor) else v for k, v in item.items()},
                                     self.device)
-            image = self.ema.module(**self._model_inputs(batch, phase))["image"].float()
+            image = self.ema.module(**self._model_inputs(batch, phase)).image.float()
             target = batch["driving"]
             if target.shape[-1] != image.shape[-1]:
                 target = F.interpolate(target, size=image.shape[-2:], mode="bicubic", align_corners=False).clamp(0, 1)

@@ -19,6 +19,7 @@ import json
 import tempfile
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -110,9 +111,7 @@ class FrameGraph(nn.Module):
                                  reference_images=named.get("reference_images"),
                                  reference_grids=named.get("reference_grids"),
                                  reference_mask=named.get("reference_mask"))
-        image = out["image"]
-        assert image is not None
-        return image
+        return out.image
 
 
 def _resize_antialiased(g: Any, input: Any, output_size: Any, align_corners: Any, scale_factors: Any) -> Any:
@@ -139,6 +138,14 @@ def _resize_antialiased(g: Any, input: Any, output_size: Any, align_corners: Any
 SYMBOLICS = {"aten::_upsample_bilinear2d_aa": _resize_antialiased}
 
 
+@dataclass
+class ImageOutput:
+    """What the ONNX backend computes of :class:`~synergywarp.models.outputs.AnimateOutput`: the image only
+    (``N×3×S'×S'`` in [0, 1]); the other fields need ``--backend torch``."""
+
+    image: torch.Tensor
+
+
 class _Graph:
     """One exported graph: its ONNX Runtime session (None: this shape runs on PyTorch) and batch size."""
 
@@ -154,7 +161,7 @@ class _Graph:
 
 
 class OnnxAnimate:
-    """``SynergyWarpNet.animate`` on ONNX Runtime (returns ``{"image": N×3×S'×S'}`` on the CPU).
+    """``SynergyWarpNet.animate`` on ONNX Runtime (returns an :class:`ImageOutput`, ``.image`` N×3×S'×S' on the CPU).
 
     Every ``animate`` input is a graph input (``output_size`` and ``fusion_mode`` select the graph), pixel
     references (``reference_images``/``reference_grids``/``reference_mask``) included. Only the image is
@@ -179,7 +186,7 @@ class OnnxAnimate:
                  return_explicit: bool = False, prior_grid: torch.Tensor | None = None,
                  output_size: int | None = None, reference_images: torch.Tensor | None = None,
                  reference_grids: torch.Tensor | None = None,
-                 reference_mask: torch.Tensor | None = None) -> dict[str, torch.Tensor | None]:
+                 reference_mask: torch.Tensor | None = None) -> ImageOutput:
         if return_explicit:
             raise ValueError("the onnx backend renders the image only (return_explicit needs --backend torch)")
         inputs = frame_inputs(self.model, source, driving_keypoints, references, fusion_mode, prior_grid,
@@ -200,7 +207,7 @@ class OnnxAnimate:
                 image = FrameGraph(self.model, list(inputs), fusion_mode, output_size)(*inputs.values())
         else:
             image = graph.run(inputs)
-        return {"image": image[:n]}
+        return ImageOutput(image=image[:n])
 
     # ------------------------------------------------------------------ export and cache
     def _shape_key(self, inputs: dict[str, torch.Tensor], fusion_mode: str | None, output_size: int | None) -> str:

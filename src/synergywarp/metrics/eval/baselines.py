@@ -246,27 +246,27 @@ class ModelMethod:
     @torch.no_grad()
     def generate(self, inputs: TaskInputs, frames: tuple[int, ...]) -> np.ndarray:
         loaded, model = self.loaded, self.loaded.model
-        tracked = loaded.config.motion == "tracked"
+        landmarks = model.motion_source.uses_landmarks  # else the motion encoder reads the images
         device = loaded.device
         clip_size = inputs.source.shape[0]
         output_size = clip_size if loaded.config.decoder.image_skip else None  # render at the clip's size
         source_hr = images_to_tensor(inputs.source[None]).to(device) if output_size else None
         state = model.encode_source(loaded.to_input(inputs.source[None]),
-                                    _keypoints(inputs.source_landmarks[None], device) if tracked else None,
+                                    _keypoints(inputs.source_landmarks[None], device) if landmarks else None,
                                     image_hr=source_hr)
         tokens = reference_images = None
         reference_warps: list[PriorWarp] = []
         if self.num_references:
             ref_images, ref_landmarks = inputs.references(self.num_references)
             images = loaded.to_input(ref_images)[None]
-            ref_kp = _keypoints(ref_landmarks, device)[None] if tracked else None
+            ref_kp = _keypoints(ref_landmarks, device)[None] if landmarks else None
             tokens = model.encode_references(state, images, ref_kp)
             if model.pixel_fusion is not None and self.pixel_references:
                 reference_images = images_to_tensor(ref_images)[None].to(device)
                 reference_warps = [PriorWarp("mesh", landmarks) for landmarks in ref_landmarks]
         first_motion = None
-        if not tracked and inputs.task.motion_mode == "relative":
-            first_motion = model.image_motion(loaded.to_input(inputs.driving_clip.frames[:1]))
+        if not landmarks and inputs.task.motion_mode == "relative":
+            first_motion = model.learned_motion.image_motion(loaded.to_input(inputs.driving_clip.frames[:1]))
         dense = loaded.config.warp.dense_motion
         prior_warp = PriorWarp(dense.prior_kind, inputs.source_landmarks, inputs.source) if dense.prior_candidate \
             else None
@@ -274,15 +274,15 @@ class ModelMethod:
         for start in range(0, len(frames), loaded.batch_size):
             chunk = frames[start:start + loaded.batch_size]
             prior = None
-            if tracked:
+            if landmarks:
                 targets = inputs.target_landmarks(chunk)
                 driving_kp = _keypoints(targets, device)
                 if prior_warp is not None:
                     prior = torch.from_numpy(prior_warp.grids(targets, loaded.config.image_size)).to(device)
             else:
-                motion = model.image_motion(loaded.to_input(inputs.driving(chunk)))
-                driving_kp = (model.motion_keypoints(state, motion) if first_motion is None
-                              else model.relative_driving_keypoints(state, motion, first_motion))
+                learned = model.learned_motion
+                motion = learned.image_motion(loaded.to_input(inputs.driving(chunk)))
+                driving_kp = learned.transferred(state, motion, first_motion, inputs.task.motion_mode)
             reference_grids = None
             if reference_warps:
                 targets = inputs.target_landmarks(chunk)
@@ -290,8 +290,7 @@ class ModelMethod:
                 reference_grids = torch.from_numpy(np.stack(grids, axis=1)).to(device)
             image = model.animate(state, driving_kp, tokens, fusion_mode=self.fusion_mode, prior_grid=prior,
                                   output_size=output_size, reference_images=reference_images,
-                                  reference_grids=reference_grids)["image"]
-            assert image is not None  # animate always returns its image
+                                  reference_grids=reference_grids).image
             outputs.append(tensor_to_images(image))
         return np.concatenate(outputs)
 
