@@ -103,7 +103,7 @@ def build(config: str, path: str, batch: int, runtime: Runtime, seed: int = 0):
         tokens = model.encode_references(state, refs) if path == "full" else None
 
     def step(images: torch.Tensor) -> torch.Tensor:
-        keypoints = model.motion_keypoints(state, model.image_motion(images))
+        keypoints, _ = model.motion_source.driving(state, images, None)
         return model.animate(state, keypoints, tokens, fusion_mode=mode).image
 
     return step, driving

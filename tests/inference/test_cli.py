@@ -274,14 +274,14 @@ def test_the_options_and_compile_reach_the_animator(run_cli, capsys, monkeypatch
             seen["options"] = options
             raise SynergyWarpError("stopped by the test")
 
-    def from_pretrained(checkpoint, device, dtype, compile):
-        seen["compile"] = compile
+    def from_pretrained(checkpoint, device, dtype, compile, backend):
+        seen["compile"], seen["backend"] = compile, backend
         return Stub()
 
     monkeypatch.setattr(pipeline.Animator, "from_pretrained", staticmethod(from_pretrained))
     argv = animate_args() + ["--compile", "--fusion-mode", "explicit", "--driving-crop", "smooth", "--feather", "0.1"]
     assert_one_error(capsys, run_cli(*argv), "stopped by the test")
-    assert seen["compile"] is True
+    assert seen["compile"] is True and seen["backend"] == "torch"
     assert seen["options"] == AnimateOptions(fusion_mode="explicit", driving_crop="smooth", feather=0.1)
 
 

@@ -184,7 +184,7 @@ def _animate(source, driving, references, out: Path, args: argparse.Namespace, *
     from synergywarp.inference.runtime import Runtime
 
     with _reported_warnings():
-        Runtime.create(args.device, args.dtype, args.compile, backend=args.backend)  # bad runtime flags: before any work
+        Runtime.create(args.device, args.dtype, args.compile, backend=args.backend)  # bad flags: before any work
         check_outputs(out, compare, frames_dir, overwrite, [source, driving, *references])  # before any work
         check_input_files(source, driving, references)
         animator = Animator.from_pretrained(args.checkpoint, device=args.device, dtype=args.dtype,
