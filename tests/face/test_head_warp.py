@@ -130,3 +130,29 @@ def test_person_mask_separates_the_person(fixture, request):
     nose = detect_landmarks(image).points[1, :2].astype(int)
     assert mask[nose[1], nose[0]] > 0.9
     assert mask[:10, :10].mean() < 0.2 or mask[:10, -10:].mean() < 0.2  # a top corner is background
+
+
+def test_a_shrinking_head_is_surrounded_by_background_not_by_its_own_forehead():
+    """The person moves away from the camera (the head shrinks to 0.65×): the ring the source head covered
+    and the target does not is filled from the background beside the head. Deep inside the source head
+    the nearest background lies on opposite sides; their offsets must not cancel into a copy of the head
+    (the dark band of hairline the real footage showed)."""
+    face = _face()
+    person = _person(face)
+    source = prepare_head_warp(face, person)
+    centre = face[:, :2].mean(axis=0)
+    target = face.copy()
+    target[:, :2] = (face[:, :2] - centre) * 0.65 + centre + np.array([0.0, 0.15])
+    target[:, 2] *= 0.65
+    map_x, map_y = head_warp_maps(source, target)
+    # the head disk of _person, and where the shrunk head's disk lies in the target
+    disk = normalised_to_pixels(face[[10, 152]].mean(axis=0, keepdims=True), SIZE)[0] - np.array([0.0, 6.0])
+    moved = normalised_to_pixels(((disk + 0.5) * (2.0 / SIZE) - 1.0 - centre) * 0.65 + centre + np.array([0.0, 0.15]),
+                                 SIZE)
+    radius = 0.65 * 0.36 * SIZE
+    band = np.zeros((SIZE, SIZE), bool)  # a strip above the shrunk head, inside the source's head disk
+    x0, y1 = int(moved[0]), int(moved[1] - radius) - 4
+    band[y1 - 10:y1, x0 - 5:x0 + 5] = True
+    assert (band & (source.head_weight > 0.9)).sum() > 40  # the source's head was there
+    sampled = cv2.remap(source.head_weight, map_x, map_y, cv2.INTER_LINEAR)
+    assert np.median(sampled[band]) < 0.2, np.median(sampled[band])  # before the fix: 0.24

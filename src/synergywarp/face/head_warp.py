@@ -42,7 +42,7 @@ MASK_BLUR = 0.02  # × crop side: softening of the person mask
 BACKGROUND_WEIGHT = 0.15  # pixels below this head weight count as background for the still map
 STILL_SMOOTH = 0.04  # × crop side: smoothing of the still map's offsets (a stretched fill, not streaks)
 SPREAD_GRID = 32  # the silhouette's motion is spread on this coarse grid and upsampled (it is smooth)
-WARP_VERSION = "head-warp-v1"
+WARP_VERSION = "head-warp-v2"  # v2: revealed background taken outward along rays from the head centre
 
 
 @dataclass
@@ -104,8 +104,12 @@ def prepare_head_warp(landmarks: np.ndarray, person: np.ndarray) -> HeadWarpSour
         lookup_y = np.zeros(labels.max() + 1, np.float32)
         lookup_x[labels[background]] = xs[background]
         lookup_y[labels[background]] = ys[background]
-        offset_x = np.where(core, lookup_x[labels] - xs, 0.0).astype(np.float32)
-        offset_y = np.where(core, lookup_y[labels] - ys, 0.0).astype(np.float32)
+        nearest_x, nearest_y = lookup_x[labels], lookup_y[labels]
+        # outward along the ray from the head's centre: deep inside the head the nearest background pixels
+        # lie on opposite sides, and their smoothed offsets would cancel (the fill would copy the head)
+        ray_x, ray_y, found = _outward_background(core, background)
+        offset_x = np.where(core, np.where(found, ray_x, nearest_x) - xs, 0.0).astype(np.float32)
+        offset_y = np.where(core, np.where(found, ray_y, nearest_y) - ys, 0.0).astype(np.float32)
         sigma = max(STILL_SMOOTH * size, 0.5)
         mass = cv2.GaussianBlur(core.astype(np.float32), (0, 0), sigma)
         inside = core.astype(np.float32)
@@ -113,6 +117,41 @@ def prepare_head_warp(landmarks: np.ndarray, person: np.ndarray) -> HeadWarpSour
         offset_y = inside * cv2.GaussianBlur(offset_y, (0, 0), sigma) / np.maximum(mass, 1e-6)
     return HeadWarpSource(landmarks, weight, (xs + offset_x).astype(np.float32), (ys + offset_y).astype(np.float32),
                           size)
+
+
+def _outward_background(core: np.ndarray, background: np.ndarray, chunk: int = 8192
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For every pixel of ``core`` (S×S bool), the first ``background`` pixel on the ray from the core's
+    centroid through it: (x, y, found) S×S each (found False where the ray leaves the crop first)."""
+    size = core.shape[0]
+    ys_idx, xs_idx = np.nonzero(core)
+    out_x, out_y = np.zeros(core.shape, np.float32), np.zeros(core.shape, np.float32)
+    found = np.zeros(core.shape, bool)
+    if xs_idx.size == 0:
+        return out_x, out_y, found
+    centre = np.array([xs_idx.mean(), ys_idx.mean()], np.float32)
+    steps = np.arange(1, 2 * size, dtype=np.float32)
+    for start in range(0, xs_idx.size, chunk):
+        px, py = xs_idx[start:start + chunk].astype(np.float32), ys_idx[start:start + chunk].astype(np.float32)
+        dx, dy = px - centre[0], py - centre[1]
+        norm = np.hypot(dx, dy)
+        safe = np.maximum(norm, 1e-6)
+        dx, dy = np.where(norm > 0.5, dx / safe, 0.0), np.where(norm > 0.5, dy / safe, -1.0)  # centre: up
+        qx = np.rint(px[:, None] + dx[:, None] * steps[None]).astype(np.int64)
+        qy = np.rint(py[:, None] + dy[:, None] * steps[None]).astype(np.int64)
+        inside = (qx >= 0) & (qx < size) & (qy >= 0) & (qy < size)
+        hit = inside & background[np.clip(qy, 0, size - 1), np.clip(qx, 0, size - 1)]
+        # a hit counts only before the ray first leaves the crop
+        left = np.cumsum(~inside, axis=1) > 0
+        hit &= ~left
+        has = hit.any(axis=1)
+        first = hit.argmax(axis=1)
+        rows = np.arange(first.size)
+        yy, xx = ys_idx[start:start + chunk], xs_idx[start:start + chunk]
+        out_x[yy, xx] = np.where(has, qx[rows, first], 0).astype(np.float32)
+        out_y[yy, xx] = np.where(has, qy[rows, first], 0).astype(np.float32)
+        found[yy, xx] = has
+    return out_x, out_y, found
 
 
 def similarity_2d(source: np.ndarray, target: np.ndarray) -> np.ndarray:

@@ -234,7 +234,11 @@ class ModelMethod:
 
     @property
     def cache_group(self) -> str:
-        return f"model-v1 {self.name} sha256={self.loaded.sha256}"
+        dense = self.loaded.config.warp.dense_motion
+        prior = ""
+        if dense.prior_candidate:  # the model's input includes the prior warp: a new warp is a new output
+            prior = f" prior={WARP_VERSION}" if dense.prior_kind == "head" else f" prior=rings-{RING_MOTION_SHARE}"
+        return f"model-v1 {self.name} sha256={self.loaded.sha256}{prior}"
 
     def output_size(self, clip_size: int) -> int:
         return clip_size if self.loaded.config.decoder.image_skip else self.loaded.config.output_size
