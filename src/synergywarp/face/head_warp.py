@@ -4,7 +4,8 @@ a still background, and no ghost of the head where it moved away.
 Per source (once, :func:`prepare_head_warp`): the person mask (mediapipe selfie segmentation or a
 caller's mask) times a falloff below the chin gives the **head weight** ``H`` (1 on the head, hair and
 ears, falling to ``SHOULDER_SHARE`` over the neck, 0 on the background); for pixels of the head
-core (``H ≥ ½``) the position of the nearest non-head pixel is kept (the **still map**).
+core the position of the first clear background pixel outward along the ray from the head's centre
+(the nearest one where that ray leaves the crop first) is kept (the **still map**).
 
 Per target (:func:`head_warp_maps`, backward: each output pixel x samples the source at ``b(x)``):
 
@@ -15,7 +16,7 @@ Per target (:func:`head_warp_maps`, backward: each output pixel x samples the so
   (:class:`HeadMotion`), ``d`` spreads the face silhouette's
   non-rigid motion (jaw, cheeks) outward with a Gaussian falloff so the face edge meets its
   surroundings, ``h = H(A⁻¹x + d)`` is the head weight carried along, and ``still(x)`` is x itself
-  where the head stays, moving toward the nearest clear background pixel by the share of the
+  where the head stays, moving toward the still map's background pixel by the share of the
   source's head at x that the target no longer has (revealed background is filled from beside the
   head, never with a second head).
 
@@ -49,7 +50,7 @@ WARP_VERSION = "head-warp-v2"  # v2: revealed background taken outward along ray
 class HeadWarpSource:
     """Per-source state of the head warp at ``size``² pixels: ``landmarks`` 468×3 (crop-normalised),
     ``head_weight`` S×S float32 in [0, 1], ``still_x``/``still_y`` S×S float32 (pixel-centre coordinates
-    of the nearest non-head pixel; the pixel itself off the head)."""
+    of the background pixel that fills it when revealed; the pixel itself off the head)."""
 
     landmarks: np.ndarray
     head_weight: np.ndarray
@@ -83,7 +84,8 @@ def head_weight_map(person: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
 def prepare_head_warp(landmarks: np.ndarray, person: np.ndarray) -> HeadWarpSource:
     """Per-source state from the source's 468×3 crop-normalised landmarks and its S×S person mask.
 
-    The still map sends each pixel of the head above the neck to the nearest clear background pixel
+    The still map sends each pixel of the head above the neck to the first clear background pixel
+    outward along the ray from the head core's centroid (else the nearest one)
     (head weight < ``BACKGROUND_WEIGHT``), its offsets smoothed so a revealed area is a stretched copy
     of what lies beside the head; everything else maps to itself."""
     person = np.asarray(person, np.float32)
