@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "results_table.py"
 
-
-def _script():
-    spec = importlib.util.spec_from_file_location("results_table", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture(scope="module")
+def script(repo_script_module):
+    return repo_script_module("scripts/results_table.py")
 
 
 def _report(folder: Path, values: dict[str, float]) -> str:
@@ -26,10 +21,10 @@ def _report(folder: Path, values: dict[str, float]) -> str:
     return str(folder)
 
 
-def test_rows_come_from_the_right_reports(tmp_path, capsys):
+def test_rows_come_from_the_right_reports(tmp_path, capsys, script):
     a = _report(tmp_path / "a", {"static": 0.3, "geometric": 0.2, "full@2": 0.1})
     b = _report(tmp_path / "b", {"static": 9.0, "full@2": 0.15})
-    assert _script().main([f"v2={a}", f"v1={b}", "--baselines", "static,geometric", "--methods", "full@2",
+    assert script.main([f"v2={a}", f"v1={b}", "--baselines", "static,geometric", "--methods", "full@2",
                            "--metrics", "LPIPS,PSNR"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "| method | LPIPS ↓ | PSNR ↑ |"
@@ -37,6 +32,6 @@ def test_rows_come_from_the_right_reports(tmp_path, capsys):
                          "| v2: full@2 | 0.1000 | 20.10 |", "| v1: full@2 | 0.1500 | 20.15 |"]
 
 
-def test_a_missing_report_is_one_line(tmp_path):
+def test_a_missing_report_is_one_line(tmp_path, script):
     with pytest.raises(SystemExit, match="no evaluation report at"):
-        _script().main([f"x={tmp_path}"])
+        script.main([f"x={tmp_path}"])

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import time
-from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "gpu" / "latency_lp256.py"
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("latency_lp256", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+import pytest
 
 
-def test_latency_script_measures_on_cpu_and_records_what_it_cannot_run(tmp_path):
+@pytest.fixture(scope="module")
+def script(repo_script_module):
+    return repo_script_module("scripts/gpu/latency_lp256.py")
+
+
+def test_latency_script_measures_on_cpu_and_records_what_it_cannot_run(tmp_path, script):
     out = tmp_path / "latency.json"
-    assert _script().main(["--device", "cpu", "--tiny", "--paths", "explicit", "--dtypes", "fp32", "--modes", "eager",
+    assert script.main(["--device", "cpu", "--tiny", "--paths", "explicit", "--dtypes", "fp32", "--modes", "eager",
                            "graph", "--batches", "2", "--iters", "2", "--warmup", "0", "--out", str(out)]) == 0
     result = json.loads(out.read_text())
     assert result["config"] == "tiny" and result["stopped"] is None
@@ -30,10 +26,10 @@ def test_latency_script_measures_on_cpu_and_records_what_it_cannot_run(tmp_path)
     assert result["targets"] == {"batch1_ms": 8.0, "batched_fps": 150.0}
 
 
-def test_latency_script_stops_at_its_wall_clock_limit_and_keeps_the_json(tmp_path):
+def test_latency_script_stops_at_its_wall_clock_limit_and_keeps_the_json(tmp_path, script):
     out = tmp_path / "latency.json"
     start = time.monotonic()
-    assert _script().main(["--device", "cpu", "--tiny", "--dtypes", "fp32", "--modes", "eager", "--iters", "100000",
+    assert script.main(["--device", "cpu", "--tiny", "--dtypes", "fp32", "--modes", "eager", "--iters", "100000",
                            "--max-seconds", "1.5", "--out", str(out)]) == 0
     assert time.monotonic() - start < 30
     result = json.loads(out.read_text())
