@@ -30,13 +30,19 @@ def run_job(page, source=None, *, sample_source: bool = False, driving=None) -> 
     page.click("#run")
 
 
+def model_line(page) -> str:
+    """The page's model line once the page has fetched it (it reads "loading…" until then)."""
+    page.wait_for_function("() => !document.getElementById('model').innerText.includes('loading')")
+    return page.inner_text("#model")
+
+
 def wait_until_ended(page) -> str:
     page.wait_for_selector("#status[data-state=done], #status[data-state=error], #status[data-state=rejected]")
     return page.get_attribute("#status", "data-state")
 
 
 def test_upload_the_source_animate_the_sample_and_download_the_result(page, served, tmp_path):
-    assert page.inner_text("#model").startswith("Model: model tiny_tracked")
+    assert model_line(page).startswith("Model: model tiny_tracked")
     assert page.inner_text("#output-size option[value=default]") == "default (64 px)"  # the model's own
     page.select_option("#output-size", "256")
     run_job(page, GRACE)
@@ -68,9 +74,9 @@ def test_bundled_portrait_and_references_need_no_upload_and_warnings_reach_the_p
         page = browser.new_page()
         page.set_default_timeout(60_000)
         page.goto(served.url)
-        model_line = page.inner_text("#model")
-        assert "from tiny_tracked.safetensors on cpu" in model_line  # the file's name, not where it lives
-        assert str(tiny_checkpoint.parent) not in model_line
+        line = model_line(page)
+        assert "from tiny_tracked.safetensors on cpu" in line  # the file's name, not where it lives
+        assert str(tiny_checkpoint.parent) not in line
         run_job(page, sample_source=True)
         assert wait_until_ended(page) == "done", page.inner_text("#error")
         assert page.inner_text("#warnings") == ("warning: 3 reference image(s) unused: the checkpoint's RAC stage "
