@@ -183,3 +183,25 @@ def test_reports_name_inputs_without_machine_prefixes(tmp_path, monkeypatch):
     assert report_path("data/synth128") == "data/synth128"
     assert report_path("/elsewhere/model.safetensors") == "/elsewhere/model.safetensors"
     assert report_path(None) is None
+
+
+def test_model_outputs_are_cached_per_prior_warp(tmp_path, monkeypatch):
+    """A model's eval outputs depend on the prior warp it is given: a new warp version is a new cache
+    group (else a changed prior would be served stale outputs); models without a prior are unaffected."""
+    from synergywarp.metrics.eval import baselines
+    from synergywarp.models import create_model
+
+    groups = {}
+    for name in ("tiny_tracked", "tiny_tracked_mesh", "tiny_tracked_head"):
+        path = tmp_path / f"{name}.safetensors"
+        create_model(name).save_pretrained(path)
+        method = baselines.ModelMethod(baselines.LoadedModel(path), num_references=0)
+        groups[name] = method.cache_group
+        monkeypatch.setattr(baselines, "WARP_VERSION", "head-warp-next")
+        groups[name + "/next"] = method.cache_group
+        monkeypatch.undo()
+    assert groups["tiny_tracked_head"] != groups["tiny_tracked_head/next"]
+    assert "head-warp-next" in groups["tiny_tracked_head/next"]
+    assert groups["tiny_tracked_mesh"] == groups["tiny_tracked_mesh/next"]
+    assert "prior=rings" in groups["tiny_tracked_mesh"]
+    assert groups["tiny_tracked"] == groups["tiny_tracked/next"] and "prior=" not in groups["tiny_tracked"]

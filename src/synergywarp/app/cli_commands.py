@@ -86,9 +86,8 @@ def _load_animator(args: argparse.Namespace):
     from synergywarp.inference import Animator
     from synergywarp.inference.runtime import Runtime
 
-    compile_ = getattr(args, "compile", False)
-    Runtime.create(args.device, args.dtype, compile_, backend=args.backend)  # bad runtime flags fail before any work
-    animator = Animator.from_pretrained(args.checkpoint, device=args.device, dtype=args.dtype, compile=compile_,
+    Runtime.create(args.device, args.dtype, args.compile, backend=args.backend)  # bad flags: before any work
+    animator = Animator.from_pretrained(args.checkpoint, device=args.device, dtype=args.dtype, compile=args.compile,
                                         backend=args.backend)
     print(f"using {animator.describe()}", file=sys.stderr)
     return animator
