@@ -76,6 +76,7 @@ def test_scale_and_translate_move_keypoints_with_the_image(dataset_root: Path) -
     assert moved == len(dataset) and 0 < flips < len(dataset)
 
 
+@pytest.mark.slow
 def test_colour_jitter_is_shared_and_hue_keeps_luma() -> None:
     generator = torch.Generator().manual_seed(0)
     images = 0.4 + 0.2 * torch.rand(2, 3, 8, 8, generator=generator)  # no clipping after the shift

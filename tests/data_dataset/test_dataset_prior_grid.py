@@ -13,6 +13,7 @@ from synergywarp.data.dataset import ClipDataset
 from synergywarp.errors import ConfigError
 
 
+@pytest.mark.slow
 def test_prior_grid_maps_the_driving_landmarks_back_to_the_source_ones(dataset_root: Path) -> None:
     augment = AugmentConfig(flip_probability=0.5, brightness=0.0, contrast=0.0, saturation=0.0, hue=0.0,
                             scale=0.05, translate=0.04)

@@ -27,6 +27,7 @@ def test_opencv_decoding_matches_pyav(dataset_root: Path) -> None:
         decode_frames(entry, [30])
 
 
+@pytest.mark.slow
 def test_without_pyav_a_dataset_item_loads_and_video_io_fails_with_one_line(dataset_root: Path) -> None:
     script = textwrap.dedent(f"""
         import sys

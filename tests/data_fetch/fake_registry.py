@@ -161,6 +161,6 @@ def serve(registry: FakeRegistry) -> http.server.ThreadingHTTPServer:
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     registry.base = f"http://127.0.0.1:{server.server_address[1]}"
     return server

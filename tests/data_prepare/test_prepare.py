@@ -71,6 +71,7 @@ def test_layout_arrays_and_manifest(sources: Path, tmp_path: Path) -> None:
     assert entry["video"] == "train/walk_a.mp4" and entry["source"] == str(sources / "walk_a.mp4")
 
 
+@pytest.mark.slow
 def test_rerun_skips_finished_clips_and_redoes_partial_ones(sources: Path, tmp_path: Path) -> None:
     out = tmp_path / "ds"
     first = prepare_dataset([sources], out, size=96, test_fraction=0.0, min_frames=8)
@@ -90,6 +91,7 @@ def test_rerun_skips_finished_clips_and_redoes_partial_ones(sources: Path, tmp_p
     assert names == ["walk_a", "walk_b"]
 
 
+@pytest.mark.slow
 def test_bad_inputs_are_reported_with_reasons(sources: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad"
     bad.mkdir()
@@ -149,6 +151,7 @@ def test_user_errors_are_one_line(tmp_path: Path) -> None:
         prepare_dataset([tmp_path], tmp_path / "out", options=PrepareOptions(crop_mode="wobbly"))
 
 
+@pytest.mark.slow
 def test_segments_explicit_test_identities_and_reference_pool(tmp_path: Path) -> None:
     from skimage import data
 

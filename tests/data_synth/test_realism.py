@@ -91,6 +91,7 @@ def test_mouth_open_increases_the_lip_gap(pose_sweep):
     assert gap(pose_sweep.landmarks[-1]) > gap(pose_sweep.landmarks[0]) + 0.05
 
 
+@pytest.mark.slow
 def test_identity_is_preserved(pose_sweep, astronaut):
     import dlib
     import face_recognition_models as models

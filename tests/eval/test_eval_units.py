@@ -86,6 +86,7 @@ def test_low_rank_frechet_distance_matches_the_covariance_formula(shape):
     assert frechet_distance_from_features(real, generated) == pytest.approx(expected, rel=1e-6, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_cache_computes_only_new_frames(eval_dataset, tmp_path):
     data = shutil.copytree(eval_dataset, tmp_path / "data")
     options = dict(data=data, out=tmp_path / "out", methods=("static",), face_metrics=False, refs=(0,))

@@ -112,6 +112,7 @@ def hidden_dataset(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_hidden_eval_end_to_end(hidden_dataset, checkpoints, tmp_path):
     from synergywarp.metrics.eval import EvalOptions, run_eval
 

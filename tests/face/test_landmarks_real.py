@@ -33,6 +33,7 @@ def _pose(image: np.ndarray, align_roll: bool = False):
     return fit_head_pose(to_crop_coords(points, crop_from_landmarks(points, 256, align_roll=align_roll)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["astronaut", "grace_hopper"])
 def test_landmarks_agree_with_dlib_68(which: str, request: pytest.FixtureRequest) -> None:
     image = request.getfixturevalue(which)

@@ -65,6 +65,7 @@ def test_relative_and_absolute_motion_differ_as_defined(tiny_animator, grace_cro
     assert np.abs(absolute[0].image.astype(int) - relative[0].image.astype(int)).max() > 0
 
 
+@pytest.mark.slow
 def test_smoothing_lowers_keypoint_jitter(tiny_animator, grace_crops):
     rng = np.random.default_rng(0)
     base = grace_crops[0]

@@ -140,6 +140,7 @@ def _rows(kwargs: dict, rows: slice) -> dict:
 
 @pytest.mark.parametrize("name,refs,seed", [("tiny_tracked_head", 0, 3), ("tiny_tracked_head", 2, 3),
                                             ("tiny_tracked_mesh", 0, 0)])
+@pytest.mark.slow
 def test_onnx_matches_torch_and_reuses_its_export(tmp_path, name, refs, seed):
     pytest.importorskip("onnxruntime")
     from synergywarp.inference.backends.onnx_runtime import OnnxAnimate
@@ -161,6 +162,7 @@ def test_onnx_matches_torch_and_reuses_its_export(tmp_path, name, refs, seed):
     assert [p.suffix for p in tmp_path.iterdir()] == [".onnx"]  # no temporaries left
 
 
+@pytest.mark.slow
 def test_onnx_pixel_references_with_a_mask_and_the_explicit_mode_match_torch(tmp_path):
     """Pixel references with a padded one (a ``1×R`` mask, as PyTorch broadcasts it), a smaller batch padded
     to the export's, and the explicit mode (references given but unused) on the tiny pixel-reference model."""
@@ -182,6 +184,7 @@ def test_onnx_pixel_references_with_a_mask_and_the_explicit_mode_match_torch(tmp
     assert backend.exports == 2
 
 
+@pytest.mark.slow
 def test_onnx_export_depends_on_weights_and_a_damaged_cache_is_exported_again(tmp_path):
     pytest.importorskip("onnxruntime")
     from synergywarp.inference.backends.onnx_runtime import OnnxAnimate
@@ -200,6 +203,7 @@ def test_onnx_export_depends_on_weights_and_a_damaged_cache_is_exported_again(tm
     assert changed.exports == 1 and len(list(tmp_path.iterdir())) == 2
 
 
+@pytest.mark.slow
 def test_onnx_parity_failure_falls_back_to_torch_with_a_warning(tmp_path, monkeypatch):
     pytest.importorskip("onnxruntime")
     from synergywarp.inference.backends import onnx_runtime
@@ -215,6 +219,7 @@ def test_onnx_parity_failure_falls_back_to_torch_with_a_warning(tmp_path, monkey
     assert list(tmp_path.iterdir()) == []  # an export that failed its check is not cached
 
 
+@pytest.mark.slow
 def test_animator_on_the_onnx_backend_matches_torch(grace_crops, tmp_path, monkeypatch):
     """The whole pipeline (crop=False, learned motion, RAC on the source's tokens) through --backend onnx."""
     pytest.importorskip("onnxruntime")

@@ -75,6 +75,7 @@ def _l1(output: torch.Tensor, clip, frames: list[int], region: str | None = None
     return float(np.mean(errors))
 
 
+@pytest.mark.slow
 def test_bundled_model_improves_on_the_whole_head_warp_it_is_given(reposed_clip):
     clip, frames = reposed_clip, [4, 6, 8]
     torch.manual_seed(0)
@@ -90,6 +91,7 @@ def test_bundled_model_improves_on_the_whole_head_warp_it_is_given(reposed_clip)
     assert errors["untrained"] > 1.5 * errors["trained"], errors
 
 
+@pytest.mark.slow
 def test_bundled_model_takes_the_open_mouth_from_references(reposed_clip):
     """Source: closed mouth; driving: open; references: two other open-mouth frames. Inside the mouth the
     output with the references must be clearly closer to the truth than without them."""

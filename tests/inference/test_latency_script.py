@@ -26,6 +26,7 @@ def test_latency_script_measures_on_cpu_and_records_what_it_cannot_run(tmp_path,
     assert result["targets"] == {"batch1_ms": 8.0, "batched_fps": 150.0}
 
 
+@pytest.mark.slow
 def test_latency_script_stops_at_its_wall_clock_limit_and_keeps_the_json(tmp_path, script):
     out = tmp_path / "latency.json"
     start = time.monotonic()

@@ -19,6 +19,7 @@ def animator(request) -> Animator:
     return Animator(create_model(request.param))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("motion", ["relative", "absolute"])
 def test_live_frames_equal_the_batch_path_frame_for_frame(animator, grace_crops, motion):
     # no-crop: both paths use the centre square, so they see identical crops; batch 1 = identical calls

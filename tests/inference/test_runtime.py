@@ -79,6 +79,7 @@ def _animate_once(runtime, grace_crops):
     return np.stack([f.crop for f in frames]).astype(np.float32)
 
 
+@pytest.mark.slow
 def test_channels_last_and_bf16_autocast_match_fp32(grace_crops):
     reference = _animate_once(rt.Runtime.create("cpu", "fp32"), grace_crops)
     channels_last = _animate_once(rt.Runtime(torch.device("cpu"), torch.float32, channels_last=True), grace_crops)

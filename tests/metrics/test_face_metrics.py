@@ -33,6 +33,7 @@ def test_akd_is_zero_for_identical_frames_and_counts_missing_faces(analyzer, fac
     assert np.isnan(result.per_item[2]) and result.name == "AKD"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shift", [4, 8])
 def test_akd_equals_the_known_translation(analyzer, face, shift):
     base = analyzer.analyze(face, descriptor=False)
@@ -44,6 +45,7 @@ def test_akd_equals_the_known_translation(analyzer, face, shift):
     assert np.mean(right.landmarks[:, 0] - base.landmarks[:, 0]) == pytest.approx(shift, abs=0.3)
 
 
+@pytest.mark.slow
 def test_identity_same_person_variants_beat_a_different_person(analyzer, face, grace_hopper_rgb):
     base = analyzer.analyze(face)
     same_person = [

@@ -152,6 +152,7 @@ def _write_liveportrait_dir(tmp_path: Path) -> Path:
     return out.parent
 
 
+@pytest.mark.slow
 def test_import_liveportrait_strict(tmp_path):
     from test_liveportrait_parity import fixture_config
 

@@ -124,6 +124,7 @@ def test_quirk_flag_is_required_for_parity(fixture_tensors):
     assert (img - fixture_tensors["out.img"]).abs().max() > 1e-2
 
 
+@pytest.mark.slow
 def test_lp256_state_dict_matches_manifest():
     manifest = json.loads((FIXTURE / "liveportrait_manifest.json").read_text())
     model = create_model("lp256")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -123,6 +124,7 @@ def test_gradcheck_keypoints_to_flow_and_warp_float64():
     assert gradcheck(lambda k: gaussian_heatmaps(k, grid, 0.05), (kp_d,), eps=1e-6, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_bf16_autocast_close_to_fp32():
     """bf16 autocast (CPU) stays close to fp32 on the explicit features (dtype-aware tolerance)."""
     model = create_model("tiny").eval()

@@ -31,6 +31,7 @@ def test_registry_lists_the_three_scales():
     assert create_model("synergywarp_tiny").config.name == "tiny"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", CHEAP)
 def test_output_shapes_and_finite(name):
     model = create_model(name).eval()
@@ -189,6 +190,7 @@ def test_tracked_model_needs_keypoints():
     assert get_config("tiny_tracked").num_kp == 32
 
 
+@pytest.mark.slow
 def test_animate_output_is_typed_and_flattens_for_compile_and_ddp():
     """The output's tensors are pytree leaves (DDP routes their gradients, torch.compile returns them), and a
     compiled animate gives the same typed output as the eager one."""

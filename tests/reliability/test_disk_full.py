@@ -27,6 +27,7 @@ def no_space(written: bytes = b"partial data"):
     return save_file
 
 
+@pytest.mark.slow
 def test_animate_on_a_full_disk_keeps_the_old_output(corpus, cli, tmp_path, unchanged):
     out = tmp_path / "out.mp4"
     out.write_bytes(b"the previous result")
@@ -50,6 +51,7 @@ def test_train_on_a_full_disk_keeps_the_last_good_checkpoint(corpus, cli, tmp_pa
     assert not any((run / "checkpoints").iterdir())
 
 
+@pytest.mark.slow
 def test_synth_on_a_full_disk(cli, tmp_path):
     out = tmp_path / "synth"
     result = cli("synth", "--images", GRACE, "--out", out, "--clips", "1", "--frames", "4", "--size", "64",

@@ -191,6 +191,7 @@ CASES: dict[str, tuple[Argv, tuple[str, ...]]] = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(CASES))
 def test_hostile_input(case, corpus, cli, tmp_path, unchanged):
     build, fragments = CASES[case]

@@ -70,6 +70,7 @@ def test_large_photo_memory_is_bounded_and_the_video_playable(corpus, large_phot
     assert info.width == pytest.approx(1920 * shape[1] / shape[0], abs=2)
 
 
+@pytest.mark.slow
 def test_max_output_size_zero_keeps_the_full_size(corpus, cli, tmp_path):
     grace = read_image(GRACE)
     big = cv2.resize(grace, (grace.shape[1] * 5, grace.shape[0] * 5), interpolation=cv2.INTER_LINEAR)
@@ -86,6 +87,7 @@ def test_max_output_size_zero_keeps_the_full_size(corpus, cli, tmp_path):
     assert probe_video(tmp_path / "capped.mp4").height == 640
 
 
+@pytest.mark.slow
 def test_paste_back_does_not_materialise_float_copies_of_the_frame():
     rng = np.random.default_rng(0)
     full = rng.integers(0, 256, (3000, 2400, 3), dtype=np.uint8)

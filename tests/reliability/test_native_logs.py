@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from hostile_corpus import GRACE
 
 NATIVE = ("W0000", "I0000", "E0000", "inference_feedback_manager", "TfLite", "XNNPACK", "absl::")
@@ -22,6 +23,7 @@ def run(*args) -> subprocess.CompletedProcess:
                           timeout=300, env=env)
 
 
+@pytest.mark.slow
 def test_no_native_log_lines_when_faces_are_tracked(corpus, tmp_path):
     result = run("animate", "--source", GRACE, "--driving", corpus.driving, "--out", tmp_path / "out.mp4",
                  "--checkpoint", corpus.checkpoint, "--device", "cpu", "--frames-dir", tmp_path / "frames")
@@ -30,6 +32,7 @@ def test_no_native_log_lines_when_faces_are_tracked(corpus, tmp_path):
     assert native == []
 
 
+@pytest.mark.slow
 def test_a_one_line_error_after_face_detection_stands_alone(corpus, tmp_path):
     result = run("animate", "--source", corpus.img_wall, "--driving", corpus.driving, "--out", tmp_path / "out.mp4",
                  "--checkpoint", corpus.checkpoint, "--device", "cpu")

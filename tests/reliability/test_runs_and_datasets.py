@@ -67,6 +67,7 @@ def test_synth_then_train_without_a_test_split(corpus, cli, tmp_path):
     assert (tmp_path / "run" / "model_ema.safetensors").is_file()
 
 
+@pytest.mark.slow
 def test_synth_rerun_with_other_settings_is_refused(cli, tmp_path):
     data = tmp_path / "synth"
     args = ["synth", "--images", ASTRONAUT, "--out", data, "--clips", "1", "--frames", "4", "--no-progress"]
@@ -86,6 +87,7 @@ def test_synth_rerun_with_other_settings_is_refused(cli, tmp_path):
     assert leftovers(data) == []
 
 
+@pytest.mark.slow
 def test_eval_overwrite_replaces_results(corpus, cli, tmp_path):
     args = ["eval", "--data", corpus.dataset, "--out", tmp_path / "eval", "--device", "cpu", "--no-progress",
             "--no-face-metrics", "--methods", "static", "--max-frames", "2"]

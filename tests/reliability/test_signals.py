@@ -33,6 +33,7 @@ def wait_for(condition, started, timeout: float = 90.0) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum,code,word", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
 def test_signal_while_writing_a_video(signum, code, word, corpus, cli, long_driving, tmp_path):
     out = tmp_path / "out.mp4"
@@ -55,6 +56,7 @@ def test_signal_while_writing_a_video(signum, code, word, corpus, cli, long_driv
     assert out.stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_sigkill_leftovers_are_removed_by_the_next_run(corpus, cli, tmp_path):
     """A SIGKILLed writer leaves its temporary; the next run into that folder removes it (ours only)."""
     frames = tmp_path / "frames"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import av
 import numpy as np
+import pytest
 from hostile_corpus import constant_frames, write_video
 
 from synergywarp.io import write_image
@@ -26,6 +27,7 @@ def audio_end(path) -> float:
         return end
 
 
+@pytest.mark.slow
 def test_vfr_driving_keeps_frame_times_and_audio_sync(corpus, cli, tmp_path):
     times = [i / 30 for i in range(FAST)] + [FAST / 30 + i / 6 for i in range(SLOW)]
     driving = write_video(tmp_path / "vfr.mp4", constant_frames(FAST + SLOW), fps=10, audio=True, times=times)
