@@ -5,7 +5,9 @@ Per source (once, :func:`prepare_head_warp`): the person mask (mediapipe selfie 
 caller's mask) times a falloff below the chin gives the **head weight** ``H`` (1 on the head, hair and
 ears, falling to ``SHOULDER_SHARE`` over the neck, 0 on the background); for pixels of the head
 core the position of the first clear background pixel outward along the ray from the head's centre
-(the nearest one where that ray leaves the crop first) is kept (the **still map**).
+(the nearest one where that ray leaves the crop first) is kept (the **still map**); deep inside the head
+(``DEEP_REVEAL``) that pixel lies beyond a ``CLEAR_MARGIN`` of background, past the stray hair the mask
+misses (copied into a large revealed area, it would be stretched into streaks).
 
 Per target (:func:`head_warp_maps`, backward: each output pixel x samples the source at ``b(x)``):
 
@@ -41,9 +43,11 @@ NECK_START, NECK_END = 0.1, 0.8  # × face height below the chin: the weight fal
 SPREAD_SIGMA = 0.3  # × face height: reach of the silhouette's non-rigid motion beyond the face
 MASK_BLUR = 0.02  # × crop side: softening of the person mask
 BACKGROUND_WEIGHT = 0.15  # pixels below this head weight count as background for the still map
+CLEAR_MARGIN = 0.04  # × crop side: the fill is taken this far beyond the head mask (stray hair lies nearer)
+DEEP_REVEAL = (0.06, 0.12)  # × crop side: depth inside the head over which the fill turns from near to clear
 STILL_SMOOTH = 0.04  # × crop side: smoothing of the still map's offsets (a stretched fill, not streaks)
 SPREAD_GRID = 32  # the silhouette's motion is spread on this coarse grid and upsampled (it is smooth)
-WARP_VERSION = "head-warp-v2"  # v2: revealed background taken outward along rays from the head centre
+WARP_VERSION = "head-warp-v3"  # v2: revealed background outward along rays; v3: deep reveals skip the fringe
 
 
 @dataclass
@@ -110,49 +114,81 @@ def prepare_head_warp(landmarks: np.ndarray, person: np.ndarray) -> HeadWarpSour
         # outward along the ray from the head's centre: deep inside the head the nearest background pixels
         # lie on opposite sides, and their smoothed offsets would cancel (the fill would copy the head)
         ray_x, ray_y, found = _outward_background(core, background)
-        offset_x = np.where(core, np.where(found, ray_x, nearest_x) - xs, 0.0).astype(np.float32)
-        offset_y = np.where(core, np.where(found, ray_y, nearest_y) - ys, 0.0).astype(np.float32)
         sigma = max(STILL_SMOOTH * size, 0.5)
-        mass = cv2.GaussianBlur(core.astype(np.float32), (0, 0), sigma)
-        inside = core.astype(np.float32)
-        offset_x = inside * cv2.GaussianBlur(offset_x, (0, 0), sigma) / np.maximum(mass, 1e-6)
-        offset_y = inside * cv2.GaussianBlur(offset_y, (0, 0), sigma) / np.maximum(mass, 1e-6)
+        offset_x, offset_y = _smoothed_offsets(core, np.where(found, ray_x, nearest_x) - xs,
+                                               np.where(found, ray_y, nearest_y) - ys, sigma)
+        if CLEAR_MARGIN > 0:
+            # deep inside the head the fill comes from beyond a margin of background: the mask's fringe (stray
+            # hair it missed) would otherwise be stretched over the whole revealed area as streaks
+            margin = CLEAR_MARGIN * size
+            outside = cv2.distanceTransform(background.astype(np.uint8), cv2.DIST_L2, 5)
+            clear = outside >= margin
+            clear[[0, -1], :] = clear[:, [0, -1]] = True  # a ray about to leave the crop takes the last pixel
+            depth = cv2.distanceTransform(core.astype(np.uint8), cv2.DIST_L2, 5)
+            near_end, clear_start = DEEP_REVEAL[0] * size, DEEP_REVEAL[1] * size
+            deep = np.clip((depth - near_end) / (clear_start - near_end), 0.0, 1.0).astype(np.float32)
+            # rays only from where the far fill counts (and its smoothing reaches), from the same centre
+            reach = core & (depth > near_end - 3.0 * sigma)
+            far_x, far_y, far_found = _outward_background(reach, background & clear, centre=_centroid(core))
+            far_dx, far_dy = _smoothed_offsets(core, np.where(far_found, far_x - xs, offset_x),
+                                               np.where(far_found, far_y - ys, offset_y), sigma)
+            offset_x = offset_x + deep * (far_dx - offset_x)
+            offset_y = offset_y + deep * (far_dy - offset_y)
     return HeadWarpSource(landmarks, weight, (xs + offset_x).astype(np.float32), (ys + offset_y).astype(np.float32),
                           size)
 
 
-def _outward_background(core: np.ndarray, background: np.ndarray, chunk: int = 8192
-                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For every pixel of ``core`` (S×S bool), the first ``background`` pixel on the ray from the core's
-    centroid through it: (x, y, found) S×S each (found False where the ray leaves the crop first)."""
+def _smoothed_offsets(core: np.ndarray, offset_x: np.ndarray, offset_y: np.ndarray, sigma: float
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets (S×S each) kept on ``core`` only and Gaussian-smoothed there (normalised by the core's mass)."""
+    inside = core.astype(np.float32)
+    mass = np.maximum(cv2.GaussianBlur(inside, (0, 0), sigma), 1e-6)
+    smooth_x = inside * cv2.GaussianBlur((inside * offset_x).astype(np.float32), (0, 0), sigma) / mass
+    smooth_y = inside * cv2.GaussianBlur((inside * offset_y).astype(np.float32), (0, 0), sigma) / mass
+    return smooth_x, smooth_y
+
+
+def _centroid(mask: np.ndarray) -> np.ndarray:
+    """(x, y) pixel centroid of an S×S bool mask (float32)."""
+    ys_idx, xs_idx = np.nonzero(mask)
+    return np.array([xs_idx.mean(), ys_idx.mean()], np.float32)
+
+
+def _outward_background(core: np.ndarray, background: np.ndarray, centre: np.ndarray | None = None,
+                        rays: int = 2048) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For every pixel of ``core`` (S×S bool), the first ``background`` pixel beyond it on the ray from
+    ``centre`` (default: the core's centroid) through it: (x, y, found) S×S each (found False where the
+    ray leaves the crop first). Casts ``rays`` rays once; each pixel reads the ray nearest its angle."""
     size = core.shape[0]
     ys_idx, xs_idx = np.nonzero(core)
     out_x, out_y = np.zeros(core.shape, np.float32), np.zeros(core.shape, np.float32)
     found = np.zeros(core.shape, bool)
     if xs_idx.size == 0:
         return out_x, out_y, found
-    centre = np.array([xs_idx.mean(), ys_idx.mean()], np.float32)
-    steps = np.arange(1, 2 * size, dtype=np.float32)
-    for start in range(0, xs_idx.size, chunk):
-        px, py = xs_idx[start:start + chunk].astype(np.float32), ys_idx[start:start + chunk].astype(np.float32)
-        dx, dy = px - centre[0], py - centre[1]
-        norm = np.hypot(dx, dy)
-        safe = np.maximum(norm, 1e-6)
-        dx, dy = np.where(norm > 0.5, dx / safe, 0.0), np.where(norm > 0.5, dy / safe, -1.0)  # centre: up
-        qx = np.rint(px[:, None] + dx[:, None] * steps[None]).astype(np.int64)
-        qy = np.rint(py[:, None] + dy[:, None] * steps[None]).astype(np.int64)
-        inside = (qx >= 0) & (qx < size) & (qy >= 0) & (qy < size)
-        hit = inside & background[np.clip(qy, 0, size - 1), np.clip(qx, 0, size - 1)]
-        # a hit counts only before the ray first leaves the crop
-        left = np.cumsum(~inside, axis=1) > 0
-        hit &= ~left
-        has = hit.any(axis=1)
-        first = hit.argmax(axis=1)
-        rows = np.arange(first.size)
-        yy, xx = ys_idx[start:start + chunk], xs_idx[start:start + chunk]
-        out_x[yy, xx] = np.where(has, qx[rows, first], 0).astype(np.float32)
-        out_y[yy, xx] = np.where(has, qy[rows, first], 0).astype(np.float32)
-        found[yy, xx] = has
+    if centre is None:
+        centre = _centroid(core)
+    length = 2 * size
+    angles = np.arange(rays, dtype=np.float64) * (2.0 * np.pi / rays)
+    radii = np.arange(length, dtype=np.float64)
+    qx = np.rint(centre[0] + np.cos(angles)[:, None] * radii[None]).astype(np.int64)
+    qy = np.rint(centre[1] + np.sin(angles)[:, None] * radii[None]).astype(np.int64)
+    inside = (qx >= 0) & (qx < size) & (qy >= 0) & (qy < size)
+    hit = inside & background[np.clip(qy, 0, size - 1), np.clip(qx, 0, size - 1)]
+    hit &= ~(np.cumsum(~inside, axis=1) > 0)  # a hit counts only before the ray first leaves the crop
+    # the first hit at or after each step: a running minimum from the far end
+    steps = np.where(hit, np.arange(length), length)
+    next_hit = np.minimum.accumulate(steps[:, ::-1], axis=1)[:, ::-1]
+    dx, dy = xs_idx - centre[0], ys_idx - centre[1]
+    radius = np.hypot(dx, dy)
+    angle = np.where(radius > 0.5, np.arctan2(dy, dx), -0.5 * np.pi)  # the centre itself: up
+    ray = np.rint(np.mod(angle, 2.0 * np.pi) * (rays / (2.0 * np.pi))).astype(np.int64) % rays
+    step = np.minimum(np.floor(radius).astype(np.int64) + 1, length - 1)
+    first = next_hit[ray, step]
+    has = first < length
+    first = np.minimum(first, length - 1)
+    out_x[ys_idx, xs_idx] = np.where(has, qx[ray, first], 0).astype(np.float32)
+    out_y[ys_idx, xs_idx] = np.where(has, qy[ray, first], 0).astype(np.float32)
+    found[ys_idx, xs_idx] = has
     return out_x, out_y, found
 
 
