@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from synergywarp.cli_parsing import add_command, add_no_progress_flag
 from synergywarp.errors import InputError
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 
 def _prepare(args: argparse.Namespace) -> int:
@@ -60,7 +64,7 @@ class _DownloadBars:
     """One tqdm byte bar per archive; a :data:`synergywarp.data.fetch.registry.DownloadProgress`."""
 
     def __init__(self) -> None:
-        self.bars: dict[str, object] = {}
+        self.bars: dict[str, tqdm[Any]] = {}
 
     def __call__(self, name: str, done: int, total: int | None) -> None:
         from tqdm import tqdm
