@@ -29,7 +29,8 @@ def lazy_exports(package: str, modules: Mapping[str, Iterable[str]]) -> tuple[Ca
     """``__getattr__`` and ``__all__`` of a lazy package, as ``__getattr__, __all__ = lazy_exports(__name__, ...)``.
 
     ``modules`` maps a module (a leading dot: inside ``package``) to the names it exports, each written as
-    in the package's ``TYPE_CHECKING`` import of it: ``"Animator"`` or ``"METRIC_DEFINITIONS as FACE_METRICS"``."""
+    in the package's ``TYPE_CHECKING`` import of it: ``"Animator"``, or ``"METRIC_DEFINITIONS as
+    FACE_METRIC_DEFINITIONS"`` for another name."""
     exports: dict[str, str] = {}
     for module, names in modules.items():
         absolute = f"{package}{module}" if module.startswith(".") else module
