@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 
@@ -23,3 +23,18 @@ def lazy_attributes(package: str, exports: Mapping[str, str]) -> Callable[[str],
         return value
 
     return __getattr__
+
+
+def lazy_exports(package: str, modules: Mapping[str, Iterable[str]]) -> tuple[Callable[[str], Any], list[str]]:
+    """``__getattr__`` and ``__all__`` of a lazy package, as ``__getattr__, __all__ = lazy_exports(__name__, ...)``.
+
+    ``modules`` maps a module (a leading dot: inside ``package``) to the names it exports, each written as
+    in the package's ``TYPE_CHECKING`` import of it: ``"Animator"``, or ``"METRIC_DEFINITIONS as
+    FACE_METRIC_DEFINITIONS"`` for another name."""
+    exports: dict[str, str] = {}
+    for module, names in modules.items():
+        absolute = f"{package}{module}" if module.startswith(".") else module
+        for name in names:
+            attribute, _, alias = name.partition(" as ")
+            exports[alias or attribute] = f"{absolute}:{attribute}"
+    return lazy_attributes(package, exports), sorted(exports)

@@ -16,6 +16,7 @@ import threading
 import warnings
 from collections.abc import Iterator
 
+from synergywarp.cli_parsing import add_command
 from synergywarp.errors import SynergyWarpError
 
 #: subcommand → (module, function adding its parser)
@@ -76,14 +77,14 @@ def _import_liveportrait(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_import_parser(subparsers) -> None:
-    p = subparsers.add_parser("import-liveportrait", help="convert LivePortrait's weights into a checkpoint",
-                              description="Read LivePortrait's four base-model .pth files (weights only) into "
-                              "the lp256 model and write a safetensors checkpoint that carries its config.")
+def add_import_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = add_command(subparsers, "import-liveportrait", _import_liveportrait,
+                    help="convert LivePortrait's weights into a checkpoint",
+                    description="Read LivePortrait's four base-model .pth files (weights only) into "
+                    "the lp256 model and write a safetensors checkpoint that carries its config.")
     p.add_argument("directory", help="LivePortrait's pretrained_weights/liveportrait (or its base_models) folder")
     p.add_argument("--out", required=True, help="output .safetensors file")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    p.set_defaults(func=_import_liveportrait)
 
 
 def build_parser() -> argparse.ArgumentParser:

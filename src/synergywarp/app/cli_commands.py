@@ -6,11 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from synergywarp.cli_parsing import add_command
 from synergywarp.inference.cli_commands import (
     _add_runtime_flags,
     _reference_paths,
     _reported_warnings,
     add_option_flags,
+    add_reference_flags,
     options_from_args,
 )
 
@@ -26,8 +28,8 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
 
 def add_app_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``app``: the local web page."""
-    parser = subparsers.add_parser(
-        "app", help="a local web page to animate portraits (offline)",
+    parser = add_command(
+        subparsers, "app", run_app, help="a local web page to animate portraits (offline)",
         description="Serve a web page on this computer: upload a portrait, reference photos and a driving "
                     "video (or use the bundled sample), watch the result beside the driving and download it. "
                     "Works without internet; jobs run one at a time in a queue.")
@@ -39,20 +41,17 @@ def add_app_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentP
     parser.add_argument("--max-references", type=int, default=16, metavar="N", help="most reference images per job")
     parser.add_argument("--keep-jobs", type=int, default=16, metavar="N",
                         help="finished jobs whose results stay downloadable (older ones are deleted)")
-    parser.set_defaults(func=run_app)
     return parser
 
 
 def add_live_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``live``: a camera (or a video file) drives the portrait in real time."""
-    parser = subparsers.add_parser(
-        "live", help="animate a portrait live from a webcam or a video file",
+    parser = add_command(
+        subparsers, "live", run_live_command, help="animate a portrait live from a webcam or a video file",
         description="Drive --source with a webcam (--camera 0) or a video file (--camera clip.mp4, paced at its "
                     "frame rate) and show the result with its fps and latency. Keeps up by dropping frames.")
     parser.add_argument("--source", required=True, metavar="IMG", help="the portrait to animate")
-    parser.add_argument("--ref", action="extend", nargs="+", default=[], metavar="IMG",
-                        help="more photos of the source person (reference images; repeatable)")
-    parser.add_argument("--refs-dir", metavar="DIR", help="a folder of reference images")
+    add_reference_flags(parser)
     parser.add_argument("--camera", default="0", metavar="N|VIDEO", help="webcam number or a video file (default 0)")
     parser.add_argument("--show", choices=("window", "web", "none"), default="window",
                         help="window (OpenCV), web (MJPEG on the app page; see --host/--port) or none (headless)")
@@ -66,7 +65,6 @@ def add_live_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     parser.add_argument("--loop", action="store_true", help="a video file as camera: start again at its end")
     parser.add_argument("--max-frames", type=int, default=None, metavar="N", help="stop after N animated frames")
     parser.add_argument("--max-seconds", type=float, default=None, metavar="S", help="stop after S seconds")
-    parser.set_defaults(func=run_live_command)
     return parser
 
 

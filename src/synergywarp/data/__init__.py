@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from synergywarp._lazy import lazy_attributes
+from synergywarp._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from synergywarp.data.augment import AugmentConfig, AugmentParams, mirror_landmark_pairs, sample_augment
@@ -25,25 +25,10 @@ if TYPE_CHECKING:
         self_reenactment_plan,
     )
 
-_AUGMENT, _CLIPS, _SAMPLING = "synergywarp.data.augment", "synergywarp.data.clips", "synergywarp.data.sampling"
-_EXPORTS = {
-    "REFERENCE_CHOICES": _SAMPLING,
-    "AugmentConfig": _AUGMENT,
-    "AugmentParams": _AUGMENT,
-    "ClipDataset": "synergywarp.data.dataset",
-    "ClipEntry": _CLIPS,
-    "EvalClip": _CLIPS,
-    "FrameSelection": _SAMPLING,
-    "SelfReenactmentPlan": _SAMPLING,
-    "find_clip": _CLIPS,
-    "list_clips": _CLIPS,
-    "load_clip": _CLIPS,
-    "load_clip_arrays": _CLIPS,
-    "mirror_landmark_pairs": _AUGMENT,
-    "pose_diverse_references": _SAMPLING,
-    "sample_augment": _AUGMENT,
-    "select_frames": _SAMPLING,
-    "self_reenactment_plan": _SAMPLING,
-}
-__getattr__ = lazy_attributes(__name__, _EXPORTS)
-__all__ = sorted(_EXPORTS)
+__getattr__, __all__ = lazy_exports(__name__, {
+    ".augment": ("AugmentConfig", "AugmentParams", "mirror_landmark_pairs", "sample_augment"),
+    ".clips": ("ClipEntry", "EvalClip", "find_clip", "list_clips", "load_clip", "load_clip_arrays"),
+    ".dataset": ("ClipDataset",),
+    ".sampling": ("REFERENCE_CHOICES", "FrameSelection", "SelfReenactmentPlan", "pose_diverse_references",
+                  "select_frames", "self_reenactment_plan"),
+})

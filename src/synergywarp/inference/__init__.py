@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from synergywarp._lazy import lazy_attributes
+from synergywarp._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from synergywarp.inference.live import LiveSession
@@ -22,17 +22,11 @@ if TYPE_CHECKING:
     from synergywarp.inference.pipeline import AnimatedFrame, Animator, PreparedSource
     from synergywarp.inference.runtime import Runtime
 
-_EXPORTS = {
-    "AnimateOptions": "synergywarp.inference.options",
-    "AnimatedFrame": "synergywarp.inference.pipeline",
-    "AnimationResult": "synergywarp.inference.output",
-    "Animator": "synergywarp.inference.pipeline",
-    "LiveSession": "synergywarp.inference.live",
-    "OneEuroFilter": "synergywarp.inference.motion",
-    "PreparedSource": "synergywarp.inference.pipeline",
-    "Runtime": "synergywarp.inference.runtime",
-    "animate_to_file": "synergywarp.inference.output",
-    "transfer_tracked_motion": "synergywarp.inference.motion",
-}
-__getattr__ = lazy_attributes(__name__, _EXPORTS)
-__all__ = sorted(_EXPORTS)
+__getattr__, __all__ = lazy_exports(__name__, {
+    ".live": ("LiveSession",),
+    ".motion": ("OneEuroFilter", "transfer_tracked_motion"),
+    ".options": ("AnimateOptions",),
+    ".output": ("AnimationResult", "animate_to_file"),
+    ".pipeline": ("AnimatedFrame", "Animator", "PreparedSource"),
+    ".runtime": ("Runtime",),
+})

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from synergywarp.cli_parsing import add_command
 from synergywarp.errors import InputError
 from synergywarp.inference.options import AnimateOptions
 
@@ -36,6 +37,13 @@ def _add_runtime_flags(parser: argparse._ActionsContainer) -> None:
     parser.add_argument("--compile", action="store_true",
                         help="compile the per-frame network call with torch.compile (a slow first batch, then "
                              "faster frames on GPUs)")
+
+
+def add_reference_flags(parser: argparse._ActionsContainer) -> None:
+    """``--ref`` (repeatable) and ``--refs-dir``: the reference images :func:`_reference_paths` lists."""
+    parser.add_argument("--ref", action="extend", nargs="+", default=[], metavar="IMG",
+                        help="more photos of the source person (reference images; repeatable)")
+    parser.add_argument("--refs-dir", metavar="DIR", help="a folder of reference images")
 
 
 def add_option_flags(parser: argparse._ActionsContainer, names: Iterable[str] | None = None) -> None:
@@ -80,35 +88,31 @@ def options_from_args(args: argparse.Namespace, **fixed: Any) -> AnimateOptions:
 
 def add_animate_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``animate``: source image + driving video/image (+ references) → mp4."""
-    parser = subparsers.add_parser(
-        "animate", help="animate a portrait with a driving video",
+    parser = add_command(
+        subparsers, "animate", run_animate, help="animate a portrait with a driving video",
         description="Animate the face in --source with the head motion and expressions of --driving.")
     parser.add_argument("--source", required=True, metavar="IMG", help="the portrait to animate")
     parser.add_argument("--driving", required=True, metavar="VIDEO_OR_IMAGE",
                         help="driving video, image or folder of frames")
-    parser.add_argument("--ref", action="extend", nargs="+", default=[], metavar="IMG",
-                        help="more photos of the source person (reference images; repeatable)")
-    parser.add_argument("--refs-dir", metavar="DIR", help="a folder of reference images")
+    add_reference_flags(parser)
     parser.add_argument("--out", required=True, metavar="OUT.mp4", help="output video (H.264 mp4)")
     parser.add_argument("--compare", action="store_true", help="also write OUT_compare.mp4 (driving | source | result)")
     parser.add_argument("--frames-dir", metavar="DIR", help="also write every frame as PNG into DIR")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     _add_runtime_flags(parser)
     add_option_flags(parser.add_argument_group("animation options"))
-    parser.set_defaults(func=run_animate)
     return parser
 
 
 def add_demo_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``demo``: the bundled portrait, references, driving clip and model → DIR/demo.mp4."""
-    parser = subparsers.add_parser(
-        "demo", help="run the bundled offline demo",
+    parser = add_command(
+        subparsers, "demo", run_demo, help="run the bundled offline demo",
         description="Animate the bundled portrait with the bundled driving clip and references; writes "
                     "DIR/demo.mp4 and DIR/demo_compare.mp4 (replacing earlier demo outputs).")
     parser.add_argument("--out", default="synergywarp_demo", metavar="DIR", help="output folder")
     _add_runtime_flags(parser)
     add_option_flags(parser.add_argument_group("animation options"))
-    parser.set_defaults(func=run_demo)
     return parser
 
 

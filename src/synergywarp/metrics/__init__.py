@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from synergywarp._lazy import lazy_attributes
+from synergywarp._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from synergywarp.metrics.definitions import METRIC_DEFINITIONS
@@ -52,21 +52,15 @@ if TYPE_CHECKING:
     from synergywarp.metrics.preprocess import EVAL_SIZE, resize_to_eval
     from synergywarp.metrics.results import MetricValue
 
-_FACE, _FACE_METRICS = "synergywarp.metrics.face", "synergywarp.metrics.face_metrics"
-_FID, _IMAGE = "synergywarp.metrics.fid", "synergywarp.metrics.image"
-_EXPORTS = {
-    "METRIC_DEFINITIONS": "synergywarp.metrics.definitions",
-    "FACE_METRIC_DEFINITIONS": f"{_FACE_METRICS}:METRIC_DEFINITIONS",
-    **dict.fromkeys(("FACE_NETWORK", "FaceAnalyzer", "FaceObservation"), _FACE),
-    **dict.fromkeys(("AED_DEFINITION", "AKD_DEFINITION", "CSIM_DEFINITION", "JITTER_DEFINITION", "aed_id", "akd",
-                     "csim", "landmark_jitter"), _FACE_METRICS),
-    **dict.fromkeys(("FID_DEFINITION", "INCEPTION_ENV", "FIDFeatures", "InceptionFeatures", "MobileNetV2Features",
-                     "compute_fid", "feature_statistics", "fid_features", "fid_from_features", "frechet_distance"),
-                    _FID),
-    **dict.fromkeys(("L1_DEFINITION", "LPIPS_DEFINITION", "PSNR_DEFINITION", "SSIM_DEFINITION", "l1",
-                     "lpips_distance", "lpips_network_name", "psnr", "ssim"), _IMAGE),
-    **dict.fromkeys(("EVAL_SIZE", "resize_to_eval"), "synergywarp.metrics.preprocess"),
-    "MetricValue": "synergywarp.metrics.results",
-}
-__getattr__ = lazy_attributes(__name__, _EXPORTS)
-__all__ = sorted(_EXPORTS)
+__getattr__, __all__ = lazy_exports(__name__, {
+    ".definitions": ("METRIC_DEFINITIONS",),
+    ".face": ("FACE_NETWORK", "FaceAnalyzer", "FaceObservation"),
+    ".face_metrics": ("AED_DEFINITION", "AKD_DEFINITION", "CSIM_DEFINITION", "JITTER_DEFINITION", "aed_id", "akd",
+                      "csim", "landmark_jitter", "METRIC_DEFINITIONS as FACE_METRIC_DEFINITIONS"),
+    ".fid": ("FID_DEFINITION", "INCEPTION_ENV", "FIDFeatures", "InceptionFeatures", "MobileNetV2Features",
+             "compute_fid", "feature_statistics", "fid_features", "fid_from_features", "frechet_distance"),
+    ".image": ("L1_DEFINITION", "LPIPS_DEFINITION", "PSNR_DEFINITION", "SSIM_DEFINITION", "l1", "lpips_distance",
+               "lpips_network_name", "psnr", "ssim"),
+    ".preprocess": ("EVAL_SIZE", "resize_to_eval"),
+    ".results": ("MetricValue",),
+})

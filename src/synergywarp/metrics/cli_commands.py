@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from synergywarp.cli_parsing import add_command, add_no_progress_flag
 from synergywarp.errors import ConfigError, OutputError
 
 
@@ -42,9 +43,9 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_eval_parser(subparsers) -> None:
-    p = subparsers.add_parser(
-        "eval", help="evaluate a checkpoint and the baselines (self/cross-reenactment)",
+def add_eval_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = add_command(
+        subparsers, "eval", _eval, help="evaluate a checkpoint and the baselines (self/cross-reenactment)",
         description="Self-reenactment (source = frame 0, R references by a fixed rule, every frame driven) or "
         "cross-reenactment (--pairs) on a dataset folder; the static, geometric, explicit and full@R methods "
         "are scored in one run on identical crops and frames. Writes OUT/per_frame.csv, OUT/metrics.json and "
@@ -75,5 +76,4 @@ def add_eval_parser(subparsers) -> None:
                    "with source, references, driving and every method's output")
     p.add_argument("--cache", help="extraction cache folder (default OUT/cache)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the extraction cache")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=_eval)
+    add_no_progress_flag(p)

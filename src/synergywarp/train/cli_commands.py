@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 
+from synergywarp.cli_parsing import add_command, add_no_progress_flag
 
-def add_train_parser(subparsers) -> argparse.ArgumentParser:
+
+def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``train`` on an ``argparse`` subparsers object; the handler is ``args.func``."""
-    parser = subparsers.add_parser(
-        "train",
+    parser = add_command(
+        subparsers, "train", run_train_command,
         help="train a model from an experiment config (works under torchrun for DDP)",
         description="Train SynergyWarpNet. Single process: `synergywarp train --config configs/tiny.yaml "
         "--data DIR`; several GPUs or processes: `torchrun --nproc_per_node=N -m synergywarp train ...`.",
@@ -22,8 +24,7 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
                         help="start over in an --out that holds a run (its checkpoints, model and logs are removed)")
     parser.add_argument("--max-steps", type=int, help="override train.max_steps")
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(func=run_train_command)
+    add_no_progress_flag(parser)
     return parser
 
 
