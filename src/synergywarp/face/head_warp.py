@@ -111,29 +111,26 @@ def prepare_head_warp(landmarks: np.ndarray, person: np.ndarray) -> HeadWarpSour
         lookup_x[labels[background]] = xs[background]
         lookup_y[labels[background]] = ys[background]
         nearest_x, nearest_y = lookup_x[labels], lookup_y[labels]
+        # past a margin of background: the mask's fringe (stray hair it missed), stretched over a deep reveal,
+        # would show as streaks
+        clear = cv2.distanceTransform(background.astype(np.uint8), cv2.DIST_L2, 5) >= CLEAR_MARGIN * size
+        clear[[0, -1], :] = clear[:, [0, -1]] = True  # a ray about to leave the crop takes the last pixel
         # outward along the ray from the head's centre: deep inside the head the nearest background pixels
         # lie on opposite sides, and their smoothed offsets would cancel (the fill would copy the head)
-        ray_x, ray_y, found = _outward_background(core, background)
+        (near_x, near_y, found), (far_x, far_y, far_found) = _outward_background(core, background,
+                                                                                 background & clear)
         sigma = max(STILL_SMOOTH * size, 0.5)
-        offset_x, offset_y = _smoothed_offsets(core, np.where(found, ray_x, nearest_x) - xs,
-                                               np.where(found, ray_y, nearest_y) - ys, sigma)
-        if CLEAR_MARGIN > 0:
-            # deep inside the head the fill comes from beyond a margin of background: the mask's fringe (stray
-            # hair it missed) would otherwise be stretched over the whole revealed area as streaks
-            margin = CLEAR_MARGIN * size
-            outside = cv2.distanceTransform(background.astype(np.uint8), cv2.DIST_L2, 5)
-            clear = outside >= margin
-            clear[[0, -1], :] = clear[:, [0, -1]] = True  # a ray about to leave the crop takes the last pixel
-            depth = cv2.distanceTransform(core.astype(np.uint8), cv2.DIST_L2, 5)
-            near_end, clear_start = DEEP_REVEAL[0] * size, DEEP_REVEAL[1] * size
-            deep = np.clip((depth - near_end) / (clear_start - near_end), 0.0, 1.0).astype(np.float32)
-            # rays only from where the far fill counts (and its smoothing reaches), from the same centre
-            reach = core & (depth > near_end - 3.0 * sigma)
-            far_x, far_y, far_found = _outward_background(reach, background & clear, centre=_centroid(core))
-            far_dx, far_dy = _smoothed_offsets(core, np.where(far_found, far_x - xs, offset_x),
-                                               np.where(far_found, far_y - ys, offset_y), sigma)
-            offset_x = offset_x + deep * (far_dx - offset_x)
-            offset_y = offset_y + deep * (far_dy - offset_y)
+        offset_x, offset_y = _smoothed_offsets(core, np.where(found, near_x, nearest_x) - xs,
+                                               np.where(found, near_y, nearest_y) - ys, sigma)
+        far_dx, far_dy = _smoothed_offsets(core, np.where(far_found, far_x - xs, offset_x),
+                                           np.where(far_found, far_y - ys, offset_y), sigma)
+        # near the head's edge the near fill (a small move reveals a band that continues the hair's soft
+        # edge); deep inside it the clear one
+        depth = cv2.distanceTransform(core.astype(np.uint8), cv2.DIST_L2, 5)
+        near_end, clear_start = DEEP_REVEAL[0] * size, DEEP_REVEAL[1] * size
+        deep = np.clip((depth - near_end) / (clear_start - near_end), 0.0, 1.0).astype(np.float32)
+        offset_x = offset_x + deep * (far_dx - offset_x)
+        offset_y = offset_y + deep * (far_dy - offset_y)
     return HeadWarpSource(landmarks, weight, (xs + offset_x).astype(np.float32), (ys + offset_y).astype(np.float32),
                           size)
 
@@ -148,48 +145,46 @@ def _smoothed_offsets(core: np.ndarray, offset_x: np.ndarray, offset_y: np.ndarr
     return smooth_x, smooth_y
 
 
-def _centroid(mask: np.ndarray) -> np.ndarray:
-    """(x, y) pixel centroid of an S×S bool mask (float32)."""
-    ys_idx, xs_idx = np.nonzero(mask)
-    return np.array([xs_idx.mean(), ys_idx.mean()], np.float32)
-
-
-def _outward_background(core: np.ndarray, background: np.ndarray, centre: np.ndarray | None = None,
-                        rays: int = 2048) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For every pixel of ``core`` (S×S bool), the first ``background`` pixel beyond it on the ray from
-    ``centre`` (default: the core's centroid) through it: (x, y, found) S×S each (found False where the
-    ray leaves the crop first). Casts ``rays`` rays once; each pixel reads the ray nearest its angle."""
+def _outward_background(core: np.ndarray, *backgrounds: np.ndarray, rays: int = 2048
+                        ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """For every pixel of ``core`` (S×S bool) and each ``background`` mask (S×S bool), the first background
+    pixel beyond it on the ray from the core's centroid through it: one (x, y, found) triple of S×S arrays
+    per mask (found False where the ray leaves the crop first). The rays are cast once for all masks;
+    each pixel reads the ray nearest its angle."""
     size = core.shape[0]
     ys_idx, xs_idx = np.nonzero(core)
-    out_x, out_y = np.zeros(core.shape, np.float32), np.zeros(core.shape, np.float32)
-    found = np.zeros(core.shape, bool)
     if xs_idx.size == 0:
-        return out_x, out_y, found
-    if centre is None:
-        centre = _centroid(core)
+        empty = np.zeros(core.shape, np.float32)
+        return [(empty, empty.copy(), np.zeros(core.shape, bool)) for _ in backgrounds]
+    centre = np.array([xs_idx.mean(), ys_idx.mean()], np.float32)
     length = 2 * size
     angles = np.arange(rays, dtype=np.float64) * (2.0 * np.pi / rays)
     radii = np.arange(length, dtype=np.float64)
     qx = np.rint(centre[0] + np.cos(angles)[:, None] * radii[None]).astype(np.int64)
     qy = np.rint(centre[1] + np.sin(angles)[:, None] * radii[None]).astype(np.int64)
     inside = (qx >= 0) & (qx < size) & (qy >= 0) & (qy < size)
-    hit = inside & background[np.clip(qy, 0, size - 1), np.clip(qx, 0, size - 1)]
-    hit &= ~(np.cumsum(~inside, axis=1) > 0)  # a hit counts only before the ray first leaves the crop
-    # the first hit at or after each step: a running minimum from the far end
-    steps = np.where(hit, np.arange(length), length)
-    next_hit = np.minimum.accumulate(steps[:, ::-1], axis=1)[:, ::-1]
+    inside &= ~(np.cumsum(~inside, axis=1) > 0)  # a hit counts only before the ray first leaves the crop
+    cx, cy = np.clip(qx, 0, size - 1), np.clip(qy, 0, size - 1)
     dx, dy = xs_idx - centre[0], ys_idx - centre[1]
     radius = np.hypot(dx, dy)
     angle = np.where(radius > 0.5, np.arctan2(dy, dx), -0.5 * np.pi)  # the centre itself: up
     ray = np.rint(np.mod(angle, 2.0 * np.pi) * (rays / (2.0 * np.pi))).astype(np.int64) % rays
     step = np.minimum(np.floor(radius).astype(np.int64) + 1, length - 1)
-    first = next_hit[ray, step]
-    has = first < length
-    first = np.minimum(first, length - 1)
-    out_x[ys_idx, xs_idx] = np.where(has, qx[ray, first], 0).astype(np.float32)
-    out_y[ys_idx, xs_idx] = np.where(has, qy[ray, first], 0).astype(np.float32)
-    found[ys_idx, xs_idx] = has
-    return out_x, out_y, found
+    results = []
+    for background in backgrounds:
+        hit = inside & background[cy, cx]
+        # the first hit at or after each step: a running minimum from the far end
+        steps = np.where(hit, np.arange(length), length)
+        first = np.minimum.accumulate(steps[:, ::-1], axis=1)[:, ::-1][ray, step]
+        has = first < length
+        first = np.minimum(first, length - 1)
+        out_x, out_y = np.zeros(core.shape, np.float32), np.zeros(core.shape, np.float32)
+        found = np.zeros(core.shape, bool)
+        out_x[ys_idx, xs_idx] = np.where(has, qx[ray, first], 0)
+        out_y[ys_idx, xs_idx] = np.where(has, qy[ray, first], 0)
+        found[ys_idx, xs_idx] = has
+        results.append((out_x, out_y, found))
+    return results
 
 
 def similarity_2d(source: np.ndarray, target: np.ndarray) -> np.ndarray:
