@@ -211,3 +211,37 @@ def test_animate_output_is_typed_and_flattens_for_compile_and_ddp():
     assert eager.explicit_image is not None and eager.fusion_weights is None and eager.source_motion is None
     torch.testing.assert_close(compiled.image, eager.image)
     torch.testing.assert_close(compiled.explicit_image, eager.explicit_image)
+
+
+def test_decoder_resizes_its_label_map_once_per_resolution_with_the_same_output():
+    """The decoder hands each up block a label map already at its size; each SPADE resizing the
+    feature itself (the original layout) must give the same image, bit for bit."""
+    import torch.nn.functional as F
+
+    from synergywarp.models.decoder import SPADE
+
+    decoder = create_model("tiny_tracked_head").decoder.eval()
+    feature = torch.randn(2, decoder.fc.in_channels, 8, 8, generator=torch.Generator().manual_seed(0))
+    resizes = []
+    original = F.interpolate
+
+    def counting(*args, **kwargs):
+        resizes.append(tuple(args[0].shape[-2:]))
+        return original(*args, **kwargs)
+
+    with torch.no_grad():
+        x = decoder.fc(feature)
+        for i in range(decoder.num_middle):
+            x = getattr(decoder, f"G_middle_{i}")(x, feature)
+        for block in (decoder.up_0, decoder.up_1):
+            x = block(F.interpolate(x, scale_factor=2, mode="nearest"), feature)  # every SPADE resizes
+        expected = torch.sigmoid(decoder.conv_img(F.leaky_relu(x, 0.2)))
+        F.interpolate = counting
+        try:
+            got = decoder(feature)
+        finally:
+            F.interpolate = original
+    assert torch.equal(got, expected)
+    assert len(resizes) == 4  # x and the label map, once per up block (not once per SPADE as well)
+    spades = sum(isinstance(m, SPADE) for m in decoder.modules())
+    assert spades > 4

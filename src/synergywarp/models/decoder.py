@@ -13,7 +13,7 @@ from synergywarp.models.config import DecoderConfig
 class SPADE(nn.Module):
     """Parameter-free instance norm modulated by the label map: ``IN(x)·(1 + γ(seg)) + β(seg)``.
 
-    x: ``B×C×H×W``; seg: ``B×C_seg×H'×W'`` (resized to H×W with nearest).
+    x: ``B×C×H×W``; seg: ``B×C_seg×H'×W'`` (resized to H×W with nearest unless it has that size).
     """
 
     def __init__(self, norm_channels: int, label_channels: int, hidden: int = 128):
@@ -24,7 +24,8 @@ class SPADE(nn.Module):
         self.mlp_beta = nn.Conv2d(hidden, norm_channels, 3, padding=1)
 
     def forward(self, x: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
-        seg = F.interpolate(seg, size=x.shape[-2:], mode="nearest")
+        if seg.shape[-2:] != x.shape[-2:]:
+            seg = F.interpolate(seg, size=x.shape[-2:], mode="nearest")
         shared = self.mlp_shared(seg)
         return self.param_free_norm(x) * (1 + self.mlp_gamma(shared)) + self.mlp_beta(shared)
 
@@ -75,10 +76,13 @@ class SPADEDecoder(nn.Module):
             self.conv_img = nn.Conv2d(cfg.out_channels, channels, 3, padding=1)
 
     def forward(self, feature: torch.Tensor) -> torch.Tensor:
-        seg = feature
         x = self.fc(feature)
         for i in range(self.num_middle):
-            x = getattr(self, f"G_middle_{i}")(x, seg)
-        x = self.up_0(F.interpolate(x, scale_factor=2, mode="nearest"), seg)
-        x = self.up_1(F.interpolate(x, scale_factor=2, mode="nearest"), seg)
+            x = getattr(self, f"G_middle_{i}")(x, feature)
+        # the label map is resized once per resolution, not once per SPADE (3 of them in each up block:
+        # at batch 1 on a CPU the resizes cost as much as the block's convolutions)
+        x = F.interpolate(x, scale_factor=2, mode="nearest")
+        x = self.up_0(x, F.interpolate(feature, size=x.shape[-2:], mode="nearest"))
+        x = F.interpolate(x, scale_factor=2, mode="nearest")
+        x = self.up_1(x, F.interpolate(feature, size=x.shape[-2:], mode="nearest"))
         return torch.sigmoid(self.conv_img(F.leaky_relu(x, 0.2)))
