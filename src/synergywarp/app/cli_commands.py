@@ -56,7 +56,8 @@ def add_live_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     parser.add_argument("--show", choices=("window", "web", "none"), default="window",
                         help="window (OpenCV), web (MJPEG on the app page; see --host/--port) or none (headless)")
     _add_server_flags(parser)
-    _add_runtime_flags(parser)
+    _add_runtime_flags(parser, default_model="the bundled live model: the demo model with its network at 64², "
+                                              "≈ 3× faster per frame; 'demo' for the demo model itself")
     add_option_flags(parser, ["motion", "smooth", "output_size"])
     parser.add_argument("--follow", action="store_true",
                         help="the driving crop follows the face (default: the first face's crop stays)")
@@ -65,6 +66,9 @@ def add_live_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     parser.add_argument("--loop", action="store_true", help="a video file as camera: start again at its end")
     parser.add_argument("--max-frames", type=int, default=None, metavar="N", help="stop after N animated frames")
     parser.add_argument("--max-seconds", type=float, default=None, metavar="S", help="stop after S seconds")
+    parser.add_argument("--workers", default="auto", metavar="auto|N",
+                        help="frames rendered at once (auto: 2 on a CPU with two or more threads, each frame's "
+                             "network single-threaded: more fps for one frame more latency; 1 on a GPU)")
     return parser
 
 
@@ -80,13 +84,13 @@ def _require_app_extra() -> None:
                                "pip install 'synergywarp[app]'")
 
 
-def _load_animator(args: argparse.Namespace):
+def _load_animator(args: argparse.Namespace, *, live: bool = False):
     from synergywarp.inference import Animator
     from synergywarp.inference.runtime import Runtime
 
     Runtime.create(args.device, args.dtype, args.compile, backend=args.backend)  # bad flags: before any work
     animator = Animator.from_pretrained(args.checkpoint, device=args.device, dtype=args.dtype, compile=args.compile,
-                                        backend=args.backend)
+                                        backend=args.backend, live=live)
     print(f"using {animator.describe()}", file=sys.stderr)
     return animator
 
@@ -122,6 +126,9 @@ def run_live_command(args: argparse.Namespace) -> int:
 
     if any(limit is not None and limit <= 0 for limit in (args.max_frames, args.max_seconds)):
         raise ConfigError("--max-frames and --max-seconds must be positive")
+    if str(args.workers).strip().lower() != "auto" and not (str(args.workers).strip().isdigit()
+                                                             and int(args.workers) >= 1):
+        raise ConfigError(f"--workers: expected auto or a whole number ≥ 1, got {args.workers!r}")
     options = options_from_args(args, driving_crop="smooth" if args.follow else "fixed")
     references = _reference_paths(args.ref, args.refs_dir)
     if args.show == "web":
@@ -129,14 +136,14 @@ def run_live_command(args: argparse.Namespace) -> int:
     camera = open_camera(args.camera, pace=args.pace, loop=args.loop)
     sink = {"window": WindowSink, "web": LiveStream, "none": NoSink}[args.show]()
     with _reported_warnings():
-        animator = _load_animator(args)
+        animator = _load_animator(args, live=True)
         prepared = animator.prepare(Path(args.source), references, options)
         server = _start_live_page(animator, sink, args) if args.show == "web" else None
         print(f"live: {camera.name} at {camera.fps:g} fps ({args.pace}); stop with Ctrl+C"
               + (" or q in the window" if args.show == "window" else ""), file=sys.stderr)
         try:
             stats = run_live(animator, prepared, camera, sink, max_frames=args.max_frames,
-                             max_seconds=args.max_seconds,
+                             max_seconds=args.max_seconds, workers=args.workers,
                              on_frame=(lambda s, v: sink.info.update(s.as_dict())) if server else None)
         finally:
             if server is not None:

@@ -13,18 +13,21 @@ hands over every frame as soon as the previous one is taken (no drops: throughpu
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
 import numpy as np
+import torch
 
 from synergywarp.errors import ConfigError, InputError
-from synergywarp.inference import Animator, PreparedSource
+from synergywarp.inference import AnimatedFrame, Animator, PreparedSource
 from synergywarp.inference.compare import side_by_side
 
 Pace = Literal["realtime", "fast"]
@@ -202,6 +205,7 @@ class LiveStats:
     dropped: int = 0
     max_queue: int = 0
     camera_fps: float = 0.0
+    workers: int = 1  # frames rendering at once
 
     @property
     def fps(self) -> float:
@@ -215,13 +219,13 @@ class LiveStats:
                 "fps": self.fps, "latency_ms_mean": float(np.mean(self.latencies_ms)) if self.latencies_ms else None,
                 "latency_ms_p50": self.latency_ms(50), "latency_ms_p95": self.latency_ms(95),
                 "captured": self.captured, "dropped": self.dropped, "max_queue": self.max_queue,
-                "camera_fps": self.camera_fps}
+                "camera_fps": self.camera_fps, "workers": self.workers}
 
     def summary(self) -> str:
         return (f"live: {self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps); latency "
                 f"{self.latency_ms(50):.0f} ms median, {self.latency_ms(95):.0f} ms p95; camera "
                 f"{self.captured} frames at {self.camera_fps:g} fps, {self.dropped} dropped; "
-                f"capture queue held at most {self.max_queue} frame(s)")
+                f"capture queue held at most {self.max_queue} frame(s); {self.workers} frame(s) rendering at once")
 
 
 class RateMeter:
@@ -334,57 +338,120 @@ def _count(stats: LiveStats, mailbox: LatestFrame, start: float) -> None:
     stats.captured, stats.dropped, stats.max_queue = mailbox.put_count, mailbox.dropped, mailbox.max_pending
 
 
+def live_workers(animator: Animator, requested: int | str = "auto") -> int:
+    """How many frames render at once: ``auto`` is 2 on a CPU with at least two torch threads (each
+    frame's network then runs single-threaded next to the other frame's and to the tracking of the
+    next, which keeps both cores busy: more frames per second for one frame more of latency), 1 on a
+    GPU, with ONNX Runtime (its own thread pool) or compiled; an integer is taken as given (ConfigError below 1)."""
+    if str(requested).strip().lower() == "auto":
+        runtime = animator.runtime
+        cpu = runtime.device.type == "cpu" and runtime.backend == "torch" and not runtime.compile
+        return 2 if cpu and torch.get_num_threads() >= 2 else 1
+    try:
+        workers = int(requested)
+    except ValueError:
+        raise ConfigError(f"--workers: expected auto or a whole number, got {requested!r}") from None
+    if workers < 1:
+        raise ConfigError(f"--workers: expected auto or at least 1, got {workers}")
+    return workers
+
+
+@contextlib.contextmanager
+def _threads_per_worker(workers: int) -> Iterator[None]:
+    """Split torch's intra-op threads between ``workers`` frames rendering at once (restored after)."""
+    total = torch.get_num_threads()
+    torch.set_num_threads(max(1, total // workers))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(total)
+
+
 def run_live(animator: Animator, prepared: PreparedSource, camera: Camera, sink=None, *,
              max_frames: int | None = None, max_seconds: float | None = None,
-             stop: threading.Event | None = None, on_frame=None, warm_up: bool = True) -> LiveStats:
+             stop: threading.Event | None = None, on_frame=None, warm_up: bool = True,
+             workers: int | str = 1) -> LiveStats:
     """Animate ``camera`` with ``prepared`` until it ends, ``max_frames``/``max_seconds``, ``stop`` is
     set or the sink closes; returns the run's :class:`LiveStats`. ``on_frame(stats, view)`` is called
-    after each shown frame; ``warm_up`` first animates the source once (off the camera's clock)."""
+    after each shown frame; ``warm_up`` first animates the source once (off the camera's clock).
+
+    With ``workers`` > 1 (or ``auto``, :func:`live_workers`) the loop tracks each frame in order and
+    hands its network and paste-back to a pool of that many threads, torch's threads split between
+    them; frames are shown in capture order."""
+    workers = live_workers(animator, workers)
     sink = sink or NoSink()
     mailbox = LatestFrame()
     capture = CaptureThread(camera, mailbox)
-    stats, meter = LiveStats(camera_fps=camera.fps), RateMeter()
+    stats, meter = LiveStats(camera_fps=camera.fps, workers=workers), RateMeter()
     waiting = prepared.source.image if prepared.options.crop and prepared.options.paste_back \
         else prepared.source.crop_image
-    if warm_up:  # first calls (FaceMesh graph, model kernels) are slow: not on the camera's clock
-        with animator.start_live(prepared, camera.fps) as scratch:
-            animator.animate_frame(scratch, prepared.source.image)
-    start = time.perf_counter()
-    try:
-        with animator.start_live(prepared, camera.fps) as session:
-            capture.start()
-            while not (sink.closed or (stop is not None and stop.is_set())):
-                if max_seconds is not None and time.perf_counter() - start >= max_seconds:
-                    break
-                item = mailbox.take(timeout=0.2)
-                if item is None:
-                    if mailbox.closed:
-                        break
-                    continue
-                animated = animator.animate_frame(session, item.image)
-                now = time.perf_counter()
-                latency = 1000.0 * (now - item.captured_at)
-                rate = meter.tick(now)
-                face = animated is not None and animated.face_found
-                lines = [f"{rate:4.1f} fps  {latency:4.0f} ms"]
-                if not face:
-                    lines.append("no face: holding" if animated is not None else "waiting for a face")
-                view = live_view(item.image, animated.image if animated is not None else waiting, lines)
-                sink.show(view)
-                stats.frames += 1
-                stats.frames_with_face += face
-                stats.latencies_ms.append(1000.0 * (time.perf_counter() - item.captured_at))
-                _count(stats, mailbox, start)
-                if on_frame is not None:
-                    on_frame(stats, view)
-                if max_frames is not None and stats.frames >= max_frames:
-                    break
-    finally:
-        capture.stop()
-        if capture.is_alive():
-            capture.join(5)
-        sink.close()
+    pending: deque[tuple[CapturedFrame, Future[AnimatedFrame] | None]] = deque()
+
+    def show(item: CapturedFrame, animated: AnimatedFrame | None) -> bool:
+        """Show one finished frame; True when the run should stop."""
+        now = time.perf_counter()
+        latency = 1000.0 * (now - item.captured_at)
+        rate = meter.tick(now)
+        face = animated is not None and animated.face_found
+        lines = [f"{rate:4.1f} fps  {latency:4.0f} ms"]
+        if not face:
+            lines.append("no face: holding" if animated is not None else "waiting for a face")
+        view = live_view(item.image, animated.image if animated is not None else waiting, lines)
+        sink.show(view)
+        stats.frames += 1
+        stats.frames_with_face += face
+        stats.latencies_ms.append(1000.0 * (time.perf_counter() - item.captured_at))
         _count(stats, mailbox, start)
+        if on_frame is not None:
+            on_frame(stats, view)
+        return max_frames is not None and stats.frames >= max_frames
+
+    def finish_oldest() -> bool:
+        item, future = pending.popleft()
+        return show(item, future.result() if future is not None else None)
+
+    with contextlib.ExitStack() as stack:
+        pool = None
+        if workers > 1:
+            stack.enter_context(_threads_per_worker(workers))
+            pool = stack.enter_context(ThreadPoolExecutor(workers, thread_name_prefix="synergywarp-render"))
+        if warm_up:  # first calls (FaceMesh graph, model kernels) are slow: not on the camera's clock
+            with animator.start_live(prepared, camera.fps) as scratch:
+                animator.animate_frame(scratch, prepared.source.image)
+        start = time.perf_counter()
+        try:
+            with animator.start_live(prepared, camera.fps) as session:
+                capture.start()
+                done = False
+                while not (done or sink.closed or (stop is not None and stop.is_set())):
+                    if max_seconds is not None and time.perf_counter() - start >= max_seconds:
+                        break
+                    if pending and (len(pending) >= workers or pending[0][1] is None or pending[0][1].done()):
+                        done = finish_oldest()
+                        continue
+                    item = mailbox.take(timeout=0.2)
+                    if item is None:
+                        if mailbox.closed and not pending:
+                            break
+                        if pending and mailbox.closed:
+                            done = finish_oldest()
+                        continue
+                    work = animator.track_frame(session, item.image)
+                    if pool is None:
+                        done = show(item, animator.render_frame(work) if work is not None else None)
+                    else:
+                        pending.append((item, pool.submit(animator.render_frame, work) if work is not None else None))
+                while pending and not done and not sink.closed:
+                    done = finish_oldest()
+        finally:
+            for _, future in pending:
+                if future is not None:
+                    future.cancel()
+            capture.stop()
+            if capture.is_alive():
+                capture.join(5)
+            sink.close()
+            _count(stats, mailbox, start)
     if capture.error is not None:
         raise capture.error
     return stats

@@ -23,9 +23,10 @@ if TYPE_CHECKING:
     from tqdm import tqdm
 
 
-def _add_runtime_flags(parser: argparse._ActionsContainer) -> None:
+def _add_runtime_flags(parser: argparse._ActionsContainer, default_model: str = "the bundled demo model") -> None:
     parser.add_argument("--checkpoint", metavar="CKPT", default=None,
-                        help="SynergyWarp .safetensors checkpoint (default: the bundled demo model)")
+                        help=f"SynergyWarp .safetensors checkpoint, or demo / demo-live for a bundled one (default: "
+                             f"{default_model})")
     parser.add_argument("--device", default="auto", metavar="auto|cpu|cuda|mps", help="compute device (auto)")
     parser.add_argument("--dtype", default="auto", metavar="auto|fp32|fp16|bf16",
                         help="compute precision (auto: fp16 on CUDA, bf16 on a CPU with native bf16 "

@@ -9,6 +9,7 @@ of landmarks per frame). Writing videos is in :mod:`synergywarp.inference.output
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 import warnings
 from collections import defaultdict
@@ -91,6 +92,30 @@ class _Session:
     smoother: OneEuroFilter
 
 
+@dataclass
+class FrameInputs:
+    """What the network needs for a batch of driving frames once their motion is known: the frames'
+    ``indices``, driving ``crops`` S×S×3, ``valid`` (False where the motion was held), ``keypoints``
+    N×K×3, the prior grids N×S×S×2 and the references' grids N×R×S×S×2 (models that use them)."""
+
+    indices: list[int]
+    crops: list[np.ndarray]
+    valid: list[bool]
+    keypoints: np.ndarray
+    prior: torch.Tensor | None
+    reference_grids: torch.Tensor | None
+
+
+@dataclass
+class LiveFrame:
+    """A live frame whose tracking and motion are done (:meth:`Animator.track_frame`), ready for
+    :meth:`Animator.render_frame`; ``index`` counts the frames given to the session."""
+
+    prepared: PreparedSource
+    inputs: FrameInputs
+    index: int
+
+
 class Animator:
     """Animate portraits with a SynergyWarp network (see :meth:`from_pretrained` and :meth:`animate`)."""
 
@@ -103,6 +128,7 @@ class Animator:
         #: seconds spent per stage since creation (tracking, crop, motion, model, paste_back; the
         #: file writer adds encoding) — what benchmarks/animate_speed.py reports
         self.stage_seconds: dict[str, float] = defaultdict(float)
+        self._timing_lock = threading.Lock()
 
     @contextlib.contextmanager
     def timed(self, stage: str) -> Iterator[None]:
@@ -111,15 +137,18 @@ class Animator:
         try:
             yield
         finally:
-            self.stage_seconds[stage] += time.perf_counter() - start
+            elapsed = time.perf_counter() - start
+            with self._timing_lock:  # frames may render on several threads
+                self.stage_seconds[stage] += elapsed
 
     @classmethod
     def from_pretrained(cls, checkpoint: str | Path | None = None, device: str = "auto", dtype: str = "auto",
-                        compile: bool = False, backend: str = "torch") -> Animator:
-        """Load a checkpoint (default: the bundled demo model) onto ``device`` with compute ``dtype``, the
-        per-frame network run by ``backend`` (``torch`` or ``onnx``: ONNX Runtime on the CPU)."""
+                        compile: bool = False, backend: str = "torch", live: bool = False) -> Animator:
+        """Load a checkpoint (default: the bundled demo model; with ``live`` the bundled live model, its
+        network at 64²) onto ``device`` with compute ``dtype``, the per-frame network run by ``backend``
+        (``torch`` or ``onnx``: ONNX Runtime on the CPU)."""
         runtime = Runtime.create(device, dtype, compile, backend)
-        path = resolve_checkpoint(checkpoint)
+        path = resolve_checkpoint(checkpoint, live=live)
         return cls(SynergyWarpNet.from_pretrained(path, map_location="cpu"), runtime, checkpoint_path=path)
 
     # ------------------------------------------------------------------ facts about the model
@@ -248,7 +277,15 @@ class Animator:
     def animate_frame(self, live: LiveSession, frame: np.ndarray) -> AnimatedFrame | None:
         """Animate one driving frame H×W×3 uint8 RGB of a live session (the same motion transfer,
         smoothing and paste-back as :meth:`animate`); None until a frame with a face arrives.
-        ``index`` counts the frames given to the session."""
+        ``index`` counts the frames given to the session. Equal to :meth:`render_frame` of
+        :meth:`track_frame`."""
+        work = self.track_frame(live, frame)
+        return None if work is None else self.render_frame(work)
+
+    def track_frame(self, live: LiveSession, frame: np.ndarray) -> LiveFrame | None:
+        """The in-order half of :meth:`animate_frame`: face tracking, crop, motion (held and smoothed)
+        and prior grids of one frame; None until a frame with a face arrives. Call it for the frames
+        in their order, from one thread."""
         with self.timed("tracking"):
             tracked = live.track(frame)
         if tracked is None:
@@ -257,8 +294,14 @@ class Animator:
         if live.stream is None:
             live.stream = self._begin(live.source, None, track, crop, 0, live.fps)
         live.stream.track = track
-        animated = next(self._animate_batch(live.stream, [(0, crop)], None))
-        animated.index = live.frames_seen - 1
+        return LiveFrame(live.source, self._batch_inputs(live.stream, [(0, crop)]), live.frames_seen - 1)
+
+    def render_frame(self, work: LiveFrame) -> AnimatedFrame:
+        """The other half: the network and the paste-back of a tracked frame. Reads no session state,
+        so consecutive frames may render on several threads at once (see ``synergywarp live
+        --workers``)."""
+        animated = next(self._render(work.prepared, work.inputs, None))
+        animated.index = work.index
         return animated
 
     def _start(self, prepared: PreparedSource, driving, progress: ProgressCallback | None) -> _Session:
@@ -327,7 +370,12 @@ class Animator:
 
     def _animate_batch(self, session: _Session, batch: list[tuple[int, np.ndarray]],
                        progress: ProgressCallback | None) -> Iterator[AnimatedFrame]:
-        prepared, options = session.prepared, session.prepared.options
+        yield from self._render(session.prepared, self._batch_inputs(session, batch), progress)
+
+    def _batch_inputs(self, session: _Session, batch: list[tuple[int, np.ndarray]]) -> FrameInputs:
+        """The in-order half of a batch: its motion (held where no face was found, then smoothed: this
+        updates the session) and the prior grids."""
+        prepared = session.prepared
         indices = [i for i, _ in batch]
         crops = [c for _, c in batch]
         with self.timed("motion"):
@@ -349,25 +397,32 @@ class Animator:
             with self.timed("mesh_warp"):
                 grids = [warp.grids(motion, self.config.image_size) for warp in prepared.reference_warps]
                 reference_grids = torch.from_numpy(np.stack(grids, axis=1)).to(self.runtime.device)
+        return FrameInputs(indices, crops, valid, keypoints, prior, reference_grids)
+
+    def _render(self, prepared: PreparedSource, inputs: FrameInputs,
+                progress: ProgressCallback | None) -> Iterator[AnimatedFrame]:
+        """The network and the paste-back of a batch's inputs; reads no session state, so batches of one
+        stream may render on several threads at once."""
+        options = prepared.options
         out_size = prepared.output_size or self.config.output_size
         skip = self.config.decoder.image_skip
         with self.timed("model"), self.runtime.context():
-            out = self._animate_fn(prepared.state, torch.from_numpy(keypoints).to(self.runtime.device),
-                                   prepared.reference_tokens, fusion_mode=prepared.fusion_mode, prior_grid=prior,
-                                   output_size=out_size if skip else None,
-                                   reference_images=prepared.reference_images, reference_grids=reference_grids)
+            out = self._animate_fn(prepared.state, torch.from_numpy(inputs.keypoints).to(self.runtime.device),
+                                   prepared.reference_tokens, fusion_mode=prepared.fusion_mode,
+                                   prior_grid=inputs.prior, output_size=out_size if skip else None,
+                                   reference_images=prepared.reference_images, reference_grids=inputs.reference_grids)
             image = out.image
             if image.shape[-1] != out_size:  # a model that cannot render at other sizes: resize its output
                 image = torch.nn.functional.interpolate(image.float(), size=(out_size, out_size), mode="bicubic",
                                                         align_corners=False, antialias=image.shape[-1] > out_size)
             animated = to_uint8(image)  # copies to the host, so device time is included
         source = prepared.source
-        for row, index in enumerate(indices):
+        for row, index in enumerate(inputs.indices):
             image = animated[row]
             if options.crop and options.paste_back:
                 with self.timed("paste_back"):
                     image = paste_back(source.image, animated[row], source.crop, feather=options.feather)
             if progress is not None:
                 progress("animating", 1)
-            yield AnimatedFrame(index=index, image=image, crop=animated[row], driving=crops[row],
-                                keypoints=keypoints[row], face_found=valid[row])
+            yield AnimatedFrame(index=index, image=image, crop=animated[row], driving=inputs.crops[row],
+                                keypoints=inputs.keypoints[row], face_found=inputs.valid[row])

@@ -54,13 +54,14 @@ def report_path(path: str | Path | None, root: Path | None = None) -> str | None
     other path as the user gave it. Reports then carry no machine-specific prefixes of their own making."""
     if path is None:
         return None
-    from synergywarp.assets import BUNDLED_MODEL, PACKAGE_ASSETS
+    from synergywarp.assets import BUNDLED_NAMES, PACKAGE_ASSETS
 
     given = Path(path)
     resolved = given.resolve()
     if resolved.is_relative_to(PACKAGE_ASSETS.resolve()):
         name = "synergywarp/assets/" + resolved.relative_to(PACKAGE_ASSETS.resolve()).as_posix()
-        return f"{name} (bundled)" if resolved == BUNDLED_MODEL.resolve() else name
+        bundled = any(resolved == model.resolve() for model in BUNDLED_NAMES.values())
+        return f"{name} (bundled)" if bundled else name
     base = (root or Path.cwd()).resolve()
     if given.is_absolute() and resolved.is_relative_to(base):
         return resolved.relative_to(base).as_posix()
