@@ -53,7 +53,7 @@ def test_relative_and_absolute_motion_differ_as_defined(tiny_animator, grace_cro
     prepared = tiny_animator.prepare(source, options=NO_CROP)
     crops = np.stack([f.driving for f in relative])
     with torch.inference_mode():
-        learned = model.learned_motion
+        learned = model.learned_motion()
         motion = learned.image_motion(to_tensor(crops))
         first = learned.image_motion(to_tensor(crops[:1]))
         want_abs = learned.transferred(prepared.state, motion).numpy()

@@ -236,3 +236,49 @@ def test_animator_on_the_onnx_backend_matches_torch(grace_crops, tmp_path, monke
     assert frames["onnx"].shape == frames["torch"].shape == (3, 64, 64, 3)
     assert np.abs(frames["onnx"] - frames["torch"]).max() <= 1.0  # uint8 levels
     assert len(list((tmp_path / "onnx").glob("*.onnx"))) == 1  # the last batch of 1 reused the batch-2 graph
+
+
+# ---------------------------------------------------------------------------------------------- TorchScript
+@pytest.mark.parametrize("kwargs,fragment", [({"dtype": "bf16"}, "fp32"), ({"compile": True}, "torch.compile")])
+def test_jit_backend_refuses_what_it_cannot_run(kwargs, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        rt.Runtime.create("cpu", **{"dtype": "auto", **kwargs}, backend="jit")
+
+
+def test_jit_backend_on_cpu_is_fp32():
+    runtime = rt.Runtime.create("cpu", "auto", backend="jit")
+    assert runtime.dtype == torch.float32 and runtime.backend == "jit" and "torchscript" in runtime.describe()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,refs,seed", [("tiny_tracked_head", 2, 3), ("tiny_tracked_mesh", 0, 0)])
+def test_jit_matches_torch_and_traces_once_per_shape(name, refs, seed):
+    from synergywarp.inference.backends.torchscript import JitAnimate
+
+    model, state, tokens, driving, kwargs = _case(name, refs, frames=2, output_size=96, seed=seed)
+    with torch.inference_mode():
+        expected = model.animate(state, driving, tokens, **kwargs).image
+        backend = JitAnimate(model)
+        got = backend(state, driving, tokens, **kwargs).image
+        moved = backend(state, driving + 0.03, tokens, **kwargs).image  # same shapes: the same graph
+        moved_expected = model.animate(state, driving + 0.03, tokens, **kwargs).image
+        single = backend(state, driving[:1], tokens, **_rows(kwargs, slice(0, 1))).image  # a new shape
+    assert got.shape == expected.shape == (2, 3, 96, 96) and expected.std() > 0.05
+    assert (got - expected).abs().max() <= 1e-3 and (moved - moved_expected).abs().max() <= 1e-3
+    assert (moved - got).abs().max() > 1e-3  # the graph follows its inputs, it did not bake them in
+    assert (single - expected[:1]).abs().max() <= 1e-3
+    assert backend.traces == 2 and max(backend.max_error.values()) <= 1e-3
+
+
+@pytest.mark.slow
+def test_jit_parity_failure_falls_back_to_torch_with_a_warning(monkeypatch):
+    from synergywarp.inference.backends import torchscript
+
+    monkeypatch.setattr(torchscript, "PARITY_TOLERANCE", -1.0)  # no graph can pass
+    model, state, tokens, driving, kwargs = _case("tiny_tracked_mesh", 0, frames=1, output_size=80, seed=0)
+    with torch.inference_mode(), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = torchscript.JitAnimate(model)(state, driving, tokens, **kwargs).image
+        expected = model.animate(state, driving, tokens, **kwargs).image
+    assert any("running them on eager PyTorch" in str(w.message) for w in caught)
+    torch.testing.assert_close(got, expected)

@@ -62,8 +62,8 @@ def parity_outputs(fixture_tensors):
     src, drv = fixture_tensors["in.source"], fixture_tensors["in.driving"]
     with torch.no_grad():
         state = model.encode_source(src)
-        driving_motion = model.learned_motion.image_motion(drv)
-        kp_driving = model.learned_motion.transferred(state, driving_motion)
+        driving_motion = model.learned_motion().image_motion(drv)
+        kp_driving = model.learned_motion().transferred(state, driving_motion)
         out = model.animate(state, kp_driving, fusion_mode="explicit")
     return model, state, driving_motion, kp_driving, out
 
@@ -119,7 +119,8 @@ def test_quirk_flag_is_required_for_parity(fixture_tensors):
     model = _load_fixture_model(fixture_tensors, grid_align_quirk=False)
     with torch.no_grad():
         state = model.encode_source(fixture_tensors["in.source"])
-        kp_d = keypoints_from_motion(state.canonical, model.learned_motion.image_motion(fixture_tensors["in.driving"]))
+        driving_motion = model.learned_motion().image_motion(fixture_tensors["in.driving"])
+        kp_d = keypoints_from_motion(state.canonical, driving_motion)
         img = model.animate(state, kp_d, fusion_mode="explicit").image
     assert (img - fixture_tensors["out.img"]).abs().max() > 1e-2
 

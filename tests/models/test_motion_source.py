@@ -35,12 +35,12 @@ def test_tracked_keypoints_are_given_for_every_role():
                 call()
         assert strategy.driving(state, torch.rand(1, 3, 64, 64), kp) == (kp, None)
     with pytest.raises(ValueError, match="tracked keypoints; it has no motion encoder"):
-        model.learned_motion  # noqa: B018
+        model.learned_motion()  # noqa: B018
 
 
 def test_learned_keypoints_are_the_source_canonical_ones_under_each_images_motion():
     model = create_model("tiny").eval()
-    learned = model.learned_motion
+    learned = model.learned_motion()
     assert isinstance(model.motion_source, LearnedMotion) and learned.encoder is model.motion_encoder
     g = torch.Generator().manual_seed(0)
     source, references = torch.rand(1, 3, 64, 64, generator=g), torch.rand(1, 2, 3, 64, 64, generator=g)
@@ -67,4 +67,4 @@ def test_a_copied_model_uses_its_own_motion_encoder():
     """EMA copies the generator: the copy's strategy must read the copy's encoder, not the original's."""
     model = create_model("tiny")
     twin = copy.deepcopy(model)
-    assert twin.learned_motion.encoder is twin.motion_encoder is not model.motion_encoder
+    assert twin.learned_motion().encoder is twin.motion_encoder is not model.motion_encoder

@@ -170,7 +170,7 @@ def driving_motion(model: SynergyWarpNet, source: PreparedFace, state: SourceKey
     if model.motion_source.uses_landmarks:
         first = track.landmarks_at(first_index) if track is not None else None
         return TrackedDriving(source.required_landmarks(), first, mode)
-    return LearnedDriving(model.learned_motion, state, first_crop, mode, to_images)
+    return LearnedDriving(model.learned_motion(), state, first_crop, mode, to_images)
 
 
 class OneEuroFilter:

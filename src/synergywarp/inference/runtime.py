@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 NAMED_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 DTYPE_CHOICES = ("auto", *NAMED_DTYPES)
-BACKEND_CHOICES = ("torch", "onnx")
+BACKEND_CHOICES = ("torch", "onnx", "jit")
 #: /proc/cpuinfo flags of native bf16 arithmetic; without them bf16 autocast is emulated on the CPU (on an
 #: AVX2-only EPYC here about 40× slower than fp32), so ``auto`` never picks it there
 NATIVE_BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
@@ -124,7 +124,7 @@ def grid_sample_fallback() -> Iterator[None]:
 
 
 def resolve_backend(name: str) -> str:
-    """``torch`` or ``onnx`` (ONNX Runtime); :class:`ConfigError` for another name."""
+    """``torch``, ``onnx`` (ONNX Runtime) or ``jit`` (TorchScript); :class:`ConfigError` for another name."""
     text = str(name).strip().lower()
     if text not in BACKEND_CHOICES:
         raise ConfigError(f"unknown backend {name!r}; choose one of {', '.join(BACKEND_CHOICES)}")
@@ -198,6 +198,15 @@ class Runtime:
             if compile:
                 raise ConfigError("--backend onnx cannot be combined with torch.compile; use one of them")
             return cls(device=resolved, dtype=torch.float32, backend=backend)
+        if backend == "jit":
+            if resolved.type != "cpu":
+                raise ConfigError(f"--backend jit runs on the CPU only (device {resolved.type} asked for); "
+                                  "use --device cpu, or --backend torch on this device")
+            if str(dtype).strip().lower() not in ("auto", "fp32", "float32"):
+                raise ConfigError(f"--backend jit computes in fp32; drop --dtype {dtype} or use --backend torch")
+            if compile:
+                raise ConfigError("--backend jit cannot be combined with torch.compile; use one of them")
+            return cls(device=resolved, dtype=torch.float32, backend=backend)
         return cls(device=resolved, dtype=resolve_dtype(dtype, resolved), compile=bool(compile))
 
     @property
@@ -237,6 +246,10 @@ class Runtime:
             from synergywarp.inference.backends.onnx_runtime import OnnxAnimate
 
             return OnnxAnimate(model, threads=self.threads)
+        if self.backend == "jit":
+            from synergywarp.inference.backends.torchscript import JitAnimate
+
+            return JitAnimate(model)
         return self.maybe_compile(model.animate)
 
     def to_device(self, images: torch.Tensor) -> torch.Tensor:
@@ -259,6 +272,6 @@ class Runtime:
 
     def describe(self) -> str:
         names = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
-        backend = " onnxruntime" if self.backend == "onnx" else ""
+        backend = {"onnx": " onnxruntime", "jit": " torchscript"}.get(self.backend, "")
         return (f"{self.device} {names.get(self.dtype, str(self.dtype))}{backend}"
                 f"{' compiled' if self.compile else ''}")

@@ -122,9 +122,9 @@ class SynergyWarpNet(nn.Module):
         """How this model's keypoints are obtained (``config.motion``; :mod:`synergywarp.models.motion_source`)."""
         return motion_source(self.config, self.motion_encoder)
 
-    @property
     def learned_motion(self) -> LearnedMotion:
-        """The motion encoder's strategy (``motion: learned`` only; ValueError for tracked keypoints)."""
+        """The motion encoder's strategy (``motion: learned`` only; ValueError for tracked keypoints). A
+        method, not a property: TorchScript's tracer reads every attribute of the modules it traces."""
         strategy = self.motion_source
         if not isinstance(strategy, LearnedMotion):
             raise ValueError("this model uses tracked keypoints; it has no motion encoder")

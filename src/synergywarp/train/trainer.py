@@ -188,7 +188,7 @@ class Trainer:
 
     def _keypoints_of(self, image: torch.Tensor) -> torch.Tensor:
         """Keypoints ``B×K×3`` the motion encoder gives an image (its canonical ones under its own motion)."""
-        return self.model.learned_motion.source(image).keypoints
+        return self.model.learned_motion().source(image).keypoints
 
     def _generator_loss(self, batch, out, target, disc_fake, disc_real):
         extra: dict[str, Any] = {}

@@ -270,7 +270,7 @@ class ModelMethod:
                 reference_warps = [PriorWarp("mesh", landmarks) for landmarks in ref_landmarks]
         first_motion = None
         if not landmarks and inputs.task.motion_mode == "relative":
-            first_motion = model.learned_motion.image_motion(loaded.to_input(inputs.driving_clip.frames[:1]))
+            first_motion = model.learned_motion().image_motion(loaded.to_input(inputs.driving_clip.frames[:1]))
         dense = loaded.config.warp.dense_motion
         prior_warp = PriorWarp(dense.prior_kind, inputs.source_landmarks, inputs.source) if dense.prior_candidate \
             else None
@@ -284,7 +284,7 @@ class ModelMethod:
                 if prior_warp is not None:
                     prior = torch.from_numpy(prior_warp.grids(targets, loaded.config.image_size)).to(device)
             else:
-                learned = model.learned_motion
+                learned = model.learned_motion()
                 motion = learned.image_motion(loaded.to_input(inputs.driving(chunk)))
                 driving_kp = learned.transferred(state, motion, first_motion, inputs.task.motion_mode)
             reference_grids = None

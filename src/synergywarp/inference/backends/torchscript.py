@@ -1,0 +1,82 @@
+"""The per-frame network as TorchScript (CPU, fp32): traced per input shape, frozen, optimised.
+
+:class:`JitAnimate` is called like ``SynergyWarpNet.animate`` (through ``Runtime.frame_function`` when
+``backend="jit"``). For each set of input shapes (and fusion mode and output size) it traces the same
+graph the ONNX backend exports (:class:`~synergywarp.inference.backends.onnx_runtime.FrameGraph`),
+freezes it and runs ``torch.jit.optimize_for_inference`` (oneDNN convolutions with their element-wise
+neighbours fused); the result is checked against eager PyTorch on the tracing inputs (max abs ≤
+:data:`PARITY_TOLERANCE`, else the shape stays eager, with a warning). A traced graph runs without
+Python between its operations, so it holds the GIL only at its entry: two frames rendering on two
+threads (``synergywarp live --workers 2``) do not wait for each other's Python.
+
+Traced graphs live in memory only (a few seconds per new shape; nothing is written to disk).
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from synergywarp.inference.backends.onnx_runtime import PARITY_TOLERANCE, FrameGraph, ImageOutput, frame_inputs
+from synergywarp.models import ReferenceTokens, SourceState, SynergyWarpNet
+
+
+class JitAnimate:
+    """``SynergyWarpNet.animate`` as frozen TorchScript graphs, one per input shapes (returns an
+    :class:`~synergywarp.inference.backends.onnx_runtime.ImageOutput`: the image only, like ``onnx``).
+
+    ``traces`` counts the graphs traced; ``max_error`` maps each shape key to its check's max abs error."""
+
+    def __init__(self, model: SynergyWarpNet):
+        self.model = model
+        self.traces = 0
+        self.max_error: dict[tuple, float] = {}
+        self._graphs: dict[tuple, Callable[..., torch.Tensor] | None] = {}
+        self._lock = threading.Lock()  # live workers may meet a new shape at the same time
+
+    def __call__(self, source: SourceState, driving_keypoints: torch.Tensor,
+                 references: ReferenceTokens | None = None, *, fusion_mode: str | None = None,
+                 return_explicit: bool = False, prior_grid: torch.Tensor | None = None,
+                 output_size: int | None = None, reference_images: torch.Tensor | None = None,
+                 reference_grids: torch.Tensor | None = None,
+                 reference_mask: torch.Tensor | None = None) -> ImageOutput:
+        if return_explicit:
+            raise ValueError("the jit backend renders the image only (return_explicit needs --backend torch)")
+        inputs = frame_inputs(self.model, source, driving_keypoints, references, fusion_mode, prior_grid,
+                              reference_images, reference_grids, reference_mask)
+        key = (fusion_mode, output_size, tuple((name, tuple(t.shape), t.dtype) for name, t in inputs.items()))
+        if key not in self._graphs:
+            with self._lock:
+                if key not in self._graphs:
+                    self._graphs[key] = self._trace(key, inputs, fusion_mode, output_size)
+        graph = self._graphs[key]
+        with torch.no_grad():
+            if graph is None:
+                return ImageOutput(FrameGraph(self.model, list(inputs), fusion_mode, output_size)(*inputs.values()))
+            return ImageOutput(graph(*inputs.values()))
+
+    def _trace(self, key: tuple, inputs: dict[str, torch.Tensor], fusion_mode: str | None,
+               output_size: int | None) -> Callable[..., torch.Tensor] | None:
+        """Trace, freeze and optimise the graph for these inputs; None (eager) if it fails its check."""
+        graph = FrameGraph(self.model, list(inputs), fusion_mode, output_size)
+        values = [tensor.clone() for tensor in inputs.values()]  # plain tensors, not inference-mode ones
+        with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            warnings.filterwarnings("ignore", message=".*optimize_for_inference.*", category=DeprecationWarning)
+            expected = graph(*values)
+            traced: Any = torch.jit.trace(graph, values, check_trace=False)
+            optimised = torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
+            for _ in range(2):  # the profiling executor specialises on the first runs
+                got = optimised(*values)
+        self.traces += 1
+        error = float((got - expected).abs().max())
+        self.max_error[key] = error
+        if not error <= PARITY_TOLERANCE:
+            warnings.warn(f"the TorchScript graph differs from PyTorch by {error:.2g} (> {PARITY_TOLERANCE:g}) "
+                          "for these inputs; running them on eager PyTorch", RuntimeWarning, stacklevel=3)
+            return None
+        return optimised
