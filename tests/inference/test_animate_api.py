@@ -216,3 +216,23 @@ def test_a_learned_model_with_a_mesh_prior_is_refused_before_it_trains_or_animat
     write_checkpoint(path, create_model("tiny").state_dict(), config)
     with pytest.raises(CheckpointError, match=reason):  # loading it, before any face work
         Animator.from_pretrained(path, device="cpu")
+
+
+def test_a_small_network_gets_its_prior_and_reference_grids_at_128(grace_crops):
+    """The Animator hands a 64² head-prior model 128² grids (face.prior.prior_grid_size), for the prior
+    and for every reference, and renders at the output size asked for."""
+    torch.manual_seed(0)
+    animator = Animator(create_model("tiny_tracked_head"))
+    seen = []
+    animate = animator._animate_fn
+
+    def spy(*args, **kwargs):
+        seen.append((tuple(kwargs["prior_grid"].shape), tuple(kwargs["reference_grids"].shape)))
+        return animate(*args, **kwargs)
+
+    animator._animate_fn = spy
+    prepared = animator.prepare(grace_crops[0], [grace_crops[4]],
+                                AnimateOptions(crop=False, smooth=0.0, batch=2, output_size=96, check_identity=False))
+    frames = list(animator.animate(prepared, grace_crops[1:3]))
+    assert seen == [((2, 128, 128, 2), (2, 1, 128, 128, 2))]
+    assert frames[0].crop.shape == (96, 96, 3)

@@ -96,3 +96,35 @@ def test_without_a_forced_blend_the_decoder_contributes(model):
     skip_only = F.grid_sample(source, grid, align_corners=False)
     out = model(source, source, source_keypoints=kp_s, driving_keypoints=kp_d, prior_grid=grid)
     assert (out.image - skip_only).abs().mean() > 1e-3
+
+
+def test_prior_grids_are_never_coarser_than_128():
+    """A small network gets its prior at 128² (it area-averages the grid to its motion volume; the
+    rendering upsamples it to the output size, where a 64² seam pixel would be a 4×4 blob)."""
+    from synergywarp.face.prior import MIN_PRIOR_SIZE, prior_grid_size
+
+    assert MIN_PRIOR_SIZE == 128
+    assert [prior_grid_size(s) for s in (64, 128, 256)] == [128, 128, 256]
+
+
+def test_a_finer_prior_grid_moves_the_network_like_its_own_size_and_renders_its_detail():
+    """The 64² network fed a 128² prior: its flow equals (to within the area average) what the same
+    prior at 64² gives, while the rendered output at 128² follows the fine grid (a seam that the 64²
+    grid smears over 2 px stays 1 px wide)."""
+    torch.manual_seed(0)
+    model = create_model("tiny_tracked_head").eval()
+    s, k = model.config.image_size, model.config.num_kp
+    g = torch.Generator().manual_seed(1)
+    keypoints = torch.rand(1, k, 3, generator=g) - 0.5
+    centres = (torch.arange(128) + 0.5) * 2 / 128 - 1
+    ys, xs = torch.meshgrid(centres, centres, indexing="ij")
+    fine = torch.stack([xs + 0.2 * (xs > 0.1).float(), ys], -1)[None]  # a seam: the right part samples 0.2 further
+    coarse = F.interpolate(fine.permute(0, 3, 1, 2), size=(s, s), mode="area").permute(0, 2, 3, 1)
+    with torch.no_grad():
+        state = model.encode_source(torch.rand(1, 3, s, s, generator=g), keypoints,
+                                    image_hr=torch.rand(1, 3, 128, 128, generator=g))
+        driving = keypoints + 0.02
+        a = model.animate(state, driving, None, fusion_mode="explicit", prior_grid=fine, output_size=128)
+        b = model.animate(state, driving, None, fusion_mode="explicit", prior_grid=coarse, output_size=128)
+    torch.testing.assert_close(a.flow, b.flow, atol=1e-4, rtol=0)  # the network's input is the same
+    assert (a.image - b.image).abs().amax() > 0.01  # but the render keeps the fine grid's detail

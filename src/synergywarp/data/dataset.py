@@ -34,7 +34,7 @@ from synergywarp.data.clips import (
 from synergywarp.data.sampling import REFERENCE_CHOICES, ReferenceChoice, parse_num_references, select_frames
 from synergywarp.errors import ConfigError, InputError
 from synergywarp.face.keypoints import tracked_keypoints
-from synergywarp.face.prior import PriorWarp
+from synergywarp.face.prior import PriorWarp, prior_grid_size
 from synergywarp.face.regions import SHOWS_MORE, closedness, eye_openness, mouth_openness, openness_gain
 from synergywarp.io.tensors import images_to_tensor
 
@@ -225,9 +225,9 @@ class ClipDataset(Dataset):
                 if self.prior_kind == "head":  # the person mask of the (augmented) source image
                     source_image = (images[0].permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8)
                 prior = PriorWarp(self.prior_kind, landmarks[0], source_image)  # type: ignore[arg-type]
-                item["prior_grid"] = torch.from_numpy(prior.grid(landmarks[1], self.image_size))
+                item["prior_grid"] = torch.from_numpy(prior.grid(landmarks[1], prior_grid_size(self.image_size)))
             if self.reference_grids:
-                grids = [PriorWarp("mesh", landmarks[k]).grid(landmarks[1], self.image_size)
+                grids = [PriorWarp("mesh", landmarks[k]).grid(landmarks[1], prior_grid_size(self.image_size))
                          for k in range(2, 2 + count)]
                 stacked = torch.from_numpy(np.stack(grids)) if grids else torch.zeros(0, self.image_size,
                                                                                      self.image_size, 2)

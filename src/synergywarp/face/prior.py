@@ -24,6 +24,16 @@ from synergywarp.face.mesh_warp import mesh_warp_grid, mesh_warp_maps
 
 PriorKind = Literal["mesh", "head"]
 PRIOR_KINDS: tuple[str, ...] = ("mesh", "head")
+#: the smallest side prior grids are computed at, whatever the network's size (see :func:`prior_grid_size`)
+MIN_PRIOR_SIZE = 128
+
+
+def prior_grid_size(network_size: int) -> int:
+    """Side of the prior (and reference) grids handed to a network of ``network_size``²: its own size,
+    but at least :data:`MIN_PRIOR_SIZE`. The network area-averages the grid to its motion volume, while
+    the rendering upsamples it to the output size: a mesh-boundary pixel that samples far away (the jaw
+    seam of the face mesh and the rigid head) becomes a 4×4 blob at 256² from a 64² grid, 2×2 from 128²."""
+    return max(int(network_size), MIN_PRIOR_SIZE)
 
 
 class PriorWarp:

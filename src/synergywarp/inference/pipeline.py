@@ -23,7 +23,7 @@ import torch
 from synergywarp.assets import resolve_checkpoint
 from synergywarp.face import apply_crop, paste_back, tracked_keypoints
 from synergywarp.face.crop import resize_crop
-from synergywarp.face.prior import PriorWarp
+from synergywarp.face.prior import PriorWarp, prior_grid_size
 from synergywarp.inference.identity import warn_on_identity_mismatch
 from synergywarp.inference.inputs import (
     DrivingFrames,
@@ -388,14 +388,15 @@ class Animator:
                 session.held_motion = raw[row]
             motion[row] = session.smoother(session.held_motion)
         keypoints = session.driving.keypoints(motion)
+        grid_size = prior_grid_size(self.config.image_size)
         prior = None
         if prepared.prior is not None:
             with self.timed("mesh_warp"):
-                prior = torch.from_numpy(prepared.prior.grids(motion, self.config.image_size)).to(self.runtime.device)
+                prior = torch.from_numpy(prepared.prior.grids(motion, grid_size)).to(self.runtime.device)
         reference_grids = None
         if prepared.reference_warps is not None:
             with self.timed("mesh_warp"):
-                grids = [warp.grids(motion, self.config.image_size) for warp in prepared.reference_warps]
+                grids = [warp.grids(motion, grid_size) for warp in prepared.reference_warps]
                 reference_grids = torch.from_numpy(np.stack(grids, axis=1)).to(self.runtime.device)
         return FrameInputs(indices, crops, valid, keypoints, prior, reference_grids)
 

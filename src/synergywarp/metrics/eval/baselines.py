@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from synergywarp.data import EvalClip
 from synergywarp.face.head_warp import WARP_VERSION
 from synergywarp.face.mesh_warp import RING_MOTION_SHARE
-from synergywarp.face.prior import PriorWarp
+from synergywarp.face.prior import PriorWarp, prior_grid_size
 from synergywarp.io.files import file_sha256
 from synergywarp.io.tensors import images_to_tensor, tensor_to_images
 from synergywarp.metrics.eval.protocol import EvalTask
@@ -238,6 +238,9 @@ class ModelMethod:
         prior = ""
         if dense.prior_candidate:  # the model's input includes the prior warp: a new warp is a new output
             prior = f" prior={WARP_VERSION}" if dense.prior_kind == "head" else f" prior=rings-{RING_MOTION_SHARE}"
+        size = self.loaded.config.image_size
+        if (dense.prior_candidate or self.loaded.model.pixel_fusion is not None) and prior_grid_size(size) != size:
+            prior += f" grids={prior_grid_size(size)}"  # grids finer than the network (before: at its size)
         return f"model-v1 {self.name} sha256={self.loaded.sha256}{prior}"
 
     def output_size(self, clip_size: int) -> int:
@@ -274,6 +277,7 @@ class ModelMethod:
         dense = loaded.config.warp.dense_motion
         prior_warp = PriorWarp(dense.prior_kind, inputs.source_landmarks, inputs.source) if dense.prior_candidate \
             else None
+        grid_size = prior_grid_size(loaded.config.image_size)
         outputs = []
         for start in range(0, len(frames), loaded.batch_size):
             chunk = frames[start:start + loaded.batch_size]
@@ -282,7 +286,7 @@ class ModelMethod:
                 targets = inputs.target_landmarks(chunk)
                 driving_kp = _keypoints(targets, device)
                 if prior_warp is not None:
-                    prior = torch.from_numpy(prior_warp.grids(targets, loaded.config.image_size)).to(device)
+                    prior = torch.from_numpy(prior_warp.grids(targets, grid_size)).to(device)
             else:
                 learned = model.learned_motion()
                 motion = learned.image_motion(loaded.to_input(inputs.driving(chunk)))
@@ -290,7 +294,7 @@ class ModelMethod:
             reference_grids = None
             if reference_warps:
                 targets = inputs.target_landmarks(chunk)
-                grids = [w.grids(targets, loaded.config.image_size) for w in reference_warps]
+                grids = [w.grids(targets, grid_size) for w in reference_warps]
                 reference_grids = torch.from_numpy(np.stack(grids, axis=1)).to(device)
             image = model.animate(state, driving_kp, tokens, fusion_mode=self.fusion_mode, prior_grid=prior,
                                   output_size=output_size, reference_images=reference_images,
