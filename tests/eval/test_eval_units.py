@@ -167,10 +167,10 @@ def test_mesh_prior_model_gets_the_mesh_warp_of_the_target_landmarks(eval_datase
     ModelMethod(loaded, None).generate(TaskInputs(task, clip, clip), (3, 6))
     prior = spy.calls[0][3]["prior_grid"]
     landmarks = clip.arrays["landmarks"].astype(np.float32)
-    expected = np.stack([mesh_warp_grid(landmarks[0], landmarks[f], 64) for f in (3, 6)])
-    assert prior.shape == (2, 64, 64, 2)
+    expected = np.stack([mesh_warp_grid(landmarks[0], landmarks[f], 128) for f in (3, 6)])
+    assert prior.shape == (2, 128, 128, 2)  # the 64² network's grid at 128² (face.prior.prior_grid_size)
     np.testing.assert_allclose(prior.numpy(), expected, atol=1e-6)
-    assert np.abs(expected[1] - mesh_warp_grid(landmarks[0], landmarks[0], 64)).max() > 0.02  # the head moved
+    assert np.abs(expected[1] - mesh_warp_grid(landmarks[0], landmarks[0], 128)).max() > 0.02  # the head moved
 
 
 def test_reports_name_inputs_without_machine_prefixes(tmp_path, monkeypatch):
