@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Reproduce the bundled demo model v2 on a CPU (docs/MODEL_CARD.md): fetch the real footage, prepare it,
-# build the synthetic corpus, start from the first demo model and fine-tune with configs/demo_v2.yaml.
+# build the synthetic corpus, start from the first demo model and fine-tune with configs/demo_v2.yaml;
+# then its live twin (the same network at 64², configs/demo_live.yaml) from it.
 #
-#   bash scripts/train_demo_v2.sh            # everything into data/ and runs/ (about 2.5 h of training on 2 cores)
-#   STEP=train bash scripts/train_demo_v2.sh # only the training (data already there)
+#   bash scripts/train_demo_v2.sh            # everything into data/ and runs/ (about 3 h of training on 2 cores)
+#   STEP=train bash scripts/train_demo_v2.sh # only the demo model's training (data already there)
+#   STEP=live bash scripts/train_demo_v2.sh  # only the live model (from runs/demo_v2.safetensors, ≈ 25 min)
 #
 # Then `synergywarp eval` it as in scripts/eval_real.sh. Every step is resumable: rerunning skips what is done.
 set -euo pipefail
@@ -30,4 +32,10 @@ if [ "$step" = all ] || [ "$step" = train ]; then
   [ -d runs/demo_v2_refs/checkpoints ] && resume=(--resume)
   "$sw" train --config configs/demo_v2_refs.yaml --data data/real --out runs/demo_v2_refs "${resume[@]}"
   cp runs/demo_v2_refs/model_ema.safetensors runs/demo_v2.safetensors
+fi
+if [ "$step" = all ] || [ "$step" = live ]; then
+  resume=()
+  [ -d runs/demo_live/checkpoints ] && resume=(--resume)
+  "$sw" train --config configs/demo_live.yaml --data data/real --out runs/demo_live "${resume[@]}"
+  cp runs/demo_live/model_ema.safetensors runs/demo_live.safetensors
 fi

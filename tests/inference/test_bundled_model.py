@@ -1,13 +1,17 @@
-"""The bundled demo model (v2): loads offline, records its training, improves on the whole-head warp it is
-given as its prior motion, and takes what the source hides (an open mouth) from references that show it."""
+"""The bundled demo model (v2) and its live twin (the same network at 64²): load offline, record their
+training, improve on the whole-head warp they are given as their prior motion, and take what the source
+hides (an open mouth) from references that show it."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
-from synergywarp.assets import BUNDLED_MODEL, PACKAGE_ASSETS
+from synergywarp.assets import BUNDLED_LIVE_MODEL, BUNDLED_MODEL, PACKAGE_ASSETS, resolve_checkpoint
 from synergywarp.data.synth import PhotometricRanges, SynthConfig, Trajectory, prepare_portrait, render_clip
 from synergywarp.face import tracked_keypoints
 from synergywarp.face.prior import PriorWarp
@@ -17,19 +21,34 @@ from synergywarp.models import SynergyWarpNet, create_model
 
 ASSETS = PACKAGE_ASSETS
 MODEL = BUNDLED_MODEL
+MODELS = {"demo": BUNDLED_MODEL, "demo-live": BUNDLED_LIVE_MODEL}
+NETWORK_SIZES = {"demo": 128, "demo-live": 64}
 FRAMES = 9
 SIZE = 128
 
 
-def test_bundled_model_is_small_and_self_describing():
-    assert MODEL.stat().st_size < 30 * 2**20
-    model = SynergyWarpNet.from_pretrained(MODEL)
+def test_bundled_models_are_small_together():
+    assert sum(path.stat().st_size for path in MODELS.values()) < 30 * 2**20
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_bundled_model_is_self_describing(name):
+    model = SynergyWarpNet.from_pretrained(MODELS[name])
     config = model.config
-    assert config.name == "small_tracked_head" and config.motion == "tracked"
+    assert config.image_size == NETWORK_SIZES[name]
+    assert config.name == {"demo": "small_tracked_head", "demo-live": "small_tracked_head_live"}[name]
+    assert config.motion == "tracked"
     assert config.warp.dense_motion.prior_candidate and config.warp.dense_motion.prior_kind == "head"
     assert config.decoder.image_skip and config.cgf.pixel_references and model.pixel_fusion is not None
     assert model.trained_stages == ["explicit", "rac", "cgf"]
     assert model.checkpoint_metadata is not None and model.checkpoint_metadata.config_version == 1
+
+
+def test_the_live_model_is_the_demo_model_with_a_smaller_network():
+    demo, live = (SynergyWarpNet.from_pretrained(MODELS[name]).config.to_dict() for name in ("demo", "demo-live"))
+    for config in (demo, live):
+        config.pop("name"), config.pop("image_size")
+    assert live == demo
 
 
 @pytest.fixture(scope="module")
@@ -46,22 +65,31 @@ def reposed_clip():
 
 
 def _animate(model: SynergyWarpNet, clip, frames: list[int], refs: list[int]) -> torch.Tensor:
-    """The model's N×3×S×S outputs for driving ``frames`` from frame 0, with ``refs`` as references."""
-    landmarks, n = clip.landmarks, len(frames)
+    """The model's N×3×S×S outputs (S = the clip's 128²; the network at its own size, the source and
+    references warped at 128²) for driving ``frames`` from frame 0, with ``refs`` as references."""
+    landmarks, n, net = clip.landmarks, len(frames), model.config.image_size
+
+    def at_net(images: np.ndarray) -> torch.Tensor:
+        full = to_tensor(images)
+        return full if net == SIZE else F.interpolate(full, size=(net, net), mode="bilinear", antialias=True,
+                                                      align_corners=False)
+
     targets = landmarks[frames]
     prior = PriorWarp(model.config.warp.dense_motion.prior_kind, landmarks[0], clip.frames[0])
-    source = to_tensor(clip.frames[:1]).expand(n, -1, -1, -1)
+    source = at_net(clip.frames[:1]).expand(n, -1, -1, -1)
     inputs = dict(source_keypoints=torch.from_numpy(tracked_keypoints(landmarks[[0] * n])),
                   driving_keypoints=torch.from_numpy(tracked_keypoints(targets)),
-                  prior_grid=torch.from_numpy(prior.grids(targets, SIZE)))
+                  prior_grid=torch.from_numpy(prior.grids(targets, net)),
+                  source_hr=to_tensor(clip.frames[:1]).expand(n, -1, -1, -1), output_size=SIZE)
     references = None
     if refs:
-        references = to_tensor(clip.frames[refs])[None].expand(n, -1, -1, -1, -1)
+        references = at_net(clip.frames[refs])[None].expand(n, -1, -1, -1, -1)
+        inputs["references_hr"] = to_tensor(clip.frames[refs])[None].expand(n, -1, -1, -1, -1)
         inputs["reference_keypoints"] = torch.from_numpy(tracked_keypoints(landmarks[refs]))[None].expand(n, -1, -1, -1)
-        grids = [PriorWarp("mesh", landmarks[r]).grids(targets, SIZE) for r in refs]
+        grids = [PriorWarp("mesh", landmarks[r]).grids(targets, net) for r in refs]
         inputs["reference_grids"] = torch.from_numpy(np.stack(grids, axis=1))
     with torch.no_grad():
-        return model.eval()(source, to_tensor(clip.frames[frames]), references, **inputs).image
+        return model.eval()(source, at_net(clip.frames[frames]), references, **inputs).image
 
 
 def _l1(output: torch.Tensor, clip, frames: list[int], region: str | None = None) -> float:
@@ -76,10 +104,12 @@ def _l1(output: torch.Tensor, clip, frames: list[int], region: str | None = None
 
 
 @pytest.mark.slow
-def test_bundled_model_improves_on_the_whole_head_warp_it_is_given(reposed_clip):
+@pytest.mark.parametrize("name", MODELS)
+def test_bundled_model_improves_on_the_whole_head_warp_it_is_given(reposed_clip, name):
     clip, frames = reposed_clip, [4, 6, 8]
     torch.manual_seed(0)
-    trained, untrained = SynergyWarpNet.from_pretrained(MODEL), create_model("small_tracked_head")
+    trained = SynergyWarpNet.from_pretrained(MODELS[name])
+    untrained = create_model(trained.config)
     prior = PriorWarp("head", clip.landmarks[0], clip.frames[0])
     geometric = np.mean([np.abs(prior.warp_image(clip.frames[0], clip.landmarks[f]).astype(np.float32)
                                 - clip.frames[f]).mean() / 255 for f in frames])
@@ -92,11 +122,25 @@ def test_bundled_model_improves_on_the_whole_head_warp_it_is_given(reposed_clip)
 
 
 @pytest.mark.slow
-def test_bundled_model_takes_the_open_mouth_from_references(reposed_clip):
+@pytest.mark.parametrize("name", MODELS)
+def test_bundled_model_takes_the_open_mouth_from_references(reposed_clip, name):
     """Source: closed mouth; driving: open; references: two other open-mouth frames. Inside the mouth the
     output with the references must be clearly closer to the truth than without them."""
     clip, frames, refs = reposed_clip, [6, 7], [5, 8]
-    model = SynergyWarpNet.from_pretrained(MODEL)
+    model = SynergyWarpNet.from_pretrained(MODELS[name])
     without = _l1(_animate(model, clip, frames, []), clip, frames, "mouth")
     with_refs = _l1(_animate(model, clip, frames, refs), clip, frames, "mouth")
     assert with_refs < 0.85 * without, (with_refs, without)
+
+
+def test_bundled_models_by_name_and_the_live_default(tmp_path, monkeypatch):
+    from synergywarp import assets
+
+    assert resolve_checkpoint("demo") == BUNDLED_MODEL and resolve_checkpoint("demo-live") == BUNDLED_LIVE_MODEL
+    assert resolve_checkpoint(None) == BUNDLED_MODEL
+    assert resolve_checkpoint(None, live=True) == BUNDLED_LIVE_MODEL
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "demo").write_bytes(b"")
+    assert resolve_checkpoint("demo") == Path("demo")  # a file of that name wins
+    monkeypatch.setattr(assets, "BUNDLED_LIVE_MODEL", tmp_path / "missing.safetensors")
+    assert resolve_checkpoint(None, live=True) == BUNDLED_MODEL  # no live model bundled: the demo model
