@@ -5,6 +5,7 @@ Backends (fp32; the Animator's ``Runtime`` with these settings):
 - ``eager-stock``: PyTorch eager as before this benchmark existed (3D convolutions on PyTorch's own CPU
   heuristic, which sends batch-1 dense motion to the unvectorised ``slow_conv3d``) — the baseline;
 - ``eager``: PyTorch eager with the runtime's oneDNN 3D convolutions (the default ``--backend torch``);
+- ``jit``: TorchScript (``--backend jit``; traced, frozen and optimised on the first call per shape);
 - ``onnx``: ONNX Runtime (``--backend onnx``; export and check on the first call, timed separately);
 - ``compile``: ``torch.compile`` (inductor; opt-in with ``--backends ... compile``: minutes to compile here).
 
@@ -17,8 +18,8 @@ Two sections, each configuration's backends interleaved repeat by repeat (median
   crops, motion, mesh warps, network, paste-back, H.264 encoding) on the bundled portrait, references and
   driving clip, and the PSNR of its animated crops against ``eager-stock``'s.
 
-Models: ``small_tracked_mesh`` (the bundled demo model) and ``small_tracked_head`` (demo model v2's
-architecture; the bundled weights where shapes allow, its new modules random: timing and numerics only).
+Models: registered names (the bundled weights where shapes allow, new modules random: timing and numerics
+only) or the bundled models by name (``demo``, ``demo-live``).
 
 Writes JSON (with the CPU, its bf16 flags and the load average before and after) and regenerates the
 README's table from it:
@@ -52,13 +53,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from animate_speed import _animate_prepared  # noqa: E402  (benchmarks/animate_speed.py)
 from live_speed import _cpu_name  # noqa: E402
 
-from synergywarp.assets import BUNDLED_MODEL  # noqa: E402
+from synergywarp.assets import BUNDLED_MODEL, BUNDLED_NAMES  # noqa: E402
 from synergywarp.atomic import write_text_atomic  # noqa: E402
 from synergywarp.inference.runtime import Runtime  # noqa: E402
 from synergywarp.models import SynergyWarpNet, create_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-BACKENDS = ("eager-stock", "eager", "onnx", "compile")
+BACKENDS = ("eager-stock", "eager", "jit", "onnx", "compile")
 BASELINE = "eager-stock"
 TABLE_BEGIN, TABLE_END = "<!-- backend_speed table: begin -->", "<!-- backend_speed table: end -->"
 
@@ -70,11 +71,17 @@ def runtime(backend: str, threads: int) -> Runtime:
         return Runtime(cpu, torch.float32, fast_conv3d=False)
     if backend == "compile":
         return Runtime(cpu, torch.float32, compile=True)
+    if backend == "jit":
+        return Runtime(cpu, torch.float32, backend="jit")
     return Runtime(cpu, torch.float32, backend="torch" if backend == "eager" else "onnx", threads=threads)
 
 
 def load_model(name: str) -> tuple[SynergyWarpNet, str]:
-    """The bundled demo model, or ``name`` started from its weights where shapes allow (random elsewhere)."""
+    """A bundled model by name (``demo``, ``demo-live``), the bundled demo model if its config is ``name``,
+    or ``name`` started from its weights where shapes allow (random elsewhere)."""
+    if name in BUNDLED_NAMES:
+        model = SynergyWarpNet.from_pretrained(BUNDLED_NAMES[name])
+        return model.eval(), f"{model.config.name} (bundled {name})"
     bundled = SynergyWarpNet.from_pretrained(BUNDLED_MODEL)
     if bundled.config.name == name:
         return bundled.eval(), f"{name} (bundled weights)"

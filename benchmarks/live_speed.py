@@ -1,20 +1,25 @@
-"""``synergywarp live --camera clip.mp4`` speed next to offline ``animate`` throughput, on this CPU.
+"""``synergywarp live --camera clip.mp4`` speed on this CPU: the bundled models, output sizes, frames
+rendering at once (``--workers``) and references, next to the baseline in the same run.
 
-With the bundled model, portrait, references and driving clip, per dtype:
+With the bundled portrait, references and driving clip, for each model (``demo``: the demo model, 128²
+network; ``demo-live``: its live twin, 64² network), backend (``torch``, ``jit``: TorchScript, ``onnx``),
+output size, worker count and reference count:
 
-- live, real time: the clip paced at its 25 fps like a camera (looped for ``--seconds``); fps shown,
-  end-to-end latency (capture → view ready, overlay and compositing included) and frames dropped;
 - live, fast: every frame handed over as soon as the previous one is taken (the per-frame path's
-  throughput, no drops; its latency is the per-frame processing time);
-- offline ``animate``: ``Animator.animate_to_file`` over the clip (tracking pass, batches of 8,
-  paste-back, H.264 encoding), frames per second.
+  throughput, no drops; its latency includes the frames waiting for a free worker);
+- live, real time (``--realtime``): the clip paced at its 25 fps like a camera (looped for
+  ``--seconds``); fps shown, end-to-end latency (capture → view ready, overlay and compositing
+  included) and frames dropped;
+- offline ``animate`` (``--offline``): ``Animator.animate_to_file`` over the clip (tracking pass,
+  batches of 8, paste-back, H.264 encoding), frames per second.
 
-Prints a table and writes JSON (with the CPU's name and bf16 instruction sets, and the load average,
-as the machine is shared). On a CPU without native bf16 (no AVX512-BF16/AMX) bf16 is emulated and
-slower than fp32.
+The baseline of every live row is the demo model on ``--backend torch`` with one worker at the same
+size, references and mode (``speedup``). Prints a table and writes JSON (with the CPU's name and bf16
+instruction sets, and the load average, as the machine is shared). On a CPU without native bf16 (no
+AVX512-BF16/AMX) bf16 is emulated and far slower than fp32.
 
-    python benchmarks/live_speed.py                       # fp32 and bf16, the whole 60-frame clip
-    python benchmarks/live_speed.py --dtypes fp32 --seconds 5 --frames 24
+    python benchmarks/live_speed.py                       # fp32; both models, 256² and 512², 1 and 2 workers
+    python benchmarks/live_speed.py --models demo-live --sizes 256 --workers 2 --realtime --seconds 8
 """
 
 from __future__ import annotations
@@ -30,37 +35,42 @@ from pathlib import Path
 import torch
 
 from synergywarp.app.live import VideoFileCamera, run_live
+from synergywarp.assets import BUNDLED_NAMES
 from synergywarp.inference import AnimateOptions, Animator
 from synergywarp.inference.demo import demo_inputs
 
 
-def live_row(animator: Animator, prepared, driving: Path, pace: str, seconds: float) -> dict:
+def live_row(animator: Animator, prepared, driving: Path, pace: str, seconds: float, workers: int) -> dict:
     camera = VideoFileCamera(driving, pace=pace, loop=pace == "realtime")
-    stats = run_live(animator, prepared, camera, max_seconds=seconds if pace == "realtime" else None)
+    stats = run_live(animator, prepared, camera, max_seconds=seconds if pace == "realtime" else None,
+                     workers=workers)
     row = stats.as_dict()
     row.pop("latency_ms_mean")
     return {"mode": f"live {pace}", **row}
 
 
-def offline_row(animator: Animator, source, references, driving: Path) -> dict:
+def offline_row(animator: Animator, source, references, driving: Path, size: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         result = animator.animate_to_file(source, driving, Path(tmp) / "out.mp4", references,
-                                          AnimateOptions(check_identity=False))
+                                          AnimateOptions(check_identity=False, output_size=size))
     return {"mode": "offline animate", "frames": result.num_frames, "seconds": result.seconds,
             "fps": result.frames_per_second}
 
 
-def run(dtype: str, seconds: float, driving: Path, report) -> list[dict]:
-    animator = Animator.from_pretrained(None, device="cpu", dtype=dtype)
+def run(args: argparse.Namespace, dtype: str, model: str, backend: str, driving: Path, report) -> None:
+    animator = Animator.from_pretrained(model, device="cpu", dtype=dtype, backend=backend)
     source, references, _ = demo_inputs()
-    prepared = animator.prepare(source, references, AnimateOptions(check_identity=False))
-    rows = []
-    for measure in (lambda: offline_row(animator, source, references, driving),
-                    lambda: live_row(animator, prepared, driving, "fast", seconds),
-                    lambda: live_row(animator, prepared, driving, "realtime", seconds)):
-        rows.append({**measure(), "dtype": dtype})
-        report(rows[-1])
-    return rows
+    for refs in args.refs:
+        chosen = list(references)[:refs]
+        for size in args.sizes:
+            prepared = animator.prepare(source, chosen, AnimateOptions(check_identity=False, output_size=size))
+            label = model if model in BUNDLED_NAMES else Path(model).stem
+            common = {"model": label, "backend": backend, "dtype": dtype, "size": size, "refs": refs}
+            if args.offline:
+                report({**offline_row(animator, source, chosen, driving, size), **common, "workers": 1})
+            for workers in args.workers:
+                for pace in ("fast", "realtime") if args.realtime else ("fast",):
+                    report({**live_row(animator, prepared, driving, pace, args.seconds, workers), **common})
 
 
 def first_frames(frames: int, folder: Path) -> Path:
@@ -74,18 +84,38 @@ def first_frames(frames: int, folder: Path) -> Path:
     return path
 
 
-HEADER = f"{'mode':<17}{'dtype':<6}{'frames':>7}{'fps':>7}{'p50 ms':>8}{'p95 ms':>8}{'captured':>9}{'dropped':>8}"
+HEADER = (f"{'model':<11}{'backend':<8}{'mode':<17}{'dtype':<6}{'size':>5}{'refs':>5}{'workers':>8}"
+          f"{'frames':>7}{'fps':>7}{'speedup':>8}{'p50 ms':>8}{'p95 ms':>8}{'captured':>9}{'dropped':>8}")
+
+
+def add_speedup(row: dict, rows: list[dict]) -> None:
+    """``speedup``: fps over the baseline row (demo model on torch, one worker, same mode/dtype/size/refs)."""
+    key = ("mode", "dtype", "size", "refs")
+    base = next((r for r in rows if r["model"] == "demo" and r["backend"] == "torch" and r.get("workers") == 1
+                 and all(r[k] == row[k] for k in key)), None)
+    row["speedup"] = row["fps"] / base["fps"] if base and base["fps"] > 0 else None
 
 
 def table_row(r: dict) -> str:
     p50, p95 = r.get("latency_ms_p50"), r.get("latency_ms_p95")
     cells = f"{p50:>8.0f}{p95:>8.0f}{r['captured']:>9}{r['dropped']:>8}" if p50 is not None else f"{'':>33}"
-    return f"{r['mode']:<17}{r['dtype']:<6}{r['frames']:>7}{r['fps']:>7.2f}" + cells
+    speedup = f"{r['speedup']:>7.2f}×" if r.get("speedup") else f"{'':>8}"
+    return (f"{r['model']:<11}{r['backend']:<8}{r['mode']:<17}{r['dtype']:<6}{r['size']:>5}{r['refs']:>5}"
+            f"{r['workers']:>8}{r['frames']:>7}{r['fps']:>7.2f}{speedup}" + cells)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--dtypes", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
+    parser.add_argument("--dtypes", nargs="+", default=["fp32"], choices=["fp32", "bf16"])
+    parser.add_argument("--models", nargs="+", default=["demo", "demo-live"],
+                        help="bundled model names or checkpoint paths (the baseline is 'demo')")
+    parser.add_argument("--backends", nargs="+", default=["torch", "jit"], choices=["torch", "jit", "onnx"],
+                        help="what runs the network per frame (the baseline is torch)")
+    parser.add_argument("--sizes", nargs="+", type=int, default=[256, 512], help="output sizes")
+    parser.add_argument("--workers", nargs="+", type=int, default=[1, 2], help="frames rendering at once")
+    parser.add_argument("--refs", nargs="+", type=int, default=[0, 3], help="reference counts (≤ 3 bundled)")
+    parser.add_argument("--realtime", action="store_true", help="also run each live case paced like a camera")
+    parser.add_argument("--offline", action="store_true", help="also run offline animate (one worker)")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each real-time live run")
     parser.add_argument("--frames", type=int, default=60, help="driving frames for offline and fast runs")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
@@ -100,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict] = []
 
     def report(row: dict) -> None:  # the JSON is rewritten after every row, so a long run keeps its rows
+        add_speedup(row, rows + [row])
         rows.append(row)
         print(table_row(row), flush=True)
         machine = {"platform": platform.platform(), "cpu": _cpu_name(), "torch": torch.__version__,
@@ -111,7 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         driving = first_frames(args.frames, Path(tmp))
         for dtype in args.dtypes:
-            run(dtype, args.seconds, driving, report)
+            for model in args.models:
+                for backend in args.backends:
+                    if dtype == "fp32" or backend == "torch":  # jit and onnx compute in fp32
+                        run(args, dtype, model, backend, driving, report)
     print(f"wrote {args.out}")
     return 0
 

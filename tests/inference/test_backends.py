@@ -282,3 +282,27 @@ def test_jit_parity_failure_falls_back_to_torch_with_a_warning(monkeypatch):
         expected = model.animate(state, driving, tokens, **kwargs).image
     assert any("running them on eager PyTorch" in str(w.message) for w in caught)
     torch.testing.assert_close(got, expected)
+
+
+def test_auto_backend_is_jit_on_a_cpu_in_fp32_and_torch_otherwise(monkeypatch):
+    assert rt.Runtime.create("cpu", "fp32", backend="auto").backend == "jit"
+    assert rt.Runtime.create("cpu", "bf16", backend="auto").backend == "torch"
+    assert rt.Runtime.create("cpu", "fp32", compile=True, backend="auto").backend == "torch"
+    monkeypatch.setattr(rt, "auto_dtype", lambda device: torch.bfloat16)  # a CPU with native bf16
+    assert rt.Runtime.create("cpu", "auto", backend="auto").backend == "torch"
+
+
+def test_jit_falls_back_to_eager_with_a_warning_when_tracing_fails(monkeypatch):
+    from synergywarp.inference.backends import torchscript
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("TorchScript is gone")
+
+    monkeypatch.setattr(torch.jit, "trace", broken)
+    model, state, tokens, driving, kwargs = _case("tiny_tracked_mesh", 0, frames=1, output_size=80, seed=0)
+    with torch.inference_mode(), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = torchscript.JitAnimate(model)(state, driving, tokens, **kwargs).image
+        expected = model.animate(state, driving, tokens, **kwargs).image
+    assert any("could not trace" in str(w.message) and "TorchScript is gone" in str(w.message) for w in caught)
+    torch.testing.assert_close(got, expected)

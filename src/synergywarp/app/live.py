@@ -345,7 +345,7 @@ def live_workers(animator: Animator, requested: int | str = "auto") -> int:
     GPU, with ONNX Runtime (its own thread pool) or compiled; an integer is taken as given (ConfigError below 1)."""
     if str(requested).strip().lower() == "auto":
         runtime = animator.runtime
-        cpu = runtime.device.type == "cpu" and runtime.backend == "torch" and not runtime.compile
+        cpu = runtime.device.type == "cpu" and runtime.backend in ("torch", "jit") and not runtime.compile
         return 2 if cpu and torch.get_num_threads() >= 2 else 1
     try:
         workers = int(requested)

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from tqdm import tqdm
 
 
-def _add_runtime_flags(parser: argparse._ActionsContainer, default_model: str = "the bundled demo model") -> None:
+def _add_runtime_flags(parser: argparse._ActionsContainer, default_model: str = "the bundled demo model",
+                       default_backend: str = "torch") -> None:
     parser.add_argument("--checkpoint", metavar="CKPT", default=None,
                         help=f"SynergyWarp .safetensors checkpoint, or demo / demo-live for a bundled one (default: "
                              f"{default_model})")
@@ -31,11 +32,11 @@ def _add_runtime_flags(parser: argparse._ActionsContainer, default_model: str = 
     parser.add_argument("--dtype", default="auto", metavar="auto|fp32|fp16|bf16",
                         help="compute precision (auto: fp16 on CUDA, bf16 on a CPU with native bf16 "
                         "(AVX512-BF16/AMX), else fp32)")
-    parser.add_argument("--backend", default="torch", metavar="torch|jit|onnx",
-                        help="what runs the network per frame: torch (default), jit (TorchScript on the CPU, fp32: "
-                        "traced, frozen and optimised per input size, a few seconds at the first frame) or onnx "
-                        "(ONNX Runtime on the CPU, fp32; needs pip install 'synergywarp[onnx]'; the first use of a "
-                        "size exports and caches the graph, a few seconds)")
+    parser.add_argument("--backend", default=default_backend, metavar="torch|jit|onnx|auto",
+                        help=f"what runs the network per frame (default {default_backend}): torch, jit (TorchScript on "
+                        "the CPU, fp32: traced, frozen and optimised per input size, a few seconds at the first "
+                        "frame), onnx (ONNX Runtime on the CPU, fp32; needs pip install 'synergywarp[onnx]'; the "
+                        "first use of a size exports and caches the graph) or auto (jit on a CPU in fp32, else torch)")
     parser.add_argument("--compile", action="store_true",
                         help="compile the per-frame network call with torch.compile (a slow first batch, then "
                              "faster frames on GPUs)")

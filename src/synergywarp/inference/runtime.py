@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 NAMED_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 DTYPE_CHOICES = ("auto", *NAMED_DTYPES)
-BACKEND_CHOICES = ("torch", "onnx", "jit")
+BACKEND_CHOICES = ("torch", "onnx", "jit", "auto")
 #: /proc/cpuinfo flags of native bf16 arithmetic; without them bf16 autocast is emulated on the CPU (on an
 #: AVX2-only EPYC here about 40× slower than fp32), so ``auto`` never picks it there
 NATIVE_BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
@@ -124,7 +124,8 @@ def grid_sample_fallback() -> Iterator[None]:
 
 
 def resolve_backend(name: str) -> str:
-    """``torch``, ``onnx`` (ONNX Runtime) or ``jit`` (TorchScript); :class:`ConfigError` for another name."""
+    """``torch``, ``onnx`` (ONNX Runtime), ``jit`` (TorchScript) or ``auto`` (resolved by
+    :meth:`Runtime.create`: ``jit`` on a CPU in fp32, else ``torch``); :class:`ConfigError` for another name."""
     text = str(name).strip().lower()
     if text not in BACKEND_CHOICES:
         raise ConfigError(f"unknown backend {name!r}; choose one of {', '.join(BACKEND_CHOICES)}")
@@ -186,6 +187,9 @@ class Runtime:
         e.g. ``--backend onnx`` without onnxruntime, on CUDA, in bf16 or compiled."""
         backend = resolve_backend(backend)
         resolved = resolve_device(device)
+        if backend == "auto":  # TorchScript where it is checked and faster (the CPU in fp32), else eager
+            fp32 = resolve_dtype(dtype, resolved) == torch.float32
+            backend = "jit" if resolved.type == "cpu" and fp32 and not compile else "torch"
         if backend == "onnx":
             from synergywarp.inference.backends import require_onnxruntime
 

@@ -9,7 +9,9 @@ neighbours fused); the result is checked against eager PyTorch on the tracing in
 Python between its operations, so it holds the GIL only at its entry: two frames rendering on two
 threads (``synergywarp live --workers 2``) do not wait for each other's Python.
 
-Traced graphs live in memory only (a few seconds per new shape; nothing is written to disk).
+Traced graphs live in memory only (a few seconds per new shape; nothing is written to disk). TorchScript
+is deprecated upstream: if tracing fails on some torch version, the call warns once per shape and runs
+eagerly.
 """
 
 from __future__ import annotations
@@ -66,12 +68,18 @@ class JitAnimate:
         values = [tensor.clone() for tensor in inputs.values()]  # plain tensors, not inference-mode ones
         with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
-            warnings.filterwarnings("ignore", message=".*optimize_for_inference.*", category=DeprecationWarning)
+            warnings.filterwarnings("ignore", message=".*deprecated.*", category=DeprecationWarning)  # TorchScript
             expected = graph(*values)
-            traced: Any = torch.jit.trace(graph, values, check_trace=False)
-            optimised = torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
-            for _ in range(2):  # the profiling executor specialises on the first runs
-                got = optimised(*values)
+            try:
+                traced: Any = torch.jit.trace(graph, values, check_trace=False)
+                optimised = torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
+                for _ in range(2):  # the profiling executor specialises on the first runs
+                    got = optimised(*values)
+            except Exception as error:  # noqa: BLE001 - a torch without (this part of) TorchScript: stay eager
+                warnings.warn(f"TorchScript could not trace the network ({type(error).__name__}: "
+                              f"{str(error).splitlines()[0] if str(error) else ''}); running it on eager PyTorch",
+                              RuntimeWarning, stacklevel=3)
+                return None
         self.traces += 1
         error = float((got - expected).abs().max())
         self.max_error[key] = error
