@@ -306,3 +306,16 @@ def test_jit_falls_back_to_eager_with_a_warning_when_tracing_fails(monkeypatch):
         expected = model.animate(state, driving, tokens, **kwargs).image
     assert any("could not trace" in str(w.message) and "TorchScript is gone" in str(w.message) for w in caught)
     torch.testing.assert_close(got, expected)
+
+
+@pytest.mark.parametrize("backend", ["jit", "onnx"])
+def test_graph_backends_render_the_image_only(backend, tmp_path):
+    if backend == "onnx":
+        pytest.importorskip("onnxruntime")
+    from synergywarp.inference.backends.onnx_runtime import OnnxAnimate
+    from synergywarp.inference.backends.torchscript import JitAnimate
+
+    model, state, tokens, driving, kwargs = _case("tiny_tracked_mesh", 0, frames=1, output_size=80, seed=0)
+    runner = JitAnimate(model) if backend == "jit" else OnnxAnimate(model, threads=1, folder=tmp_path)
+    with pytest.raises(ValueError, match=f"the {backend} backend renders the image only"):
+        runner(state, driving, tokens, return_explicit=True, **kwargs)

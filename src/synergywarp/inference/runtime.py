@@ -190,26 +190,18 @@ class Runtime:
         if backend == "auto":  # TorchScript where it is checked and faster (the CPU in fp32), else eager
             fp32 = resolve_dtype(dtype, resolved) == torch.float32
             backend = "jit" if resolved.type == "cpu" and fp32 and not compile else "torch"
-        if backend == "onnx":
-            from synergywarp.inference.backends import require_onnxruntime
+        if backend in ("onnx", "jit"):  # graph backends: the CPU, fp32, not compiled
+            if backend == "onnx":
+                from synergywarp.inference.backends import require_onnxruntime
 
-            require_onnxruntime()
+                require_onnxruntime()
             if resolved.type != "cpu":
-                raise ConfigError(f"--backend onnx runs on the CPU only (device {resolved.type} asked for); "
+                raise ConfigError(f"--backend {backend} runs on the CPU only (device {resolved.type} asked for); "
                                   "use --device cpu, or --backend torch on this device")
             if str(dtype).strip().lower() not in ("auto", "fp32", "float32"):
-                raise ConfigError(f"--backend onnx computes in fp32; drop --dtype {dtype} or use --backend torch")
+                raise ConfigError(f"--backend {backend} computes in fp32; drop --dtype {dtype} or use --backend torch")
             if compile:
-                raise ConfigError("--backend onnx cannot be combined with torch.compile; use one of them")
-            return cls(device=resolved, dtype=torch.float32, backend=backend)
-        if backend == "jit":
-            if resolved.type != "cpu":
-                raise ConfigError(f"--backend jit runs on the CPU only (device {resolved.type} asked for); "
-                                  "use --device cpu, or --backend torch on this device")
-            if str(dtype).strip().lower() not in ("auto", "fp32", "float32"):
-                raise ConfigError(f"--backend jit computes in fp32; drop --dtype {dtype} or use --backend torch")
-            if compile:
-                raise ConfigError("--backend jit cannot be combined with torch.compile; use one of them")
+                raise ConfigError(f"--backend {backend} cannot be combined with torch.compile; use one of them")
             return cls(device=resolved, dtype=torch.float32, backend=backend)
         return cls(device=resolved, dtype=resolve_dtype(dtype, resolved), compile=bool(compile))
 

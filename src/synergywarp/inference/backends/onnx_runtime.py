@@ -160,7 +160,31 @@ class _Graph:
         return torch.from_numpy(np.asarray(self.session.run(["image"], feeds)[0]))
 
 
-class OnnxAnimate:
+class GraphBackend:
+    """What the graph backends share: ``SynergyWarpNet.animate``'s signature, its arguments turned into the
+    graph's named inputs (:func:`frame_inputs`) for :meth:`run`; the image only is computed."""
+
+    name = "graph"
+    model: SynergyWarpNet
+
+    def __call__(self, source: SourceState, driving_keypoints: torch.Tensor,
+                 references: ReferenceTokens | None = None, *, fusion_mode: str | None = None,
+                 return_explicit: bool = False, prior_grid: torch.Tensor | None = None,
+                 output_size: int | None = None, reference_images: torch.Tensor | None = None,
+                 reference_grids: torch.Tensor | None = None,
+                 reference_mask: torch.Tensor | None = None) -> ImageOutput:
+        if return_explicit:
+            raise ValueError(f"the {self.name} backend renders the image only (return_explicit needs --backend torch)")
+        inputs = frame_inputs(self.model, source, driving_keypoints, references, fusion_mode, prior_grid,
+                              reference_images, reference_grids, reference_mask)
+        return self.run(inputs, fusion_mode, output_size)
+
+    def run(self, inputs: dict[str, torch.Tensor], fusion_mode: str | None, output_size: int | None) -> ImageOutput:
+        """The image for these named inputs."""
+        raise NotImplementedError
+
+
+class OnnxAnimate(GraphBackend):
     """``SynergyWarpNet.animate`` on ONNX Runtime (returns an :class:`ImageOutput`, ``.image`` N×3×S'×S' on the CPU).
 
     Every ``animate`` input is a graph input (``output_size`` and ``fusion_mode`` select the graph), pixel
@@ -181,17 +205,10 @@ class OnnxAnimate:
         self._digest: str | None = None
         self._graphs: dict[tuple[str, int], _Graph] = {}
 
-    def __call__(self, source: SourceState, driving_keypoints: torch.Tensor,
-                 references: ReferenceTokens | None = None, *, fusion_mode: str | None = None,
-                 return_explicit: bool = False, prior_grid: torch.Tensor | None = None,
-                 output_size: int | None = None, reference_images: torch.Tensor | None = None,
-                 reference_grids: torch.Tensor | None = None,
-                 reference_mask: torch.Tensor | None = None) -> ImageOutput:
-        if return_explicit:
-            raise ValueError("the onnx backend renders the image only (return_explicit needs --backend torch)")
-        inputs = frame_inputs(self.model, source, driving_keypoints, references, fusion_mode, prior_grid,
-                              reference_images, reference_grids, reference_mask)
-        n = driving_keypoints.shape[0]
+    name = "onnx"
+
+    def run(self, inputs: dict[str, torch.Tensor], fusion_mode: str | None, output_size: int | None) -> ImageOutput:
+        n = inputs["driving_keypoints"].shape[0]
         shape_key = self._shape_key(inputs, fusion_mode, output_size)
         batched = all(inputs[name].shape[0] == 1 for name in inputs if name not in PER_FRAME)
         fitting = sorted(b for key, b in self._graphs if key == shape_key and b >= n) if batched else []

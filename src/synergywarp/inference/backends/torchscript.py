@@ -23,11 +23,11 @@ from typing import Any
 
 import torch
 
-from synergywarp.inference.backends.onnx_runtime import PARITY_TOLERANCE, FrameGraph, ImageOutput, frame_inputs
-from synergywarp.models import ReferenceTokens, SourceState, SynergyWarpNet
+from synergywarp.inference.backends.onnx_runtime import PARITY_TOLERANCE, FrameGraph, GraphBackend, ImageOutput
+from synergywarp.models import SynergyWarpNet
 
 
-class JitAnimate:
+class JitAnimate(GraphBackend):
     """``SynergyWarpNet.animate`` as frozen TorchScript graphs, one per input shapes (returns an
     :class:`~synergywarp.inference.backends.onnx_runtime.ImageOutput`: the image only, like ``onnx``).
 
@@ -40,16 +40,9 @@ class JitAnimate:
         self._graphs: dict[tuple, Callable[..., torch.Tensor] | None] = {}
         self._lock = threading.Lock()  # live workers may meet a new shape at the same time
 
-    def __call__(self, source: SourceState, driving_keypoints: torch.Tensor,
-                 references: ReferenceTokens | None = None, *, fusion_mode: str | None = None,
-                 return_explicit: bool = False, prior_grid: torch.Tensor | None = None,
-                 output_size: int | None = None, reference_images: torch.Tensor | None = None,
-                 reference_grids: torch.Tensor | None = None,
-                 reference_mask: torch.Tensor | None = None) -> ImageOutput:
-        if return_explicit:
-            raise ValueError("the jit backend renders the image only (return_explicit needs --backend torch)")
-        inputs = frame_inputs(self.model, source, driving_keypoints, references, fusion_mode, prior_grid,
-                              reference_images, reference_grids, reference_mask)
+    name = "jit"
+
+    def run(self, inputs: dict[str, torch.Tensor], fusion_mode: str | None, output_size: int | None) -> ImageOutput:
         key = (fusion_mode, output_size, tuple((name, tuple(t.shape), t.dtype) for name, t in inputs.items()))
         if key not in self._graphs:
             with self._lock:
@@ -75,9 +68,10 @@ class JitAnimate:
                 optimised = torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
                 for _ in range(2):  # the profiling executor specialises on the first runs
                     got = optimised(*values)
-            except Exception as error:  # noqa: BLE001 - a torch without (this part of) TorchScript: stay eager
-                warnings.warn(f"TorchScript could not trace the network ({type(error).__name__}: "
-                              f"{str(error).splitlines()[0] if str(error) else ''}); running it on eager PyTorch",
+            except Exception as failure:  # noqa: BLE001 - a torch without (this part of) TorchScript: stay eager
+                first_line = str(failure).splitlines()[0] if str(failure) else ""
+                warnings.warn(f"TorchScript could not trace the network ({type(failure).__name__}: {first_line}); "
+                              "running it on eager PyTorch",
                               RuntimeWarning, stacklevel=3)
                 return None
         self.traces += 1
