@@ -40,7 +40,7 @@ def resolve_checkpoint(checkpoint: str | Path | None, *, live: bool = False) -> 
     (CheckpointError if none of them)."""
     if checkpoint is not None:
         name = str(checkpoint)
-        if name in BUNDLED_NAMES and not Path(name).exists():
+        if name in BUNDLED_NAMES and not Path(name).is_file():
             return BUNDLED_NAMES[name]
         return Path(checkpoint)
     if live and BUNDLED_LIVE_MODEL.is_file():

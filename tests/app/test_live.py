@@ -15,7 +15,7 @@ from synergywarp.app.live import LatestFrame, LiveStream, VideoFileCamera, run_l
 from synergywarp.app.options import make_options
 from synergywarp.app.server import RunningServer, create_app
 
-from .conftest import GRACE
+from .conftest import GRACE, SAMPLE_DRIVING
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -147,9 +147,45 @@ def test_worker_count_auto_uses_two_on_a_multi_threaded_cpu_and_rejects_nonsense
     finally:
         torch.set_num_threads(threads)
     assert live_workers(tiny_animator, 3) == 3
-    for bad in (0, "-1", "many"):
+    for bad in (0, "-1", "many", "²"):
         with pytest.raises(ConfigError, match="--workers"):
             live_workers(tiny_animator, bad)
+
+
+def test_more_workers_than_one_are_lowered_where_frames_cannot_render_on_threads(tiny_animator, monkeypatch):
+    from synergywarp.app.live import live_workers
+
+    monkeypatch.setattr(tiny_animator.runtime, "compile", True)
+    with pytest.warns(UserWarning, match="--workers 3: frames render one at a time"):
+        assert live_workers(tiny_animator, 3) == 1
+    assert live_workers(tiny_animator, "auto") == 1
+
+
+def test_a_poke_wakes_a_waiting_take_without_a_frame():
+    box = LatestFrame()
+    threading.Timer(0.05, box.poke).start()
+    start = time.perf_counter()
+    assert box.take(timeout=5.0) is None
+    assert time.perf_counter() - start < 1.0  # woken by the poke, not the timeout
+    box.put(np.zeros(1), 0.0)
+    assert box.take(timeout=0.1) is not None  # frames still come through
+
+
+@pytest.mark.slow
+def test_with_two_workers_a_rendered_frame_is_shown_without_waiting_for_the_next_camera_frame(tiny_animator,
+                                                                                              tmp_path):
+    """A camera at 5 fps (a frame every 200 ms), rendering ≈ 60 ms: each frame is shown when its render
+    is done, not when the camera delivers the next one (which would add up to 200 ms)."""
+    from synergywarp.io import VideoWriter, read_video
+
+    frames, _ = read_video(SAMPLE_DRIVING)
+    slow = tmp_path / "slow camera.mp4"
+    with VideoWriter(slow, 5.0) as writer:
+        writer.write(frames[:6])
+    prepared = tiny_animator.prepare(GRACE, options=make_options())
+    stats = run_live(SlowAnimator(tiny_animator, 0.06), prepared, VideoFileCamera(slow), workers=2)
+    assert stats.frames == 6 and stats.workers == 2
+    assert float(np.median(stats.latencies_ms)) < 170, stats.latencies_ms
 
 
 @pytest.mark.slow
@@ -176,6 +212,7 @@ def test_live_cli_headless_reports_frames_fps_latency_and_queue(run_cli, tmp_pat
     (["--camera", "clip.mp4", "--show", "window"], "error: --show window needs OpenCV with GUI support"),
     (["--camera", "clip.mp4", "--workers", "0"], "error: --workers: expected auto or a whole number ≥ 1, got '0'"),
     (["--camera", "clip.mp4", "--workers", "two"], "error: --workers: expected auto or a whole number ≥ 1"),
+    (["--camera", "clip.mp4", "--workers", "²"], "error: --workers: expected auto or a whole number ≥ 1"),
 ])
 def test_live_cli_errors_are_one_line(run_cli, tmp_path, short_clip, tiny_checkpoint, argv, message):
     (tmp_path / "clip.mp4").write_bytes(short_clip.read_bytes())

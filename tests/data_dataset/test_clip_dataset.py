@@ -158,3 +158,15 @@ def test_decode_frames_returns_exactly_the_requested_frames(dataset_root: Path) 
     assert len(decode_frames(entry)) == len(everything) == 12
     with pytest.raises(InputError, match=r"clip clip_a: .* has only 12 decodable frames, frame 40 was requested"):
         decode_frames(entry, [3, 40])
+
+
+def test_items_with_and_without_references_batch_together_with_their_grids(dataset_root: Path) -> None:
+    """0–2 references per item, reference grids on, a network smaller than 128²: every item's grids have
+    the same (padded) shape, the one the prior uses too, so any batch collates."""
+    dataset = ClipDataset(dataset_root, image_size=64, num_references=(0, 2), reference_choice="random",
+                          reference_grids=True, repeats=6)
+    counts = set()
+    for batch in DataLoader(dataset, batch_size=4, num_workers=0):
+        assert batch["reference_grids"].shape[1:] == (2, 128, 128, 2)
+        counts.update(batch["reference_mask"].sum(dim=1).tolist())
+    assert 0 in counts and max(counts) > 0  # items without references did meet items with them

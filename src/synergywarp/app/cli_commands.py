@@ -122,14 +122,12 @@ def run_app(args: argparse.Namespace) -> int:
 
 def run_live_command(args: argparse.Namespace) -> int:
     """Handler of ``synergywarp live``."""
-    from synergywarp.app.live import LiveStream, NoSink, WindowSink, open_camera, run_live
+    from synergywarp.app.live import LiveStream, NoSink, WindowSink, open_camera, parse_workers, run_live
     from synergywarp.errors import ConfigError
 
     if any(limit is not None and limit <= 0 for limit in (args.max_frames, args.max_seconds)):
         raise ConfigError("--max-frames and --max-seconds must be positive")
-    if str(args.workers).strip().lower() != "auto" and not (str(args.workers).strip().isdigit()
-                                                             and int(args.workers) >= 1):
-        raise ConfigError(f"--workers: expected auto or a whole number ≥ 1, got {args.workers!r}")
+    parse_workers(args.workers)  # a bad --workers fails before the model loads
     options = options_from_args(args, driving_crop="smooth" if args.follow else "fixed")
     references = _reference_paths(args.ref, args.refs_dir)
     if args.show == "web":

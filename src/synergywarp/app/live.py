@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+import warnings
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -55,6 +56,7 @@ class LatestFrame:
     def __init__(self) -> None:
         self._slot: CapturedFrame | None = None
         self._cond = threading.Condition()
+        self._poked = False
         self.closed = False
         self.put_count = self.taken = self.dropped = self.max_pending = 0
 
@@ -77,10 +79,14 @@ class LatestFrame:
         return int(self._slot is not None)
 
     def take(self, timeout: float) -> CapturedFrame | None:
-        """The newest frame, waiting up to ``timeout`` s; None on timeout or once closed and empty."""
+        """The newest frame, waiting up to ``timeout`` s; None on timeout, after :meth:`poke` or once
+        closed and empty."""
         with self._cond:
             deadline = time.monotonic() + timeout
             while self._slot is None and not self.closed:
+                if self._poked:
+                    self._poked = False
+                    return None
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return None
@@ -89,6 +95,12 @@ class LatestFrame:
             self.taken += item is not None
             self._cond.notify_all()
             return item
+
+    def poke(self) -> None:
+        """Wake a waiting :meth:`take` without a frame (a rendered frame is ready to be shown)."""
+        with self._cond:
+            self._poked = True
+            self._cond.notify_all()
 
     def close(self) -> None:
         """No more frames will come (the camera ended or the loop stops)."""
@@ -338,21 +350,31 @@ def _count(stats: LiveStats, mailbox: LatestFrame, start: float) -> None:
     stats.captured, stats.dropped, stats.max_queue = mailbox.put_count, mailbox.dropped, mailbox.max_pending
 
 
+def parse_workers(requested: int | str) -> int | None:
+    """``--workers``: ``auto`` → None, else a whole number ≥ 1 (ConfigError, one line, otherwise)."""
+    text = str(requested).strip().lower()
+    if text == "auto":
+        return None
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise ConfigError(f"--workers: expected auto or a whole number ≥ 1, got {requested!r}")
+    return int(text)
+
+
 def live_workers(animator: Animator, requested: int | str = "auto") -> int:
     """How many frames render at once: ``auto`` is 2 on a CPU with at least two torch threads (each
     frame's network then runs single-threaded next to the other frame's and to the tracking of the
-    next, which keeps both cores busy: more frames per second for one frame more of latency), 1 on a
-    GPU, with ONNX Runtime (its own thread pool) or compiled; an integer is taken as given (ConfigError below 1)."""
-    if str(requested).strip().lower() == "auto":
-        runtime = animator.runtime
-        cpu = runtime.device.type == "cpu" and runtime.backend in ("torch", "jit") and not runtime.compile
-        return 2 if cpu and torch.get_num_threads() >= 2 else 1
-    try:
-        workers = int(requested)
-    except ValueError:
-        raise ConfigError(f"--workers: expected auto or a whole number, got {requested!r}") from None
-    if workers < 1:
-        raise ConfigError(f"--workers: expected auto or at least 1, got {workers}")
+    next, which keeps both cores busy: more frames per second for some latency), 1 on a GPU, with ONNX
+    Runtime (its own thread pool) or compiled; a number is taken as given on the CPU with ``torch`` or
+    ``jit`` and lowered to 1 elsewhere, with a warning (those paths are not made for several threads)."""
+    workers = parse_workers(requested)
+    runtime = animator.runtime
+    threaded = runtime.device.type == "cpu" and runtime.backend in ("torch", "jit") and not runtime.compile
+    if workers is None:
+        return 2 if threaded and torch.get_num_threads() >= 2 else 1
+    if workers > 1 and not threaded:
+        warnings.warn(f"--workers {workers}: frames render one at a time on {runtime.describe()} "
+                      "(several at once only on the CPU with --backend torch or jit)", stacklevel=2)
+        return 1
     return workers
 
 
@@ -440,7 +462,10 @@ def run_live(animator: Animator, prepared: PreparedSource, camera: Camera, sink=
                     if pool is None:
                         done = show(item, animator.render_frame(work) if work is not None else None)
                     else:
-                        pending.append((item, pool.submit(animator.render_frame, work) if work is not None else None))
+                        future = pool.submit(animator.render_frame, work) if work is not None else None
+                        if future is not None:  # show it as soon as it is ready, not at the next camera frame
+                            future.add_done_callback(lambda _: mailbox.poke())
+                        pending.append((item, future))
                 while pending and not done and not sink.closed:
                     done = finish_oldest()
         finally:

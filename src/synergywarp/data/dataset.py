@@ -227,10 +227,9 @@ class ClipDataset(Dataset):
                 prior = PriorWarp(self.prior_kind, landmarks[0], source_image)  # type: ignore[arg-type]
                 item["prior_grid"] = torch.from_numpy(prior.grid(landmarks[1], prior_grid_size(self.image_size)))
             if self.reference_grids:
-                grids = [PriorWarp("mesh", landmarks[k]).grid(landmarks[1], prior_grid_size(self.image_size))
-                         for k in range(2, 2 + count)]
-                stacked = torch.from_numpy(np.stack(grids)) if grids else torch.zeros(0, self.image_size,
-                                                                                     self.image_size, 2)
+                side = prior_grid_size(self.image_size)
+                grids = [PriorWarp("mesh", landmarks[k]).grid(landmarks[1], side) for k in range(2, 2 + count)]
+                stacked = torch.from_numpy(np.stack(grids)) if grids else torch.zeros(0, side, side, 2)
                 item["reference_grids"] = _pad(stacked, padding)
         return item
 

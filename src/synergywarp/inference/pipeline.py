@@ -146,7 +146,8 @@ class Animator:
                         compile: bool = False, backend: str = "torch", live: bool = False) -> Animator:
         """Load a checkpoint (default: the bundled demo model; with ``live`` the bundled live model, its
         network at 64²) onto ``device`` with compute ``dtype``, the per-frame network run by ``backend``
-        (``torch`` or ``onnx``: ONNX Runtime on the CPU)."""
+        (``torch``, ``jit``: TorchScript, ``onnx``: ONNX Runtime, both on the CPU; ``auto``: jit on a CPU
+        in fp32, else torch)."""
         runtime = Runtime.create(device, dtype, compile, backend)
         path = resolve_checkpoint(checkpoint, live=live)
         return cls(SynergyWarpNet.from_pretrained(path, map_location="cpu"), runtime, checkpoint_path=path)
