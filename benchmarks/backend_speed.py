@@ -266,10 +266,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch and ONNX Runtime threads (default: torch's)")
     parser.add_argument("--note", default="", help="recorded with the results (e.g. what else ran)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/backend_speed.json")
-    parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
+    parser.add_argument("--readme", type=Path, default=None,
+                        help="rewrite this file's backend_speed table (default: README.md when --out is the default)")
     parser.add_argument("--table-only", action="store_true", help="regenerate the README table from --out")
     args = parser.parse_args(argv)
+    default_out = ROOT / "benchmarks/results/backend_speed.json"
+    if args.readme is None and args.out.resolve() == default_out.resolve():
+        args.readme = ROOT / "README.md"  # a run into another JSON leaves the README's table alone
     if args.table_only:
+        if args.readme is None:
+            parser.error("--table-only with another --out needs --readme")
         write_readme_table(json.loads(args.out.read_text()), args.readme)
         print(f"wrote the table into {args.readme}")
         return 0
@@ -308,8 +314,9 @@ def main(argv: list[str] | None = None) -> int:
             e2e_rows(model, label, args.backends, args.sizes, args.refs, args.batches, args.frames, args.repeats,
                      threads, report)
     write_text_atomic(args.out, json.dumps(result(), indent=1))
-    write_readme_table(result(), args.readme)
-    print(f"wrote {args.out} and the table in {args.readme}")
+    if args.readme is not None:
+        write_readme_table(result(), args.readme)
+    print(f"wrote {args.out}" + (f" and the table in {args.readme}" if args.readme is not None else ""))
     return 0
 
 
