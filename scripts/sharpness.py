@@ -25,7 +25,7 @@ from synergywarp.data import list_clips, load_clip_arrays
 from synergywarp.data.prepare import load_manifest
 from synergywarp.face.crop import CropTransform, apply_crop, resize_crop
 from synergywarp.face.keypoints import tracked_keypoints
-from synergywarp.face.prior import PriorWarp
+from synergywarp.face.prior import PriorWarp, prior_grid_size
 from synergywarp.io import open_video
 from synergywarp.io.tensors import images_to_tensor, tensor_to_images
 from synergywarp.models import SynergyWarpNet
@@ -96,7 +96,7 @@ def main() -> int:
                                                       align_corners=False)
                 state = model.encode_source(low, torch.from_numpy(tracked_keypoints(landmarks[:1])).float(),
                                             image_hr=hr)
-                grids = torch.from_numpy(prior.grids(landmarks[picks], net))
+                grids = torch.from_numpy(prior.grids(landmarks[picks], prior_grid_size(net)))
                 keypoints = torch.from_numpy(tracked_keypoints(landmarks[picks])).float()
                 outputs = tensor_to_images(model.animate(state, keypoints, prior_grid=grids, output_size=size).image)
             for row, frame in enumerate(picks):
