@@ -184,8 +184,18 @@ def test_with_two_workers_a_rendered_frame_is_shown_without_waiting_for_the_next
         writer.write(frames[:6])
     prepared = tiny_animator.prepare(GRACE, options=make_options())
     stats = run_live(SlowAnimator(tiny_animator, 0.06), prepared, VideoFileCamera(slow), workers=2)
-    assert stats.frames == 6 and stats.workers == 2
+    assert stats.frames == 6 and stats.workers == 2 and stats.unshown == 0
     assert float(np.median(stats.latencies_ms)) < 170, stats.latencies_ms
+
+
+@pytest.mark.slow
+def test_a_frame_still_rendering_when_the_run_stops_is_counted_as_unshown(tiny_animator, short_clip):
+    prepared = tiny_animator.prepare(GRACE, options=make_options())
+    stats = run_live(SlowAnimator(tiny_animator, 0.2), prepared, VideoFileCamera(short_clip, pace="fast"),
+                     max_frames=3, workers=2)
+    assert stats.frames == 3 and stats.unshown == 1  # the next frame was rendering when the third was shown
+    assert stats.as_dict()["unshown"] == 1
+    assert stats.frames + stats.unshown + stats.dropped <= stats.captured
 
 
 @pytest.mark.slow

@@ -207,7 +207,8 @@ class CaptureThread(threading.Thread):
 @dataclass
 class LiveStats:
     """What a live run did: frames animated, wall time, latency (capture → view ready) per frame,
-    camera frames captured and dropped, and the most frames the capture queue ever held."""
+    camera frames captured and dropped, the most frames the capture queue ever held, and the frames taken
+    but not shown because the run stopped while they rendered."""
 
     frames: int = 0
     frames_with_face: int = 0
@@ -218,6 +219,7 @@ class LiveStats:
     max_queue: int = 0
     camera_fps: float = 0.0
     workers: int = 1  # frames rendering at once
+    unshown: int = 0  # frames taken from the camera but not shown: still rendering when the run stopped
 
     @property
     def fps(self) -> float:
@@ -231,7 +233,7 @@ class LiveStats:
                 "fps": self.fps, "latency_ms_mean": float(np.mean(self.latencies_ms)) if self.latencies_ms else None,
                 "latency_ms_p50": self.latency_ms(50), "latency_ms_p95": self.latency_ms(95),
                 "captured": self.captured, "dropped": self.dropped, "max_queue": self.max_queue,
-                "camera_fps": self.camera_fps, "workers": self.workers}
+                "camera_fps": self.camera_fps, "workers": self.workers, "unshown": self.unshown}
 
     def summary(self) -> str:
         return (f"live: {self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps); latency "
@@ -469,6 +471,7 @@ def run_live(animator: Animator, prepared: PreparedSource, camera: Camera, sink=
                 while pending and not done and not sink.closed:
                     done = finish_oldest()
         finally:
+            stats.unshown = len(pending)
             for _, future in pending:
                 if future is not None:
                     future.cancel()
