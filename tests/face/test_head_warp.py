@@ -46,6 +46,15 @@ def _rolled(face: np.ndarray, degrees: float, shift=(0.0, 0.0)) -> np.ndarray:
     return moved
 
 
+def _shrunk(face: np.ndarray, scale: float, drop: float) -> np.ndarray:
+    """The head moving away from the camera: scaled by ``scale`` about the face's centre, ``drop`` lower."""
+    centre = face[:, :2].mean(axis=0)
+    moved = face.copy()
+    moved[:, :2] = (face[:, :2] - centre) * scale + centre + np.array([0.0, drop])
+    moved[:, 2] *= scale
+    return moved
+
+
 def test_identity_without_motion():
     face = _face()
     source = prepare_head_warp(face, _person(face))
@@ -140,12 +149,9 @@ def test_a_shrinking_head_is_surrounded_by_background_not_by_its_own_forehead():
     (the dark band of hairline the real footage showed)."""
     face = _face()
     person = _person(face)
-    source = prepare_head_warp(face, person)
-    centre = face[:, :2].mean(axis=0)
-    target = face.copy()
-    target[:, :2] = (face[:, :2] - centre) * 0.65 + centre + np.array([0.0, 0.15])
-    target[:, 2] *= 0.65
+    source, target = prepare_head_warp(face, person), _shrunk(face, 0.65, 0.15)
     map_x, map_y = head_warp_maps(source, target)
+    centre = face[:, :2].mean(axis=0)
     # the head disk of _person, and where the shrunk head's disk lies in the target
     disk = normalised_to_pixels(face[[10, 152]].mean(axis=0, keepdims=True), SIZE)[0] - np.array([0.0, 6.0])
     moved = normalised_to_pixels(((disk + 0.5) * (2.0 / SIZE) - 1.0 - centre) * 0.65 + centre + np.array([0.0, 0.15]),
@@ -166,11 +172,7 @@ def test_a_shrinking_head_does_not_stretch_the_stray_hair_beside_it_into_streaks
     face = _face()
     person = _person(face)
     person[: int(0.12 * SIZE)] = 0.0  # background above the head too
-    source = prepare_head_warp(face, person)
-    centre = face[:, :2].mean(axis=0)
-    target = face.copy()
-    target[:, :2] = (face[:, :2] - centre) * 0.5 + centre + np.array([0.0, 0.2])
-    target[:, 2] *= 0.5
+    source, target = prepare_head_warp(face, person), _shrunk(face, 0.5, 0.2)
     map_x, map_y = head_warp_maps(source, target)
     outside = cv2.distanceTransform((person < 0.5).astype(np.uint8), cv2.DIST_L2, 5)  # 0 on the person
     beyond = cv2.remap(outside, map_x, map_y, cv2.INTER_LINEAR)  # how far outside the mask each pixel samples
