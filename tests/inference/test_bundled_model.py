@@ -144,3 +144,18 @@ def test_bundled_models_by_name_and_the_live_default(tmp_path, monkeypatch):
     assert resolve_checkpoint("demo") == Path("demo")  # a file of that name wins
     monkeypatch.setattr(assets, "BUNDLED_LIVE_MODEL", tmp_path / "missing.safetensors")
     assert resolve_checkpoint(None, live=True) == BUNDLED_MODEL  # no live model bundled: the demo model
+
+
+def test_live_loads_the_live_model_on_torchscript_with_two_workers_by_default():
+    """What `synergywarp live` runs without flags: the live model, --backend auto (jit on a CPU in fp32),
+    --workers auto; animate keeps the demo model on eager PyTorch."""
+    from synergywarp.cli import build_parser
+    from synergywarp.inference import Animator
+
+    live = build_parser().parse_args(["live", "--source", "me.jpg"])
+    animate = build_parser().parse_args(["animate", "--source", "me.jpg", "--driving", "d.mp4", "--out", "o.mp4"])
+    assert (live.checkpoint, live.backend, live.workers) == (None, "auto", "auto")
+    assert (animate.checkpoint, animate.backend) == (None, "torch")
+    animator = Animator.from_pretrained(live.checkpoint, device="cpu", dtype="fp32", backend=live.backend, live=True)
+    assert animator.checkpoint_path == BUNDLED_LIVE_MODEL and animator.runtime.backend == "jit"
+    assert Animator.from_pretrained(animate.checkpoint, device="cpu").checkpoint_path == BUNDLED_MODEL
