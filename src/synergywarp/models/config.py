@@ -59,6 +59,7 @@ class DenseMotionConfig:
     heatmap_variance: float = 0.01
     prior_candidate: bool = False  # one more candidate motion: a caller-given 2D backward grid (mesh warp; tracked)
     prior_kind: PriorKind = "mesh"  # which geometric warp callers build that grid with (synergywarp.face.prior)
+    out_channels: int | None = None  # width of the hourglass's last conv (None: block_expansion + its input's)
 
 
 @dataclass

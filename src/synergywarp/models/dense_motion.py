@@ -49,7 +49,8 @@ class DenseMotionNetwork(nn.Module):
         self.grid_align_quirk = grid_align_quirk
         self.num_candidates = num_kp + 1 + int(cfg.prior_candidate)
         in_features = self.num_candidates * (cfg.compress + 1)
-        self.hourglass = Hourglass3d(cfg.block_expansion, in_features, cfg.num_blocks, cfg.max_features)
+        self.hourglass = Hourglass3d(cfg.block_expansion, in_features, cfg.num_blocks, cfg.max_features,
+                                     cfg.out_channels)
         self.mask = nn.Conv3d(
             self.hourglass.out_filters, self.num_candidates, cfg.mask_kernel, padding=cfg.mask_kernel // 2
         )

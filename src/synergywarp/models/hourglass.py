@@ -25,17 +25,20 @@ class HourglassEncoder(nn.Module):
 
 
 class HourglassDecoder(nn.Module):
-    """Up blocks with skip concatenation ``[upsampled, skip]``, then conv → BN → ReLU."""
+    """Up blocks with skip concatenation ``[upsampled, skip]``, then conv → BN → ReLU to ``out_filters``
+    channels (``out_channels``, default ``block_expansion + in_features``: the concatenation's width)."""
 
-    def __init__(self, block_expansion: int, in_features: int, num_blocks: int, max_features: int):
+    def __init__(self, block_expansion: int, in_features: int, num_blocks: int, max_features: int,
+                 out_channels: int | None = None):
         super().__init__()
         blocks = []
         for i in reversed(range(num_blocks)):
             width_in = (1 if i == num_blocks - 1 else 2) * min(max_features, block_expansion * 2 ** (i + 1))
             blocks.append(UpBlock3d(width_in, min(max_features, block_expansion * 2**i)))
         self.up_blocks = nn.ModuleList(blocks)
-        self.out_filters = block_expansion + in_features
-        self.conv = nn.Conv3d(self.out_filters, self.out_filters, 3, padding=1)
+        concatenated = block_expansion + in_features
+        self.out_filters = out_channels or concatenated
+        self.conv = nn.Conv3d(concatenated, self.out_filters, 3, padding=1)
         self.norm = nn.BatchNorm3d(self.out_filters)
 
     def forward(self, skips: list[torch.Tensor]) -> torch.Tensor:
@@ -47,12 +50,13 @@ class HourglassDecoder(nn.Module):
 
 
 class Hourglass3d(nn.Module):
-    """``B×C_in×D×H×W → B×(block_expansion + C_in)×D×H×W``."""
+    """``B×C_in×D×H×W → B×C_out×D×H×W``, ``C_out`` = ``out_channels`` or ``block_expansion + C_in``."""
 
-    def __init__(self, block_expansion: int, in_features: int, num_blocks: int, max_features: int):
+    def __init__(self, block_expansion: int, in_features: int, num_blocks: int, max_features: int,
+                 out_channels: int | None = None):
         super().__init__()
         self.encoder = HourglassEncoder(block_expansion, in_features, num_blocks, max_features)
-        self.decoder = HourglassDecoder(block_expansion, in_features, num_blocks, max_features)
+        self.decoder = HourglassDecoder(block_expansion, in_features, num_blocks, max_features, out_channels)
         self.out_filters = self.decoder.out_filters
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
