@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from synergywarp.models import create_model
-from synergywarp.models.grids import gaussian_heatmaps, identity_grid_3d
+from synergywarp.models.grids import gaussian_heatmaps, identity_grid_3d, identity_heatmaps
 from synergywarp.models.keypoints import bins_to_degrees, rotation_matrix, transform_keypoints
 
 
@@ -99,6 +99,21 @@ def test_gaussian_heatmap_peaks_at_keypoint():
     kp = grid[2, 5, 3][None, None]  # exactly on a lattice point
     heat = gaussian_heatmaps(kp, grid, 0.01)[0, 0]
     assert heat[2, 5, 3] == 1.0 and heat.argmax() == 2 * 64 + 5 * 8 + 3
+
+
+@pytest.mark.parametrize("align_quirk", [False, True])
+@pytest.mark.parametrize("shape", [(8, 16, 16), (1, 5, 7), (4, 6, 3)])
+def test_identity_heatmaps_equal_the_heatmaps_on_the_identity_grid(shape, align_quirk):
+    """The separable form (a product of per-axis Gaussians) is the same function as the per-voxel one."""
+    gen = torch.Generator().manual_seed(0)
+    kp = torch.rand(2, 5, 3, generator=gen, dtype=torch.float64) * 2.4 - 1.2  # some outside the cube
+    grid = identity_grid_3d(*shape, align_quirk=align_quirk, dtype=torch.float64)
+    expected = gaussian_heatmaps(kp, grid, 0.01)
+    got = identity_heatmaps(kp, *shape, 0.01, align_quirk=align_quirk)
+    assert got.shape == expected.shape == (2, 5, *shape)
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-300)
+    single = identity_heatmaps(kp.float(), *shape, 0.05, align_quirk=align_quirk)
+    torch.testing.assert_close(single, gaussian_heatmaps(kp.float(), grid.float(), 0.05), rtol=1e-5, atol=1e-7)
 
 
 def test_gradcheck_keypoints_to_flow_and_warp_float64():

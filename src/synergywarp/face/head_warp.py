@@ -259,7 +259,8 @@ def head_warp_maps(source: HeadWarpSource, target_landmarks: np.ndarray) -> tupl
     coarse = min(SPREAD_GRID, size)
     centres = (np.arange(coarse) + 0.5) * (size / coarse) - 0.5
     grid = np.stack(np.meshgrid(centres, centres, indexing="xy"), axis=-1).reshape(-1, 2)
-    squared = ((grid[:, None, :] - at[None, :, :]) ** 2).sum(axis=-1)  # P×36
+    offset_x, offset_y = grid[:, None, 0] - at[None, :, 0], grid[:, None, 1] - at[None, :, 1]
+    squared = offset_x * offset_x + offset_y * offset_y  # P×36
     nearest = squared.min(axis=1, keepdims=True)
     weights = np.exp(-(squared - nearest) / (2.0 * (0.5 * sigma) ** 2))
     spread = (weights @ residual) / weights.sum(axis=1, keepdims=True)

@@ -29,15 +29,21 @@ def triangle_affines(source_xy: np.ndarray, target_xy: np.ndarray, triangles: np
     """Per triangle, the affine map target → source: (F×2×3 float32, F bool non-degenerate).
 
     ``source_xy``/``target_xy`` N×2 pixel positions of the mesh points, ``triangles`` F×3."""
-    tgt = target_xy[triangles]  # F×3×2
-    src = source_xy[triangles]
-    tgt_h = np.concatenate([tgt, np.ones(tgt.shape[:2] + (1,))], axis=2)  # F×3×3, rows = vertices
-    det = np.linalg.det(tgt_h)
+    tgt = np.asarray(target_xy, np.float64)[triangles]  # F×3×2
+    src = np.asarray(source_xy, np.float64)[triangles]
+    # A·[t; 1] = s: the linear part maps the target's edge vectors onto the source's, A = F·E⁻¹ (2×2, closed form)
+    e1, e2 = tgt[:, 1] - tgt[:, 0], tgt[:, 2] - tgt[:, 0]
+    f1, f2 = src[:, 1] - src[:, 0], src[:, 2] - src[:, 0]
+    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]  # = det of the homogeneous vertex matrix
     valid = np.abs(det) > 1e-6
-    safe = np.where(valid[:, None, None], tgt_h, np.eye(3))
-    # src_rowsᵀ = A · tgt_hᵀ  →  A = src_rowsᵀ · (tgt_hᵀ)⁻¹
-    affine = np.einsum("fvc,fvk->fck", src, np.linalg.inv(safe).transpose(0, 2, 1))
-    # einsum above: A[f] = srcᵀ @ inv(tgt_hᵀ); inv(tgt_hᵀ) = inv(tgt_h)ᵀ
+    inv_det = np.where(valid, 1.0 / np.where(valid, det, 1.0), 0.0)
+    linear = np.empty((len(tgt), 2, 2))
+    for row in range(2):  # F·E⁻¹, E⁻¹ = [[e2y, −e2x], [−e1y, e1x]] / det
+        linear[:, row, 0] = (f1[:, row] * e2[:, 1] - f2[:, row] * e1[:, 1]) * inv_det
+        linear[:, row, 1] = (f2[:, row] * e1[:, 0] - f1[:, row] * e2[:, 0]) * inv_det
+    shift = src[:, 0] - np.einsum("frc,fc->fr", linear, tgt[:, 0])
+    affine = np.concatenate([linear, shift[:, :, None]], axis=2)
+    affine[~valid] = src[~valid].transpose(0, 2, 1)  # unused (never rasterised), kept as before: the vertices
     return affine.astype(np.float32), valid
 
 
@@ -52,8 +58,10 @@ def rasterise_triangle_ids(target_xy: np.ndarray, depth: np.ndarray, triangles: 
     lo = target_xy[triangles].min(axis=1)
     hi = target_xy[triangles].max(axis=1)
     on_canvas = valid & (hi[:, 0] >= -1) & (hi[:, 1] >= -1) & (lo[:, 0] <= width) & (lo[:, 1] <= height)
-    for index in order[on_canvas[order]].tolist():
-        cv2.fillConvexPoly(ids, fixed[index], index, lineType=cv2.LINE_8, shift=SUBPIXEL_BITS)
+    drawn = order[on_canvas[order]]
+    fill = cv2.fillConvexPoly
+    for index, corners in zip(drawn.tolist(), fixed[drawn]):
+        fill(ids, corners, index, lineType=cv2.LINE_8, shift=SUBPIXEL_BITS)
     return ids
 
 

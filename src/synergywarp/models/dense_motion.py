@@ -10,7 +10,7 @@ from einops import rearrange, repeat
 from torch import nn
 
 from synergywarp.models.config import DenseMotionConfig
-from synergywarp.models.grids import gaussian_heatmaps, identity_grid_3d, resize_grid
+from synergywarp.models.grids import identity_grid_3d, identity_heatmaps, resize_grid
 from synergywarp.models.hourglass import Hourglass3d
 
 
@@ -111,7 +111,9 @@ class DenseMotionNetwork(nn.Module):
         )
         deformed = rearrange(deformed, "(b k) c d h w -> b k c d h w", k=k1)
         variance = self.cfg.heatmap_variance
-        heat = gaussian_heatmaps(kp_driving, grid, variance) - gaussian_heatmaps(kp_source, grid, variance)
+        quirk = self.grid_align_quirk
+        heat = (identity_heatmaps(kp_driving, d, h, w, variance, align_quirk=quirk)
+                - identity_heatmaps(kp_source, d, h, w, variance, align_quirk=quirk))
         heat = torch.cat([torch.zeros_like(heat[:, :1]), heat], dim=1)  # background first
         if self.cfg.prior_candidate:
             heat = torch.cat([heat, torch.zeros_like(heat[:, :1])], dim=1)  # the prior last

@@ -46,6 +46,20 @@ def gaussian_heatmaps(keypoints: torch.Tensor, grid: torch.Tensor, variance: flo
     return torch.exp(-0.5 * diff.pow(2).sum(-1) / variance)
 
 
+def identity_heatmaps(keypoints: torch.Tensor, depth: int, height: int, width: int, variance: float, *,
+                      align_quirk: bool = False) -> torch.Tensor:
+    """:func:`gaussian_heatmaps` on the identity grid ``identity_grid_3d(depth, height, width)``, ``B×K×D×H×W``.
+
+    The Gaussian of a point on an axis-aligned lattice is a product of one Gaussian per axis: three small
+    ``B×K×n`` exponentials and two broadcast products instead of an exponential (and a reduction over
+    the coordinate axis) per voxel, about ten times less work per frame at batch 1 on a CPU."""
+    scale = -0.5 / variance
+    kp = keypoints[:, :, None, :]  # b k 1 3
+    axes = [_axis(n, align_quirk, keypoints.device, keypoints.dtype) for n in (width, height, depth)]
+    gx, gy, gz = (torch.exp((axis - kp[..., i]).square() * scale) for i, axis in enumerate(axes))  # b k n
+    return gz[:, :, :, None, None] * gy[:, :, None, :, None] * gx[:, :, None, None, :]
+
+
 def resize_grid(grid: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
     """Resize a sampling grid ``B×2×H×W`` (channels first) to ``size``: area averaging when shrinking
     (exact for affine grids at integer factors), linear interpolation between pixel centres when

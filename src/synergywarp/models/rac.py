@@ -19,7 +19,7 @@ from torch import nn
 
 from synergywarp.models.blocks import constant_conv
 from synergywarp.models.config import RACConfig
-from synergywarp.models.grids import gaussian_heatmaps, identity_grid_3d
+from synergywarp.models.grids import identity_heatmaps
 from synergywarp.models.warping import ConvNormLeaky2d
 
 
@@ -55,8 +55,7 @@ class GaussianKeypointEncoder(nn.Module):
 
     def forward(self, keypoints: torch.Tensor, height: int, width: int) -> torch.Tensor:
         dtype = next(self.net.parameters()).dtype
-        grid = identity_grid_3d(self.depth, height, width, device=keypoints.device, dtype=keypoints.dtype)
-        heat = gaussian_heatmaps(keypoints, grid, self.variance)  # b k d h w
+        heat = identity_heatmaps(keypoints, self.depth, height, width, self.variance)  # b k d h w
         return self.net(rearrange(heat, "b k d h w -> b (k d) h w").to(dtype))
 
 
