@@ -20,6 +20,11 @@ AVX512-BF16/AMX) bf16 is emulated and far slower than fp32.
 
     python benchmarks/live_speed.py                       # fp32; both models, 256² and 512², 1 and 2 workers
     python benchmarks/live_speed.py --models demo-live --sizes 256 --workers 2 --realtime --seconds 8
+    python benchmarks/live_speed.py --models demo demo-live runs/other.safetensors --backends torch jit \
+        --sizes 256 --refs 0 --rounds 5     # interleaved rounds: this VM's speed drifts over minutes
+
+With ``--rounds N`` the grid runs N times over, each configuration once per round, so a slow phase of a
+shared machine hits all of them alike; the summary gives each configuration's median and range.
 """
 
 from __future__ import annotations
@@ -57,7 +62,8 @@ def offline_row(animator: Animator, source, references, driving: Path, size: int
             "fps": result.frames_per_second}
 
 
-def run(args: argparse.Namespace, dtype: str, model: str, backend: str, driving: Path, report) -> None:
+def run(args: argparse.Namespace, dtype: str, model: str, backend: str, driving: Path, report, round_index: int
+        ) -> None:
     animator = Animator.from_pretrained(model, device="cpu", dtype=dtype, backend=backend)
     source, references, _ = demo_inputs()
     for refs in args.refs:
@@ -65,7 +71,8 @@ def run(args: argparse.Namespace, dtype: str, model: str, backend: str, driving:
         for size in args.sizes:
             prepared = animator.prepare(source, chosen, AnimateOptions(check_identity=False, output_size=size))
             label = model if model in BUNDLED_NAMES else Path(model).stem
-            common = {"model": label, "backend": backend, "dtype": dtype, "size": size, "refs": refs}
+            common = {"model": label, "backend": backend, "dtype": dtype, "size": size, "refs": refs,
+                      "round": round_index}
             if args.offline:
                 report({**offline_row(animator, source, chosen, driving, size), **common, "workers": 1})
             for workers in args.workers:
@@ -88,11 +95,33 @@ HEADER = (f"{'model':<11}{'backend':<8}{'mode':<17}{'dtype':<6}{'size':>5}{'refs
           f"{'frames':>7}{'fps':>7}{'speedup':>8}{'p50 ms':>8}{'p95 ms':>8}{'captured':>9}{'dropped':>8}")
 
 
+def summary(rows: list[dict]) -> str:
+    """Each configuration's median fps (and range) and median speedup over the rounds."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row[k] for k in CONFIG_KEYS), []).append(row)
+    lines = [f"\n{'model':<16}{'backend':<8}{'mode':<17}{'size':>5}{'refs':>5}{'workers':>8}{'rounds':>7}"
+             f"{'fps median':>11}{'range':>14}{'speedup':>9}"]
+    for group in groups.values():
+        fps = sorted(r["fps"] for r in group)
+        speedups = sorted(r["speedup"] for r in group if r.get("speedup"))
+        first = group[0]
+        median_speedup = f"{speedups[len(speedups) // 2]:>8.2f}×" if speedups else f"{'':>9}"
+        lines.append(f"{first['model']:<16}{first['backend']:<8}{first['mode']:<17}{first['size']:>5}{first['refs']:>5}"
+                     f"{first['workers']:>8}{len(group):>7}{fps[len(fps) // 2]:>11.2f}"
+                     f"{f'{fps[0]:.1f}–{fps[-1]:.1f}':>14}" + median_speedup)
+    return "\n".join(lines)
+
+
+CONFIG_KEYS = ("model", "backend", "mode", "dtype", "size", "refs", "workers")
+
+
 def add_speedup(row: dict, rows: list[dict]) -> None:
-    """``speedup``: fps over the baseline row (demo model on torch, one worker, same mode/dtype/size/refs)."""
-    key = ("mode", "dtype", "size", "refs")
+    """``speedup``: fps over the baseline row (demo model on torch, one worker, same mode/dtype/size/refs and
+    round)."""
+    key = ("mode", "dtype", "size", "refs", "round")
     base = next((r for r in rows if r["model"] == "demo" and r["backend"] == "torch" and r.get("workers") == 1
-                 and all(r[k] == row[k] for k in key)), None)
+                 and all(r.get(k) == row.get(k) for k in key)), None)
     row["speedup"] = row["fps"] / base["fps"] if base and base["fps"] > 0 else None
 
 
@@ -119,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each real-time live run")
     parser.add_argument("--frames", type=int, default=60, help="driving frames for offline and fast runs")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--rounds", type=int, default=1, help="run the grid this many times, interleaved")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/live_speed.json"))
     args = parser.parse_args(argv)
     if args.threads:
@@ -141,11 +171,14 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         driving = first_frames(args.frames, Path(tmp))
-        for dtype in args.dtypes:
-            for model in args.models:
-                for backend in args.backends:
-                    if dtype == "fp32" or backend == "torch":  # jit and onnx compute in fp32
-                        run(args, dtype, model, backend, driving, report)
+        for round_index in range(args.rounds):
+            for dtype in args.dtypes:
+                for model in args.models:
+                    for backend in args.backends:
+                        if dtype == "fp32" or backend == "torch":  # jit and onnx compute in fp32
+                            run(args, dtype, model, backend, driving, report, round_index)
+    if args.rounds > 1:
+        print(summary(rows))
     print(f"wrote {args.out}")
     return 0
 

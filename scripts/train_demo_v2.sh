@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Reproduce the bundled demo model v2 on a CPU (docs/MODEL_CARD.md): fetch the real footage, prepare it,
 # build the synthetic corpus, start from the first demo model and fine-tune with configs/demo_v2.yaml;
-# then its live twin (the same network at 64², configs/demo_live.yaml) from it.
+# then its live twin (the same network at 64², configs/demo_live.yaml) from it, slimmed (its dense motion
+# hourglass narrowed to 24 channels, scripts/slim_live_model.py) and fine-tuned again (configs/demo_live_slim.yaml).
 #
 #   bash scripts/train_demo_v2.sh            # everything into data/ and runs/ (about 3 h of training on 2 cores)
 #   STEP=train bash scripts/train_demo_v2.sh # only the demo model's training (data already there)
-#   STEP=live bash scripts/train_demo_v2.sh  # only the live model (from runs/demo_v2.safetensors, ≈ 25 min)
+#   STEP=live bash scripts/train_demo_v2.sh  # only the live model (from runs/demo_v2.safetensors, ≈ 25 + 50 min)
 #
 # Then `synergywarp eval` it as in scripts/eval_real.sh. Every step is resumable: rerunning skips what is done.
 set -euo pipefail
@@ -38,4 +39,10 @@ if [ "$step" = all ] || [ "$step" = live ]; then
   [ -d runs/demo_live/checkpoints ] && resume=(--resume)
   "$sw" train --config configs/demo_live.yaml --data data/real --out runs/demo_live "${resume[@]}"
   cp runs/demo_live/model_ema.safetensors runs/demo_live.safetensors
+  [ -f runs/demo_live_slim_init.safetensors ] || "$py" scripts/slim_live_model.py runs/demo_live.safetensors \
+      runs/demo_live_slim_init.safetensors --width 24 --calibrate data/real/train
+  resume=()
+  [ -d runs/demo_live_slim/checkpoints ] && resume=(--resume)
+  "$sw" train --config configs/demo_live_slim.yaml --data data/real --out runs/demo_live_slim "${resume[@]}"
+  cp runs/demo_live_slim/model_ema.safetensors runs/demo_live_slim.safetensors  # bundled as demo_live.safetensors
 fi

@@ -28,7 +28,8 @@ LPIPS_NETS = ("alexnet", "vgg16")
 #: Files bundled inside the package: the demo models, the demo clip and references, the portraits.
 PACKAGE_ASSETS = Path(__file__).resolve().parent / "assets"
 BUNDLED_MODEL = PACKAGE_ASSETS / "models" / "demo.safetensors"
-#: The demo model with its network at 64² (fine-tuned from it), what ``synergywarp live`` runs by default.
+#: The demo model with its network at 64² and a slimmed dense motion (fine-tuned from it), what ``synergywarp live``
+#: runs by default.
 BUNDLED_LIVE_MODEL = PACKAGE_ASSETS / "models" / "demo_live.safetensors"
 #: Names that ``--checkpoint`` takes for the bundled models (unless a file of that name exists).
 BUNDLED_NAMES = {"demo": BUNDLED_MODEL, "demo-live": BUNDLED_LIVE_MODEL}

@@ -1,6 +1,6 @@
-"""The bundled demo model (v2) and its live twin (the same network at 64²): load offline, record their
-training, improve on the whole-head warp they are given as their prior motion, and take what the source
-hides (an open mouth) from references that show it."""
+"""The bundled demo model (v2) and its live twin (the same network at 64², its dense motion hourglass
+slimmed): load offline, record their training, improve on the whole-head warp they are given as their
+prior motion, and take what the source hides (an open mouth) from references that show it."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def test_bundled_model_is_self_describing(name):
     model = SynergyWarpNet.from_pretrained(MODELS[name])
     config = model.config
     assert config.image_size == NETWORK_SIZES[name]
-    assert config.name == {"demo": "small_tracked_head", "demo-live": "small_tracked_head_live"}[name]
+    assert config.name == {"demo": "small_tracked_head", "demo-live": "small_tracked_head_live_slim24"}[name]
     assert config.motion == "tracked"
     assert config.warp.dense_motion.prior_candidate and config.warp.dense_motion.prior_kind == "head"
     assert config.decoder.image_skip and config.cgf.pixel_references and model.pixel_fusion is not None
@@ -46,6 +46,8 @@ def test_bundled_model_is_self_describing(name):
 
 def test_the_live_model_is_the_demo_model_with_a_smaller_network():
     demo, live = (SynergyWarpNet.from_pretrained(MODELS[name]).config.to_dict() for name in ("demo", "demo-live"))
+    assert live["warp"]["dense_motion"].pop("out_channels") == 24  # the slimmed hourglass (v2: 76 channels)
+    assert demo["warp"]["dense_motion"].pop("out_channels") is None
     for config in (demo, live):
         config.pop("name"), config.pop("image_size")
     assert live == demo

@@ -56,8 +56,9 @@ def add_live_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     parser.add_argument("--show", choices=("window", "web", "none"), default="window",
                         help="window (OpenCV), web (MJPEG on the app page; see --host/--port) or none (headless)")
     _add_server_flags(parser)
-    _add_runtime_flags(parser, default_model="the bundled live model: the demo model with its network at 64², "
-                                              "about twice the frames per second; 'demo' for the demo model itself",
+    _add_runtime_flags(parser, default_model="the bundled live model: the demo model with its network at 64² "
+                                              "and a slimmed dense motion, about three times the frames per "
+                                              "second; 'demo' for the demo model itself",
                        default_backend="auto")
     add_option_flags(parser, ["motion", "smooth", "output_size"])
     parser.add_argument("--follow", action="store_true",
