@@ -4,7 +4,7 @@
 # then its live twin (the same network at 64², configs/demo_live.yaml) from it, slimmed (its dense motion
 # hourglass narrowed to 24 channels, scripts/slim_live_model.py) and fine-tuned again (configs/demo_live_slim.yaml).
 #
-#   bash scripts/train_demo_v2.sh            # everything into data/ and runs/ (about 3 h of training on 2 cores)
+#   bash scripts/train_demo_v2.sh            # everything into data/ and runs/ (about 4 h of training on 2 cores)
 #   STEP=train bash scripts/train_demo_v2.sh # only the demo model's training (data already there)
 #   STEP=live bash scripts/train_demo_v2.sh  # only the live model (from runs/demo_v2.safetensors, ≈ 25 + 50 min)
 #

@@ -61,3 +61,23 @@ def test_grid_sampling_matches_the_geometric_warp_image():
     sampled = _sample(image, mesh_warp_grid(face, target, SIZE))
     assert np.abs(sampled - expected).max() <= 2.0  # bilinear rounding of OpenCV's fixed-point remap
     assert np.abs(image.astype(np.float32) - expected).mean() > 3.0  # and the warp did move the face
+
+
+def test_triangle_affines_map_each_target_triangle_onto_its_source_and_flag_degenerate_ones():
+    """Closed-form per-triangle affines: every non-degenerate triangle (either winding) maps its target
+    vertices exactly onto its source vertices; collinear or coincident targets are flagged invalid."""
+    from synergywarp.face.mesh_render import triangle_affines
+
+    rng = np.random.default_rng(0)
+    source = rng.uniform(0, 128, (12, 2))
+    target = source + rng.normal(0, 3, (12, 2))
+    target[9] = target[8]  # coincident vertices
+    target[11] = 0.5 * (target[8] + target[10])  # collinear with 8 and 10
+    triangles = np.array([[0, 1, 2], [2, 1, 0], [3, 4, 5], [6, 7, 3], [8, 9, 10], [8, 10, 11]])
+    affine, valid = triangle_affines(source, target, triangles)
+    assert affine.shape == (6, 2, 3) and affine.dtype == np.float32
+    assert valid.tolist() == [True, True, True, True, False, False]
+    for index in np.flatnonzero(valid):
+        corners = target[triangles[index]]
+        mapped = corners @ affine[index, :, :2].T.astype(np.float64) + affine[index, :, 2]
+        np.testing.assert_allclose(mapped, source[triangles[index]], atol=1e-3)

@@ -137,6 +137,7 @@ def test_gradcheck_keypoints_to_flow_and_warp_float64():
     assert gradcheck(warp, (kp_d,), eps=1e-6, atol=1e-5)
     grid = identity_grid_3d(2, 3, 3, dtype=torch.float64)
     assert gradcheck(lambda k: gaussian_heatmaps(k, grid, 0.05), (kp_d,), eps=1e-6, atol=1e-5)
+    assert gradcheck(lambda k: identity_heatmaps(k, 2, 3, 3, 0.05), (kp_d,), eps=1e-6, atol=1e-5)
 
 
 @pytest.mark.slow

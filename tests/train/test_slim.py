@@ -60,6 +60,15 @@ def test_out_channels_sets_the_hourglass_width_and_survives_a_checkpoint(model, 
     assert default.out_filters == default.decoder.conv.in_channels == default.decoder.conv.out_channels
 
 
+def test_out_channels_must_be_positive(model):
+    from synergywarp.errors import ConfigError
+
+    data = model.config.to_dict()
+    data["warp"]["dense_motion"]["out_channels"] = 0
+    with pytest.raises(ConfigError, match="out_channels"):
+        type(model.config).from_dict(data)
+
+
 def test_relu_moments_match_sampling():
     gen = torch.Generator().manual_seed(0)
     mean, std = torch.tensor([-1.0, 0.0, 0.7]), torch.tensor([0.5, 1.0, 2.0])
@@ -91,8 +100,36 @@ def test_slimming_keeps_the_strongest_channels_and_every_other_tensor(model):
     assert untouched and all(torch.equal(new[k], old[k]) for k in untouched)
     # the strongest channels by the batch-norm statistics: the last ones here (|γ| and β grow with the index)
     assert keep.tolist() == list(range(len(scores) - width, len(scores)))
+    # the occlusion head reads channel-major (c d) planes: each kept channel's D planes, in order
+    depth = model.config.appearance.volume_depth
+    old_occlusion = old[PREFIX + "occlusion.weight"]
+    expected = old_occlusion.reshape(1, -1, depth, *old_occlusion.shape[-2:])[:, keep].reshape(1, -1,
+                                                                                              *old_occlusion.shape[-2:])
+    assert torch.equal(new[PREFIX + "occlusion.weight"], expected)
     with pytest.raises(ValueError, match="width"):
         slim_dense_motion(model, len(scores))
+
+
+def test_dropped_channels_at_their_mean_leave_the_heads_unchanged_away_from_the_border(model):
+    """Without measurements each dropped channel's mean output moves into the heads' biases: where the
+    dropped channels output exactly that mean, the slimmed heads give the original logits (inside the
+    volume; at its border the zero padding reads fewer voxels)."""
+    width = 5
+    slim = slim_dense_motion(model, width)
+    scores, mean_out = dense_motion_channel_scores(model)
+    keep = torch.sort(torch.topk(scores, width).indices).values
+    old, new = model.warping.dense_motion_network, slim.warping.dense_motion_network
+    depth = model.config.appearance.volume_depth
+    gen = torch.Generator().manual_seed(3)
+    features = mean_out[None, :, None, None, None].expand(1, -1, depth, 8, 8).clone()
+    features[:, keep] = torch.rand(1, width, depth, 8, 8, generator=gen)
+    with torch.no_grad():
+        mask_old, mask_new = old.mask(features), new.mask(features[:, keep])
+        occ_old, occ_new = old.occlusion(features.flatten(1, 2)), new.occlusion(features[:, keep].flatten(1, 2))
+    m, o = old.mask.kernel_size[0] // 2, old.occlusion.kernel_size[0] // 2
+    torch.testing.assert_close(mask_new[:, :, m:-m, m:-m, m:-m], mask_old[:, :, m:-m, m:-m, m:-m], rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(occ_new[..., o:-o, o:-o], occ_old[..., o:-o, o:-o], rtol=1e-4, atol=1e-4)
+    assert not torch.allclose(mask_new, mask_old, atol=1e-4)  # the border differs: the test sees the fold
 
 
 def test_refitted_heads_reproduce_the_original_where_the_dropped_channels_are_silent(model):

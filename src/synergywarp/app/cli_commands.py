@@ -57,8 +57,8 @@ def add_live_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
                         help="window (OpenCV), web (MJPEG on the app page; see --host/--port) or none (headless)")
     _add_server_flags(parser)
     _add_runtime_flags(parser, default_model="the bundled live model: the demo model with its network at 64² "
-                                              "and a slimmed dense motion, about three times the frames per "
-                                              "second; 'demo' for the demo model itself",
+                                              "and a slimmed dense motion, two to three times the frames "
+                                              "per second; 'demo' for the demo model itself",
                        default_backend="auto")
     add_option_flags(parser, ["motion", "smooth", "output_size"])
     parser.add_argument("--follow", action="store_true",

@@ -177,6 +177,9 @@ class ModelConfig:
             (self.rac.attention_grid <= self.feature_size, "rac.attention_grid must not exceed the feature size"),
             (len(self.motion_encoder.depths) == len(self.motion_encoder.dims) == 4,
              "motion_encoder.depths and dims must have 4 entries"),
+            (self.warp.dense_motion.out_channels is None or self.warp.dense_motion.out_channels > 0,
+             f"warp.dense_motion.out_channels must be positive (or null for the default width), "
+             f"got {self.warp.dense_motion.out_channels}"),
         ]
         for ok, message in checks:
             if not ok:

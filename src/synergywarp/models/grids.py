@@ -48,7 +48,8 @@ def gaussian_heatmaps(keypoints: torch.Tensor, grid: torch.Tensor, variance: flo
 
 def identity_heatmaps(keypoints: torch.Tensor, depth: int, height: int, width: int, variance: float, *,
                       align_quirk: bool = False) -> torch.Tensor:
-    """:func:`gaussian_heatmaps` on the identity grid ``identity_grid_3d(depth, height, width)``, ``B×K×D×H×W``.
+    """:func:`gaussian_heatmaps` of keypoints ``B×K×3`` (x, y, z) on the identity grid
+    ``identity_grid_3d(depth, height, width)``: ``B×K×D×H×W``.
 
     The Gaussian of a point on an axis-aligned lattice is a product of one Gaussian per axis: three small
     ``B×K×n`` exponentials and two broadcast products instead of an exponential (and a reduction over

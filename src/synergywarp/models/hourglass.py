@@ -37,7 +37,7 @@ class HourglassDecoder(nn.Module):
             blocks.append(UpBlock3d(width_in, min(max_features, block_expansion * 2**i)))
         self.up_blocks = nn.ModuleList(blocks)
         concatenated = block_expansion + in_features
-        self.out_filters = out_channels or concatenated
+        self.out_filters = concatenated if out_channels is None else out_channels
         self.conv = nn.Conv3d(concatenated, self.out_filters, 3, padding=1)
         self.norm = nn.BatchNorm3d(self.out_filters)
 
