@@ -95,25 +95,31 @@ HEADER = (f"{'model':<11}{'backend':<8}{'mode':<17}{'dtype':<6}{'size':>5}{'refs
           f"{'frames':>7}{'fps':>7}{'speedup':>8}{'p50 ms':>8}{'p95 ms':>8}{'captured':>9}{'dropped':>8}")
 
 
+CONFIG_KEYS = ("model", "backend", "mode", "dtype", "size", "refs", "workers")
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else 0.5 * (ordered[middle - 1] + ordered[middle])
+
+
 def summary(rows: list[dict]) -> str:
     """Each configuration's median fps (and range) and median speedup over the rounds."""
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
         groups.setdefault(tuple(row[k] for k in CONFIG_KEYS), []).append(row)
-    lines = [f"\n{'model':<16}{'backend':<8}{'mode':<17}{'size':>5}{'refs':>5}{'workers':>8}{'rounds':>7}"
-             f"{'fps median':>11}{'range':>14}{'speedup':>9}"]
+    lines = [f"\n{'model':<16}{'backend':<8}{'mode':<17}{'dtype':<6}{'size':>5}{'refs':>5}{'workers':>8}"
+             f"{'rounds':>7}{'fps median':>11}{'range':>14}{'speedup':>9}"]
     for group in groups.values():
         fps = sorted(r["fps"] for r in group)
-        speedups = sorted(r["speedup"] for r in group if r.get("speedup"))
+        speedups = [r["speedup"] for r in group if r.get("speedup")]
         first = group[0]
-        median_speedup = f"{speedups[len(speedups) // 2]:>8.2f}×" if speedups else f"{'':>9}"
-        lines.append(f"{first['model']:<16}{first['backend']:<8}{first['mode']:<17}{first['size']:>5}{first['refs']:>5}"
-                     f"{first['workers']:>8}{len(group):>7}{fps[len(fps) // 2]:>11.2f}"
+        median_speedup = f"{_median(speedups):>8.2f}×" if speedups else f"{'':>9}"
+        lines.append(f"{first['model']:<16}{first['backend']:<8}{first['mode']:<17}{first['dtype']:<6}"
+                     f"{first['size']:>5}{first['refs']:>5}{first['workers']:>8}{len(group):>7}{_median(fps):>11.2f}"
                      f"{f'{fps[0]:.1f}–{fps[-1]:.1f}':>14}" + median_speedup)
     return "\n".join(lines)
-
-
-CONFIG_KEYS = ("model", "backend", "mode", "dtype", "size", "refs", "workers")
 
 
 def add_speedup(row: dict, rows: list[dict]) -> None:
@@ -151,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=1, help="run the grid this many times, interleaved")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/live_speed.json"))
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     if args.threads:
         torch.set_num_threads(args.threads)
     load_before = os.getloadavg()
