@@ -110,6 +110,15 @@ def test_slimming_keeps_the_strongest_channels_and_every_other_tensor(model):
         slim_dense_motion(model, len(scores))
 
 
+def test_a_refit_too_large_for_memory_is_refused(model, monkeypatch):
+    import synergywarp.train.slim as slim_module
+
+    features = torch.rand(1, model.warping.dense_motion_network.hourglass.out_filters, 2, 4, 4)
+    monkeypatch.setattr(slim_module, "MAX_REFIT_COLUMNS", 100)
+    with pytest.raises(ValueError, match="GiB"):
+        slim_dense_motion(model, 6, features=features)
+
+
 def test_dropped_channels_at_their_mean_leave_the_heads_unchanged_away_from_the_border(model):
     """Without measurements each dropped channel's mean output moves into the heads' biases: where the
     dropped channels output exactly that mean, the slimmed heads give the original logits (inside the

@@ -121,6 +121,10 @@ def slim_dense_motion(model: SynergyWarpNet, width: int, name: str | None = None
     return slim
 
 
+#: the refit solves normal equations of (columns)² float64: 32768 columns = 8 GiB, past which it refuses
+MAX_REFIT_COLUMNS = 32768
+
+
 def _channels_by_depth(volume: torch.Tensor) -> torch.Tensor:
     """``B×C×D×H×W`` → ``B×(C·D)×H×W``, channel-major, as the network feeds the occlusion head."""
     return volume.flatten(1, 2)
@@ -144,6 +148,9 @@ def _refit(conv: torch.nn.Conv2d | torch.nn.Conv3d, full: torch.Tensor, kept: to
     (``N×C×...``) in the least-squares sense."""
     kernel = int(conv.kernel_size[0])
     columns = kept.shape[1] * kernel ** (3 if volumetric else 2) + 1
+    if columns > MAX_REFIT_COLUMNS:
+        raise ValueError(f"refitting a head reading {columns - 1} inputs needs {columns**2 * 8 / 2**30:.0f} GiB; "
+                         f"slim to fewer channels or without measured features (batch-norm statistics)")
     gram = torch.zeros(columns, columns, dtype=torch.float64)
     cross = torch.zeros(columns, conv.out_channels, dtype=torch.float64)
     for sample_full, sample_kept in zip(full, kept):
