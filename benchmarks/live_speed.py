@@ -33,6 +33,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -98,12 +99,6 @@ HEADER = (f"{'model':<11}{'backend':<8}{'mode':<17}{'dtype':<6}{'size':>5}{'refs
 CONFIG_KEYS = ("model", "backend", "mode", "dtype", "size", "refs", "workers")
 
 
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else 0.5 * (ordered[middle - 1] + ordered[middle])
-
-
 def summary(rows: list[dict]) -> str:
     """Each configuration's median fps (and range) and median speedup over the rounds."""
     groups: dict[tuple, list[dict]] = {}
@@ -115,9 +110,9 @@ def summary(rows: list[dict]) -> str:
         fps = sorted(r["fps"] for r in group)
         speedups = [r["speedup"] for r in group if r.get("speedup")]
         first = group[0]
-        median_speedup = f"{_median(speedups):>8.2f}×" if speedups else f"{'':>9}"
+        median_speedup = f"{statistics.median(speedups):>8.2f}×" if speedups else f"{'':>9}"
         lines.append(f"{first['model']:<16}{first['backend']:<8}{first['mode']:<17}{first['dtype']:<6}"
-                     f"{first['size']:>5}{first['refs']:>5}{first['workers']:>8}{len(group):>7}{_median(fps):>11.2f}"
+                     f"{first['size']:>5}{first['refs']:>5}{first['workers']:>8}{len(group):>7}{statistics.median(fps):>11.2f}"
                      f"{f'{fps[0]:.1f}–{fps[-1]:.1f}':>14}" + median_speedup)
     return "\n".join(lines)
 

@@ -166,3 +166,24 @@ def test_refitted_heads_reproduce_the_original_where_the_dropped_channels_are_si
     with torch.no_grad():
         unfitted, expected = plain.mask(silent[:, keep]), old.mask(silent)
     assert not torch.allclose(unfitted, expected, atol=1e-3 * float(expected.abs().max()))
+
+
+def test_the_slim_script_writes_a_slimmed_checkpoint_and_refuses_bad_input_in_one_line(model, tmp_path, capsys,
+                                                                                      repo_script_module):
+    script = repo_script_module("scripts/slim_live_model.py")
+    trained = tmp_path / "trained.safetensors"
+    model.save_pretrained(trained, trained_stages=["explicit", "rac"])
+    out = tmp_path / "slim.safetensors"
+    assert script.main([str(trained), str(out), "--width", "6"]) == 0
+    slimmed = SynergyWarpNet.from_pretrained(out)
+    assert slimmed.config.warp.dense_motion.out_channels == 6
+    assert slimmed.trained_stages == ["explicit", "rac"]  # what the training recorded travels along
+    capsys.readouterr()
+    for argv in ([str(tmp_path / "missing.safetensors"), str(out)],
+                 [str(trained), str(out), "--width", "0"],
+                 [str(trained), str(out), "--calibrate", str(tmp_path / "no_such_folder")]):
+        assert script.main(argv) == 2
+        error = capsys.readouterr().err.strip()
+        assert error.startswith("error: ") and "\n" not in error and "Traceback" not in error
+    with pytest.raises(SystemExit):  # argparse: one usage line and exit code 2
+        script.main([str(trained), str(out), "--frames", "0"])

@@ -95,19 +95,7 @@ def slim_dense_motion(model: SynergyWarpNet, width: int, name: str | None = None
     for key in (conv + "weight", conv + "bias", norm + "weight", norm + "bias", norm + "running_mean",
                 norm + "running_var"):
         state[key] = state[key][keep].clone()
-    # the heads read the kept channels; each dropped channel's mean output moves into their biases
-    mask_weight = state[prefix + "mask.weight"]
-    state[prefix + "mask.bias"] = state[prefix + "mask.bias"] + (
-        mask_weight[:, drop].sum(dim=(2, 3, 4)) @ mean_out[drop])
-    state[prefix + "mask.weight"] = mask_weight[:, keep].clone()
-    if dense.occlusion is not None:
-        occlusion = state[prefix + "occlusion.weight"]  # 1 × (C·D) × k × k, channel-major
-        per_channel = occlusion.reshape(occlusion.shape[0], current, -1, *occlusion.shape[-2:])
-        state[prefix + "occlusion.bias"] = state[prefix + "occlusion.bias"] + (
-            per_channel[:, drop].sum(dim=(2, 3, 4)) @ mean_out[drop])
-        state[prefix + "occlusion.weight"] = per_channel[:, keep].reshape(occlusion.shape[0], -1,
-                                                                           *occlusion.shape[-2:]).clone()
-    if features is not None:
+    if features is not None:  # the heads refitted to the kept channels' measured outputs
         kept = features[:, keep].float()
         mask_head: torch.nn.Conv3d = dense.mask
         weight, bias = _refit(mask_head, features.float(), kept, ridge, volumetric=True)
@@ -117,6 +105,18 @@ def slim_dense_motion(model: SynergyWarpNet, width: int, name: str | None = None
             weight, bias = _refit(occlusion_head, _channels_by_depth(features.float()), _channels_by_depth(kept),
                                   ridge, volumetric=False)
             state[prefix + "occlusion.weight"], state[prefix + "occlusion.bias"] = weight, bias
+    else:  # the heads read the kept channels; each dropped channel's mean output moves into their biases
+        mask_weight = state[prefix + "mask.weight"]
+        state[prefix + "mask.bias"] = state[prefix + "mask.bias"] + (
+            mask_weight[:, drop].sum(dim=(2, 3, 4)) @ mean_out[drop])
+        state[prefix + "mask.weight"] = mask_weight[:, keep].clone()
+        if dense.occlusion is not None:
+            occlusion = state[prefix + "occlusion.weight"]  # 1 × (C·D) × k × k, channel-major
+            per_channel = occlusion.reshape(occlusion.shape[0], current, -1, *occlusion.shape[-2:])
+            state[prefix + "occlusion.bias"] = state[prefix + "occlusion.bias"] + (
+                per_channel[:, drop].sum(dim=(2, 3, 4)) @ mean_out[drop])
+            state[prefix + "occlusion.weight"] = per_channel[:, keep].reshape(occlusion.shape[0], -1,
+                                                                               *occlusion.shape[-2:]).clone()
     slim.load_state_dict(state, strict=True)
     return slim
 
