@@ -121,3 +121,29 @@ def test_mixed_folders_train_together(talking, tmp_path):
     dataset.set_epoch(1)
     assert all(part.epoch == 1 for part in dataset.datasets)
     assert dataset[len(dataset) - 1]["clip"] == "solo" and dataset[0]["source_hr"].shape[-1] == 128
+
+
+def test_reference_grids_follow_the_configured_reference_warp(talking):
+    """``reference_warp="head"``: each reference grid is the whole-head warp of that reference (person mask
+    from its high-resolution crop) to the driving landmarks, not the ring mesh; bad kinds are refused."""
+    from synergywarp.errors import ConfigError
+    from synergywarp.face.prior import PriorWarp
+
+    common = dict(image_size=32, num_references=1, output_size=SIZE, reference_grids=True, seed=3)
+    mesh = ClipDataset(talking, reference_warp="mesh", **common)[2]
+    head = ClipDataset(talking, reference_warp="head", **common)[2]
+    assert torch.equal(mesh["references_hr"], head["references_hr"])  # the same item
+    arrays = {name: np.load(talking / "train" / f"{name}.npz")["landmarks"] for name in COLOURS if name != "solo"}
+    driving = arrays[head["clip"]][int(head["driving_index"])]
+    ref_clip = head["clip"]  # references of this fixture come from the item's identity; find the frame's clip
+    frame = int(head["reference_indices"][0])
+    candidates = [name for name in arrays if frame < len(arrays[name])]
+    image = (head["references_hr"][0].permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8)
+    side = head["reference_grids"].shape[1]
+    matches = [name for name in candidates
+               if np.abs(PriorWarp("head", arrays[name][frame], image).grid(driving, side)
+                         - head["reference_grids"][0].numpy()).max() < 1e-5]
+    assert matches, f"no clip's landmarks reproduce the head-warped reference grid (item clip {ref_clip})"
+    assert (mesh["reference_grids"] - head["reference_grids"]).abs().max() > 1e-3
+    with pytest.raises(ConfigError, match="reference_warp must be one of mesh, head"):
+        ClipDataset(talking, reference_warp="rings", **common)

@@ -206,3 +206,24 @@ def test_model_outputs_are_cached_per_prior_warp(tmp_path, monkeypatch):
     assert groups["tiny_tracked_mesh"] == groups["tiny_tracked_mesh/next"]
     assert "prior=rings" in groups["tiny_tracked_mesh"]
     assert groups["tiny_tracked"] == groups["tiny_tracked/next"] and "prior=" not in groups["tiny_tracked"]
+
+
+def test_model_outputs_are_cached_per_reference_warp(tmp_path, monkeypatch):
+    """References moved by the whole-head warp (``cgf.reference_warp: head``) make the outputs depend on
+    that warp's version too; the ring-mesh references do not name it."""
+    from synergywarp.metrics.eval import baselines
+    from synergywarp.models import create_model, get_config
+
+    groups = {}
+    for kind in ("mesh", "head"):
+        config = get_config("tiny_tracked_head")
+        assert config.cgf.pixel_references
+        config.cgf.reference_warp = kind
+        path = tmp_path / f"{kind}.safetensors"
+        create_model(config).save_pretrained(path)
+        method = baselines.ModelMethod(baselines.LoadedModel(path), num_references=2)
+        monkeypatch.setattr(baselines, "WARP_VERSION", "head-warp-next")
+        groups[kind] = method.cache_group
+        monkeypatch.undo()
+    assert "references=head-warp-next" in groups["head"]
+    assert "references=" not in groups["mesh"]

@@ -236,3 +236,36 @@ def test_a_small_network_gets_its_prior_and_reference_grids_at_128(grace_crops):
     frames = list(animator.animate(prepared, grace_crops[1:3]))
     assert seen == [((2, 128, 128, 2), (2, 1, 128, 128, 2))]
     assert frames[0].crop.shape == (96, 96, 3)
+
+
+def test_references_move_by_the_warp_the_config_names(grace_crops):
+    """``cgf.reference_warp: head`` hands the network each reference moved by the whole-head warp (person
+    mask from a crop of the segmenter's size), ``mesh`` by the ring mesh; the source's prior is the same."""
+    from synergywarp.face.prior import prior_grid_size
+    from synergywarp.face.segment import SEGMENT_SIZE
+
+    seen: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+    options = AnimateOptions(crop=False, smooth=0.0, batch=2, output_size=96, check_identity=False)
+    for kind in ("mesh", "head"):
+        torch.manual_seed(0)
+        config = get_config("tiny_tracked_head")
+        config.cgf.reference_warp = kind
+        animator = Animator(create_model(config))
+        animate = animator._animate_fn
+
+        def spy(*args, kind=kind, animate=animate, **kwargs):
+            seen[kind] = (kwargs["prior_grid"].clone(), kwargs["reference_grids"].clone())
+            return animate(*args, **kwargs)
+
+        animator._animate_fn = spy
+        prepared = animator.prepare(grace_crops[0], [grace_crops[6]], options)
+        assert [w.kind for w in prepared.reference_warps] == [kind]
+        list(animator.animate(prepared, grace_crops[1:2]))
+    assert torch.equal(seen["mesh"][0], seen["head"][0])
+    assert (seen["mesh"][1] - seen["head"][1]).abs().max() > 0.01  # the hair and background move differently
+    # the head warp's person mask comes from a crop of the segmenter's input size, not the 64² network crop
+    reference = prepared.references[0]
+    assert Animator._segmentable(reference).shape[:2] == (SEGMENT_SIZE, SEGMENT_SIZE)
+    warp = prepared.reference_warps[0]
+    assert warp._person is not None and warp._person.shape == (SEGMENT_SIZE, SEGMENT_SIZE)
+    assert seen["head"][1].shape[-2] == prior_grid_size(get_config("tiny_tracked_head").image_size)

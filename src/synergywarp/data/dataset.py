@@ -34,7 +34,7 @@ from synergywarp.data.clips import (
 from synergywarp.data.sampling import REFERENCE_CHOICES, ReferenceChoice, parse_num_references, select_frames
 from synergywarp.errors import ConfigError, InputError
 from synergywarp.face.keypoints import tracked_keypoints
-from synergywarp.face.prior import PriorWarp, prior_grid_size
+from synergywarp.face.prior import PRIOR_KINDS, PriorWarp, prior_grid_size
 from synergywarp.face.regions import SHOWS_MORE, closedness, eye_openness, mouth_openness, openness_gain
 from synergywarp.io.tensors import images_to_tensor
 
@@ -53,7 +53,9 @@ class ClipDataset(Dataset):
     degrees); ``clip`` (name), ``source_index``, ``driving_index`` (int64) and
     ``reference_indices`` R int64 (−1 where padded).
 
-    With ``prior_grid`` also ``prior_grid`` S×S×2: the geometric prior warp (``prior_kind``, see
+    With ``reference_grids`` also ``reference_grids`` R×S×S×2: each reference warped to the driving
+    landmarks by ``reference_warp`` (zeros where padded). With ``prior_grid`` also ``prior_grid``
+    S×S×2: the geometric prior warp (``prior_kind``, see
     :mod:`synergywarp.face.prior`) source → driving as a backward grid, from the augmented landmarks.
     ``keypoints=False`` reads no npz (pose-diverse choice then falls back to random) and returns
     images and indices only. ``cache_frames`` keeps up to ``cache_clips`` decoded clips in memory
@@ -65,7 +67,8 @@ class ClipDataset(Dataset):
                  repeats: int = 1, augment: AugmentConfig | None = None, seed: int = 0,
                  cache_frames: bool = False, *, keypoints: bool = True, cache_clips: int = 64,
                  prior_grid: bool = False, prior_kind: str = "mesh", output_size: int | None = None,
-                 reference_grids: bool = False, hidden_fraction: float = 0.0) -> None:
+                 reference_grids: bool = False, reference_warp: str = "mesh",
+                 hidden_fraction: float = 0.0) -> None:
         if not isinstance(image_size, int) or image_size < 8:
             raise ConfigError(f"dataset image_size must be an integer >= 8, got {image_size!r}")
         if reference_choice not in REFERENCE_CHOICES:
@@ -97,6 +100,9 @@ class ClipDataset(Dataset):
             raise ConfigError(f"dataset hidden_fraction must be in [0, 1], got {hidden_fraction!r}")
         self.output_size = output_size
         self.reference_grids = reference_grids
+        if reference_warp not in PRIOR_KINDS:
+            raise ConfigError(f"dataset reference_warp must be one of {', '.join(PRIOR_KINDS)}, got {reference_warp!r}")
+        self.reference_warp = reference_warp
         self.hidden_fraction = float(hidden_fraction)
         self._identities: dict[str, str] | None = None
         self._photos: list = []
@@ -228,7 +234,13 @@ class ClipDataset(Dataset):
                 item["prior_grid"] = torch.from_numpy(prior.grid(landmarks[1], prior_grid_size(self.image_size)))
             if self.reference_grids:
                 side = prior_grid_size(self.image_size)
-                grids = [PriorWarp("mesh", landmarks[k]).grid(landmarks[1], side) for k in range(2, 2 + count)]
+                ref_images: list[np.ndarray | None] = [None] * count
+                if self.reference_warp == "head":  # person masks of the (augmented) references, as large as given
+                    pixels = large[2:] if self.output_size is not None else images[2:]
+                    ref_images = [(im.permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8) for im in pixels]
+                warps = PriorWarp.for_references(self.reference_warp,  # type: ignore[arg-type]
+                                                 list(landmarks[2:2 + count]), ref_images)
+                grids = [warp.grid(landmarks[1], side) for warp in warps]
                 stacked = torch.from_numpy(np.stack(grids)) if grids else torch.zeros(0, side, side, 2)
                 item["reference_grids"] = _pad(stacked, padding)
         return item

@@ -13,6 +13,7 @@ grid size on first use.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import cv2
@@ -84,6 +85,15 @@ class PriorWarp:
     def grids(self, targets: np.ndarray, size: int) -> np.ndarray:
         """T×size×size×2 grids for T×468×3 targets."""
         return np.stack([self.grid(t, size) for t in np.asarray(targets)])
+
+    @classmethod
+    def for_references(cls, kind: PriorKind, landmarks: Sequence[np.ndarray],
+                       images: Sequence[np.ndarray | None]) -> list[PriorWarp]:
+        """One warp per reference photo (``cgf.reference_warp``): ``landmarks`` its 468×3 landmarks,
+        ``images`` its crop (needed by ``head`` for the person mask, ignored by ``mesh``)."""
+        if len(landmarks) != len(images):
+            raise ValueError(f"{len(landmarks)} reference landmark sets for {len(images)} images")
+        return [cls(kind, lm, image if kind == "head" else None) for lm, image in zip(landmarks, images)]
 
     def warp_image(self, image: np.ndarray, target: np.ndarray) -> np.ndarray:
         """The source crop ``image`` (S×S×3 uint8) warped to ``target`` at its own size."""

@@ -7,6 +7,10 @@ import numpy as np
 from synergywarp.face import _mediapipe
 from synergywarp.face.detect import check_image
 
+#: the segmenter's input side (its general model works on 256×256): person masks of smaller crops are
+#: upsampled guesses, so callers segment crops of at least this size
+SEGMENT_SIZE = 256
+
 
 def person_mask(image: np.ndarray, *, name: str = "image") -> np.ndarray:
     """H×W float32 in [0, 1]: the probability that each pixel of an H×W×3 uint8 RGB image shows the

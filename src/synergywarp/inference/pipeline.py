@@ -24,6 +24,7 @@ from synergywarp.assets import resolve_checkpoint
 from synergywarp.face import apply_crop, paste_back, tracked_keypoints
 from synergywarp.face.crop import resize_crop
 from synergywarp.face.prior import PriorWarp, prior_grid_size
+from synergywarp.face.segment import SEGMENT_SIZE
 from synergywarp.inference.identity import warn_on_identity_mismatch
 from synergywarp.inference.inputs import (
     DrivingFrames,
@@ -72,7 +73,7 @@ class PreparedSource:
     prior: PriorWarp | None = None  # the source's geometric prior warp (models with a prior candidate)
     output_size: int | None = None  # side of the animated crop
     reference_images: torch.Tensor | None = None  # 1×R×3×S'×S' references at the output size (pixel fusion)
-    reference_warps: list[PriorWarp] | None = None  # each reference's mesh warp (pixel fusion)
+    reference_warps: list[PriorWarp] | None = None  # each reference's warp (cgf.reference_warp; pixel fusion)
 
     @property
     def keypoints(self) -> np.ndarray:
@@ -219,12 +220,15 @@ class Animator:
         dense = self.config.warp.dense_motion
         prior = None
         if dense.prior_candidate:
-            prior = PriorWarp(dense.prior_kind, src.required_landmarks(), src.crop_image)
+            prior = PriorWarp(dense.prior_kind, src.required_landmarks(), self._segmentable(src))
         reference_images = reference_warps = None
         if model.pixel_fusion is not None and fusion_mode != "explicit" and prepared_refs:
             crops = [self._crop_at(r, out_size) if sharp else r.crop_image for r in prepared_refs]
             reference_images = runtime.to_device(to_tensor(crops))[None]
-            reference_warps = [PriorWarp("mesh", r.required_landmarks()) for r in prepared_refs]
+            kind = self.config.cgf.reference_warp
+            reference_warps = PriorWarp.for_references(
+                kind, [r.required_landmarks() for r in prepared_refs],
+                [self._segmentable(r) if kind == "head" else None for r in prepared_refs])
         return PreparedSource(src, prepared_refs, state, tokens, fusion_mode, options, prior, out_size,
                               reference_images, reference_warps)
 
@@ -241,6 +245,12 @@ class Animator:
         if face.crop.size == size:
             return face.crop_image
         return apply_crop(face.image, resize_crop(face.crop, size), border="replicate")
+
+    @classmethod
+    def _segmentable(cls, face: PreparedFace) -> np.ndarray:
+        """The face's crop at no less than the person segmenter's input size (a 64² crop's mask is an
+        upsampled guess: IoU 0.92–0.96 with the 256² crop's on the real test clips)."""
+        return cls._crop_at(face, max(face.crop.size, SEGMENT_SIZE))
 
     def _keypoints_tensor(self, faces: Sequence[PreparedFace]) -> torch.Tensor:
         """Tracked keypoints ``N×32×3`` of prepared faces, on the device."""

@@ -98,6 +98,11 @@ class CGFConfig:
     pixel_references: bool = False  # per-pixel fusion of decoder, warped source and warped references (image skip)
     pixel_hidden: int = 16  # width of the per-candidate scoring head
     reference_init: float = -6.0  # logit offset of references at initialisation (start from the source alone)
+    # the geometric warp that moves each reference to the driving pose for the per-pixel fusion
+    # (synergywarp.face.prior): "mesh" stretches hair and background with the face (smudges around a head
+    # that shrinks or turns), "head" moves them rigidly with it and keeps the background (needs the
+    # reference's person mask)
+    reference_warp: PriorKind = "mesh"
 
 
 @dataclass

@@ -82,6 +82,7 @@ def build_clip_dataset(cfg: ExperimentConfig, root: str | Path | None, split: st
         prior_kind=cfg.model.warp.dense_motion.prior_kind,
         output_size=d.output_size,
         reference_grids=cfg.model.cgf.pixel_references,
+        reference_warp=cfg.model.cgf.reference_warp,
         hidden_fraction=d.hidden_fraction if train else 0.0,
     )
     dataset = ClipDataset(root, **kwargs)

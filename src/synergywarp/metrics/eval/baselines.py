@@ -241,6 +241,8 @@ class ModelMethod:
         size = self.loaded.config.image_size
         if (dense.prior_candidate or self.loaded.model.pixel_fusion is not None) and prior_grid_size(size) != size:
             prior += f" grids={prior_grid_size(size)}"  # grids finer than the network (before: at its size)
+        if self.loaded.model.pixel_fusion is not None and self.loaded.config.cgf.reference_warp == "head":
+            prior += f" references={WARP_VERSION}"  # references moved by the whole-head warp
         return f"model-v1 {self.name} sha256={self.loaded.sha256}{prior}"
 
     def output_size(self, clip_size: int) -> int:
@@ -270,7 +272,8 @@ class ModelMethod:
             tokens = model.encode_references(state, images, ref_kp)
             if model.pixel_fusion is not None and self.pixel_references:
                 reference_images = images_to_tensor(ref_images)[None].to(device)
-                reference_warps = [PriorWarp("mesh", landmarks) for landmarks in ref_landmarks]
+                reference_warps = PriorWarp.for_references(loaded.config.cgf.reference_warp, list(ref_landmarks),
+                                                           list(ref_images))
         first_motion = None
         if not landmarks and inputs.task.motion_mode == "relative":
             first_motion = model.learned_motion().image_motion(loaded.to_input(inputs.driving_clip.frames[:1]))
