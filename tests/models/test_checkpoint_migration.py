@@ -78,6 +78,10 @@ def test_metadata_is_a_typed_attribute_set_on_load(tmp_path):
         trained_stages=["explicit", "rac"], step=12, source="a test", config_version=ckpt.CONFIG_VERSION)
     with pytest.raises(CheckpointError, match="differs from the requested"):
         SynergyWarpNet.from_pretrained(path, config=create_model("tiny_tracked").config)
+    same_name = create_model("tiny").config  # a run-time field differs, the name does not: the field is named
+    same_name.cgf.reference_warp = "head"
+    with pytest.raises(CheckpointError, match=r"'tiny' \(cgf\.reference_warp: 'mesh' vs 'head'\)$"):
+        SynergyWarpNet.from_pretrained(path, config=same_name)
 
 
 def test_checkpoint_module_does_not_import_the_network():

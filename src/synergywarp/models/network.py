@@ -96,8 +96,11 @@ class SynergyWarpNet(nn.Module):
         it. The checkpoint's metadata is kept in :attr:`checkpoint_metadata`."""
         stored, metadata = read_checkpoint_header(path)
         if config is not None and config.to_dict() != stored.to_dict():
+            differ = _differing_fields(stored.to_dict(), config.to_dict())
+            shown = ", ".join(f"{key}: {a!r} vs {b!r}" for key, a, b in differ[:3])
+            more = f" and {len(differ) - 3} more" if len(differ) > 3 else ""
             raise CheckpointError(f"{path} holds model {stored.name!r}, which differs from the requested "
-                                  f"{config.name!r}")
+                                  f"{config.name!r} ({shown}{more})")
         model = cls(stored)
         load_state_dict_strict(model, read_tensors(path, map_location), str(path))
         model.checkpoint_metadata = metadata
@@ -358,3 +361,16 @@ def _sample(images: torch.Tensor, grid: torch.Tensor, size: tuple[int, ...]) -> 
         images = F.interpolate(images, size=size, mode="bilinear", align_corners=False,
                                antialias=images.shape[-1] > size[-1])
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def _differing_fields(stored: dict, requested: dict, prefix: str = "") -> list[tuple[str, object, object]]:
+    """(dotted key, stored value, requested value) for every config field that differs."""
+    out: list[tuple[str, object, object]] = []
+    for key in sorted(stored.keys() | requested.keys()):
+        a, b = stored.get(key), requested.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _differing_fields(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append((f"{prefix}{key}", a, b))
+    return out
+
