@@ -33,6 +33,8 @@ if [ "$step" = all ] || [ "$step" = train ]; then
   [ -d runs/demo_v2_refs/checkpoints ] && resume=(--resume)
   "$sw" train --config configs/demo_v2_refs.yaml --data data/real --out runs/demo_v2_refs "${resume[@]}"
   cp runs/demo_v2_refs/model_ema.safetensors runs/demo_v2.safetensors
+  # bundled as demo.safetensors: the same weights with references moved by the whole-head warp (not retrained)
+  "$py" scripts/set_model_config.py runs/demo_v2.safetensors runs/demo_v2_headrefs.safetensors cgf.reference_warp=head
 fi
 if [ "$step" = all ] || [ "$step" = live ]; then
   resume=()
@@ -44,5 +46,8 @@ if [ "$step" = all ] || [ "$step" = live ]; then
   resume=()
   [ -d runs/demo_live_slim/checkpoints ] && resume=(--resume)
   "$sw" train --config configs/demo_live_slim.yaml --data data/real --out runs/demo_live_slim "${resume[@]}"
-  cp runs/demo_live_slim/model_ema.safetensors runs/demo_live_slim.safetensors  # bundled as demo_live.safetensors
+  cp runs/demo_live_slim/model_ema.safetensors runs/demo_live_slim.safetensors
+  # bundled as demo_live.safetensors: the same weights with references moved by the whole-head warp (not retrained)
+  "$py" scripts/set_model_config.py runs/demo_live_slim.safetensors runs/demo_live_slim_headrefs.safetensors \
+      cgf.reference_warp=head
 fi
