@@ -124,26 +124,39 @@ def test_mixed_folders_train_together(talking, tmp_path):
 
 
 def test_reference_grids_follow_the_configured_reference_warp(talking):
-    """``reference_warp="head"``: each reference grid is the whole-head warp of that reference (person mask
-    from its high-resolution crop) to the driving landmarks, not the ring mesh; bad kinds are refused."""
+    """``reference_warp="head"``: each reference grid is the whole-head warp of that (flipped) reference, with
+    the person mask of its flipped high-resolution crop, to the flipped driving landmarks; not the ring
+    mesh; padded slots stay zero; bad kinds are refused."""
+    from synergywarp.data.augment import AugmentConfig, augment_landmarks, sample_augment
     from synergywarp.errors import ConfigError
     from synergywarp.face.prior import PriorWarp
 
-    common = dict(image_size=32, num_references=1, output_size=SIZE, reference_grids=True, seed=3)
-    mesh = ClipDataset(talking, reference_warp="mesh", **common)[2]
-    head = ClipDataset(talking, reference_warp="head", **common)[2]
-    assert torch.equal(mesh["references_hr"], head["references_hr"])  # the same item
-    arrays = {name: np.load(talking / "train" / f"{name}.npz")["landmarks"] for name in COLOURS if name != "solo"}
-    driving = arrays[head["clip"]][int(head["driving_index"])]
-    ref_clip = head["clip"]  # references of this fixture come from the item's identity; find the frame's clip
-    frame = int(head["reference_indices"][0])
-    candidates = [name for name in arrays if frame < len(arrays[name])]
-    image = (head["references_hr"][0].permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8)
-    side = head["reference_grids"].shape[1]
-    matches = [name for name in candidates
-               if np.abs(PriorWarp("head", arrays[name][frame], image).grid(driving, side)
-                         - head["reference_grids"][0].numpy()).max() < 1e-5]
-    assert matches, f"no clip's landmarks reproduce the head-warped reference grid (item clip {ref_clip})"
-    assert (mesh["reference_grids"] - head["reference_grids"]).abs().max() > 1e-3
+    flip = AugmentConfig(flip_probability=1.0, brightness=0.0, contrast=0.0, saturation=0.0, hue=0.0)
+    common = dict(image_size=32, num_references=(1, 2), output_size=SIZE, reference_grids=True, seed=3,
+                  augment=flip, repeats=3)
+    mesh_set, head_set = (ClipDataset(talking, reference_warp=kind, **common) for kind in ("mesh", "head"))
+    checked = padded = 0
+    for index in range(len(head_set)):
+        mesh, head = mesh_set[index], head_set[index]
+        assert torch.equal(mesh["references_hr"], head["references_hr"])  # the same item either way
+        count = int(head["reference_mask"].sum())
+        raw = np.load(talking / "train" / f"{head['clip']}.npz")["landmarks"]  # references from the item's clip
+        frames = [int(head["driving_index"]), *(int(f) for f in head["reference_indices"][:count])]
+        params = sample_augment(flip, head_set.rng(index)[1])
+        assert params.flip
+        driving, *references = augment_landmarks(raw[frames], params)
+        side = head["reference_grids"].shape[1]
+        for k, landmarks in enumerate(references):
+            image = (head["references_hr"][k].permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8)
+            expected = PriorWarp("head", landmarks, image).grid(driving, side)
+            assert np.abs(head["reference_grids"][k].numpy() - expected).max() < 1e-5
+            from_mesh = PriorWarp("mesh", landmarks).grid(driving, side)
+            assert np.abs(from_mesh - mesh["reference_grids"][k].numpy()).max() < 1e-5
+            checked += 1
+        assert (mesh["reference_grids"][:count] - head["reference_grids"][:count]).abs().max() > 1e-3
+        if count < 2:
+            assert not head["reference_grids"][count:].any()
+            padded += 1
+    assert checked >= 6 and padded >= 1
     with pytest.raises(ConfigError, match="reference_warp must be one of mesh, head"):
-        ClipDataset(talking, reference_warp="rings", **common)
+        ClipDataset(talking, reference_warp="rings", image_size=32)

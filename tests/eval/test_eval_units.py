@@ -221,9 +221,13 @@ def test_model_outputs_are_cached_per_reference_warp(tmp_path, monkeypatch):
         config.cgf.reference_warp = kind
         path = tmp_path / f"{kind}.safetensors"
         create_model(config).save_pretrained(path)
-        method = baselines.ModelMethod(baselines.LoadedModel(path), num_references=2)
+        loaded = baselines.LoadedModel(path)
         monkeypatch.setattr(baselines, "WARP_VERSION", "head-warp-next")
-        groups[kind] = method.cache_group
+        groups[kind] = baselines.ModelMethod(loaded, num_references=2).cache_group
+        groups[kind + "@0"] = baselines.ModelMethod(loaded, num_references=0).cache_group
+        groups[kind + "/rac"] = baselines.ModelMethod(loaded, num_references=2, pixel_references=False).cache_group
         monkeypatch.undo()
     assert "references=head-warp-next" in groups["head"]
     assert "references=" not in groups["mesh"]
+    # methods that fuse no reference pixels do not depend on the reference warp
+    assert "references=" not in groups["head@0"] and "references=" not in groups["head/rac"]

@@ -155,3 +155,31 @@ def test_rac_ablation_rows_exist_only_for_pixel_reference_models(checkpoints, tm
     assert names == ["explicit", "rac@1", "rac@2", "full@0", "full@1", "full@2"]
     plain = [m.name for m in build_methods(LoadedModel(checkpoints["tiny_tracked"]), (0, 1), ("rac", "full"))]
     assert plain == ["full@0", "full@1"]
+
+
+def test_the_eval_moves_references_by_the_warp_the_checkpoint_names(eval_dataset, tmp_path, monkeypatch):
+    """``full@R`` of a pixel-reference model builds each reference's warp with ``cgf.reference_warp`` (the
+    head warp gets the reference images for its person masks); models keep their own kind."""
+    from synergywarp.face.prior import PriorWarp
+    from synergywarp.metrics.eval import EvalOptions, baselines, run_eval
+    from synergywarp.models import create_model, get_config
+
+    built: list[tuple[str, bool]] = []
+    original = PriorWarp.for_references.__func__  # type: ignore[attr-defined]
+
+    def spy(cls, kind, landmarks, images):
+        built.append((kind, all(image is not None and image.shape[:2] == (96, 96) for image in images)))
+        return original(cls, kind, landmarks, images)
+
+    monkeypatch.setattr(baselines.PriorWarp, "for_references", classmethod(spy))
+    for kind in ("head", "mesh"):
+        config = get_config("tiny_tracked_head")
+        config.cgf.reference_warp = kind
+        path = tmp_path / f"{kind}.safetensors"
+        torch.manual_seed(0)
+        create_model(config).save_pretrained(path, trained_stages=["explicit", "rac", "cgf"])
+        built.clear()
+        run_eval(EvalOptions(data=eval_dataset, checkpoint=path, refs=(1,), protocol="self", out=tmp_path / kind,
+                             max_frames=2, methods=("full",), face_metrics=False, device="cpu", figure=0))
+        assert built and {k for k, _ in built} == {kind}
+        assert all(has_images for _, has_images in built)  # the crops reach it (the mesh ignores them)

@@ -263,9 +263,10 @@ def test_references_move_by_the_warp_the_config_names(grace_crops):
         list(animator.animate(prepared, grace_crops[1:2]))
     assert torch.equal(seen["mesh"][0], seen["head"][0])
     assert (seen["mesh"][1] - seen["head"][1]).abs().max() > 0.01  # the hair and background move differently
-    # the head warp's person mask comes from a crop of the segmenter's input size, not the 64² network crop
-    reference = prepared.references[0]
-    assert Animator._segmentable(reference).shape[:2] == (SEGMENT_SIZE, SEGMENT_SIZE)
+    # the person masks (the reference's and the source prior's) come from crops of the segmenter's input
+    # size, not the 64² network crops
     warp = prepared.reference_warps[0]
     assert warp._person is not None and warp._person.shape == (SEGMENT_SIZE, SEGMENT_SIZE)
+    assert prepared.prior is not None and prepared.prior._person is not None
+    assert prepared.prior._person.shape == (SEGMENT_SIZE, SEGMENT_SIZE)
     assert seen["head"][1].shape[-2] == prior_grid_size(get_config("tiny_tracked_head").image_size)

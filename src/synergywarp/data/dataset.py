@@ -34,7 +34,7 @@ from synergywarp.data.clips import (
 from synergywarp.data.sampling import REFERENCE_CHOICES, ReferenceChoice, parse_num_references, select_frames
 from synergywarp.errors import ConfigError, InputError
 from synergywarp.face.keypoints import tracked_keypoints
-from synergywarp.face.prior import PRIOR_KINDS, PriorWarp, prior_grid_size
+from synergywarp.face.prior import PRIOR_KINDS, PriorKind, PriorWarp, prior_grid_size
 from synergywarp.face.regions import SHOWS_MORE, closedness, eye_openness, mouth_openness, openness_gain
 from synergywarp.io.tensors import images_to_tensor
 
@@ -67,7 +67,7 @@ class ClipDataset(Dataset):
                  repeats: int = 1, augment: AugmentConfig | None = None, seed: int = 0,
                  cache_frames: bool = False, *, keypoints: bool = True, cache_clips: int = 64,
                  prior_grid: bool = False, prior_kind: str = "mesh", output_size: int | None = None,
-                 reference_grids: bool = False, reference_warp: str = "mesh",
+                 reference_grids: bool = False, reference_warp: PriorKind = "mesh",
                  hidden_fraction: float = 0.0) -> None:
         if not isinstance(image_size, int) or image_size < 8:
             raise ConfigError(f"dataset image_size must be an integer >= 8, got {image_size!r}")
@@ -226,20 +226,21 @@ class ClipDataset(Dataset):
                 "driving_pose": poses[1],
                 "reference_pose": _pad(poses[2:], padding),
             })
+            # person masks are segmented from the (augmented) high-resolution crops when there are any, as the
+            # Animator and the evaluation segment crops of at least face.segment.SEGMENT_SIZE
+            segmentable = large if self.output_size is not None else images
             if self.prior_grid:
                 source_image = None
-                if self.prior_kind == "head":  # the person mask of the (augmented) source image
-                    source_image = (images[0].permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8)
+                if self.prior_kind == "head":
+                    source_image = _to_uint8(segmentable[0])
                 prior = PriorWarp(self.prior_kind, landmarks[0], source_image)  # type: ignore[arg-type]
                 item["prior_grid"] = torch.from_numpy(prior.grid(landmarks[1], prior_grid_size(self.image_size)))
             if self.reference_grids:
                 side = prior_grid_size(self.image_size)
                 ref_images: list[np.ndarray | None] = [None] * count
-                if self.reference_warp == "head":  # person masks of the (augmented) references, as large as given
-                    pixels = large[2:] if self.output_size is not None else images[2:]
-                    ref_images = [(im.permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8) for im in pixels]
-                warps = PriorWarp.for_references(self.reference_warp,  # type: ignore[arg-type]
-                                                 list(landmarks[2:2 + count]), ref_images)
+                if self.reference_warp == "head":
+                    ref_images = [_to_uint8(image) for image in segmentable[2:2 + count]]
+                warps = PriorWarp.for_references(self.reference_warp, list(landmarks[2:2 + count]), ref_images)
                 grids = [warp.grid(landmarks[1], side) for warp in warps]
                 stacked = torch.from_numpy(np.stack(grids)) if grids else torch.zeros(0, side, side, 2)
                 item["reference_grids"] = _pad(stacked, padding)
@@ -326,6 +327,11 @@ def _resize_uint8(image: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
     import cv2
 
     return cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+
+
+def _to_uint8(image: torch.Tensor) -> np.ndarray:
+    """3×H×W float in [0, 1] → H×W×3 uint8 (for the person segmenter)."""
+    return (image.permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8)
 
 
 def _pad(values: torch.Tensor, padding: int) -> torch.Tensor:

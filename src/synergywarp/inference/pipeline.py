@@ -220,7 +220,8 @@ class Animator:
         dense = self.config.warp.dense_motion
         prior = None
         if dense.prior_candidate:
-            prior = PriorWarp(dense.prior_kind, src.required_landmarks(), self._segmentable(src))
+            image = self._segmentable(src) if dense.prior_kind == "head" else None  # the mesh needs no mask
+            prior = PriorWarp(dense.prior_kind, src.required_landmarks(), image)
         reference_images = reference_warps = None
         if model.pixel_fusion is not None and fusion_mode != "explicit" and prepared_refs:
             crops = [self._crop_at(r, out_size) if sharp else r.crop_image for r in prepared_refs]
@@ -248,8 +249,8 @@ class Animator:
 
     @classmethod
     def _segmentable(cls, face: PreparedFace) -> np.ndarray:
-        """The face's crop at no less than the person segmenter's input size (a 64² crop's mask is an
-        upsampled guess: IoU 0.92–0.96 with the 256² crop's on the real test clips)."""
+        """The face's crop at no less than the person segmenter's input size, for its person mask (the mask
+        of a 64² crop is an upsampled guess; evaluation segments 256² crops)."""
         return cls._crop_at(face, max(face.crop.size, SEGMENT_SIZE))
 
     def _keypoints_tensor(self, faces: Sequence[PreparedFace]) -> torch.Tensor:

@@ -373,4 +373,3 @@ def _differing_fields(stored: dict, requested: dict, prefix: str = "") -> list[t
         elif a != b:
             out.append((f"{prefix}{key}", a, b))
     return out
-

@@ -241,7 +241,8 @@ class ModelMethod:
         size = self.loaded.config.image_size
         if (dense.prior_candidate or self.loaded.model.pixel_fusion is not None) and prior_grid_size(size) != size:
             prior += f" grids={prior_grid_size(size)}"  # grids finer than the network (before: at its size)
-        if self.loaded.model.pixel_fusion is not None and self.loaded.config.cgf.reference_warp == "head":
+        fuses_references = self.num_references and self.pixel_references and self.loaded.model.pixel_fusion
+        if fuses_references and self.loaded.config.cgf.reference_warp == "head":
             prior += f" references={WARP_VERSION}"  # references moved by the whole-head warp
         return f"model-v1 {self.name} sha256={self.loaded.sha256}{prior}"
 
