@@ -81,3 +81,43 @@ def test_triangle_affines_map_each_target_triangle_onto_its_source_and_flag_dege
         corners = target[triangles[index]]
         mapped = corners @ affine[index, :, :2].T.astype(np.float64) + affine[index, :, 2]
         np.testing.assert_allclose(mapped, source[triangles[index]], atol=1e-3)
+
+
+def test_rasterisations_are_shared_between_warps_to_the_same_target_and_cannot_be_edited(monkeypatch):
+    """Warps of different sources to one target reuse its rasterisation (the same read-only buffer, equal
+    to a fresh one); a different target, depth order or size is rasterised anew."""
+    import synergywarp.face.mesh_render as mesh_render
+
+    rng = np.random.default_rng(0)
+    target = rng.uniform(2, 30, (20, 2))
+    depth = rng.uniform(-1, 1, 20)
+    triangles = np.array([[0, 1, 2], [2, 3, 4], [4, 5, 6], [1, 5, 9], [7, 8, 9]], np.int32)
+    valid = np.ones(len(triangles), bool)
+    calls = []
+    rasterise = mesh_render._rasterise
+    monkeypatch.setattr(mesh_render, "_rasterise", lambda *a: calls.append(1) or rasterise(*a))
+    mesh_render._raster_cache.clear()
+    first = mesh_render.rasterise_triangle_ids(target, depth, triangles, valid, 32, 32)
+    again = mesh_render.rasterise_triangle_ids(target.copy(), depth.copy(), triangles, valid, 32, 32)
+    assert again is first and len(calls) == 1
+    assert np.array_equal(first, rasterise(target, depth, triangles, valid, 32, 32)) and (first >= 0).any()
+    try:
+        first[0, 0] = 3
+        raise AssertionError("a shared rasterisation must be read-only")
+    except ValueError:
+        pass
+    moved = target.copy()
+    moved[0] += 0.5
+    for args in ((moved, depth, triangles, valid, 32, 32), (target, -depth, triangles, valid, 32, 32),
+                 (target, depth, triangles, valid, 32, 40), (target, depth, triangles, ~valid, 32, 32)):
+        mesh_render.rasterise_triangle_ids(*args)
+    assert len(calls) == 5
+    # two sources warped to one target: the second warp rasterises nothing and matches an uncached warp
+    source_a, source_b = target + rng.normal(0, 1, target.shape), target * 0.9
+    calls.clear()
+    map_a = mesh_render.mesh_backward_maps(source_a, target, depth, triangles, 32, 32)
+    map_b = mesh_render.mesh_backward_maps(source_b, target, depth, triangles, 32, 32)
+    assert len(calls) == 0  # the target was rasterised above
+    mesh_render._raster_cache.clear()
+    fresh_b = mesh_render.mesh_backward_maps(source_b, target, depth, triangles, 32, 32)
+    assert all(np.array_equal(x, y) for x, y in zip(map_b, fresh_b)) and not np.array_equal(map_a[0], map_b[0])

@@ -10,6 +10,8 @@ silhouettes comes from rendering at a supersampled resolution and area-downsampl
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from functools import lru_cache
 
 import cv2
@@ -47,11 +49,37 @@ def triangle_affines(source_xy: np.ndarray, target_xy: np.ndarray, triangles: np
     return affine.astype(np.float32), valid
 
 
+#: rasterisations kept for reuse: per driving frame the source's prior and every reference's whole-head warp
+#: rasterise the same target face mesh (the target landmarks), so R references cost one rasterisation, not R + 1
+RASTER_CACHE_SIZE = 8
+_raster_cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
+_raster_lock = threading.Lock()
+
+
 def rasterise_triangle_ids(target_xy: np.ndarray, depth: np.ndarray, triangles: np.ndarray,
                            valid: np.ndarray, height: int, width: int) -> np.ndarray:
-    """H×W int32 buffer of the front-most triangle index at each pixel (−1 where none).
+    """H×W int32 buffer of the front-most triangle index at each pixel (−1 where none); read-only (the
+    last :data:`RASTER_CACHE_SIZE` results are shared between callers with equal inputs).
 
     Triangles are drawn in order of decreasing mean vertex ``depth`` (N, larger = farther)."""
+    arrays = [np.ascontiguousarray(a) for a in (target_xy, depth, triangles, valid)]
+    key = (int(height), int(width), *((a.dtype.str, a.shape, a.tobytes()) for a in arrays))
+    with _raster_lock:
+        cached = _raster_cache.get(key)
+        if cached is not None:
+            _raster_cache.move_to_end(key)
+            return cached
+    ids = _rasterise(target_xy, depth, triangles, valid, height, width)
+    ids.flags.writeable = False
+    with _raster_lock:
+        _raster_cache[key] = ids
+        while len(_raster_cache) > RASTER_CACHE_SIZE:
+            _raster_cache.popitem(last=False)
+    return ids
+
+
+def _rasterise(target_xy: np.ndarray, depth: np.ndarray, triangles: np.ndarray, valid: np.ndarray,
+               height: int, width: int) -> np.ndarray:
     ids = np.full((height, width), -1, np.int32)
     order = np.argsort(-depth[triangles].mean(axis=1), kind="stable")
     fixed = np.round(target_xy * (1 << SUBPIXEL_BITS)).astype(np.int32)[triangles]  # F×3×2
