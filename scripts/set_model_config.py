@@ -51,6 +51,8 @@ def with_changes(config: ModelConfig, assignments: list[str], *, any_field: bool
     for text in assignments:
         path, value = parse_assignment(text)
         dotted = ".".join(path)
+        if any(change.startswith(f"{dotted}: ") for change in changes):
+            raise ValueError(f"{dotted} is assigned twice")
         node = data
         for part in path[:-1]:
             if not isinstance(node.get(part), dict):

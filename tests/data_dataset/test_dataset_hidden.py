@@ -160,3 +160,19 @@ def test_reference_grids_follow_the_configured_reference_warp(talking):
     assert checked >= 6 and padded >= 1
     with pytest.raises(ConfigError, match="reference_warp must be one of mesh, head"):
         ClipDataset(talking, reference_warp="rings", image_size=32)
+
+
+def test_the_head_prior_segments_the_high_resolution_source(talking):
+    """With ``output_size`` the source's person mask for the head prior comes from its high-resolution
+    crop (as the Animator and the evaluation segment ≥ 256² crops), not the network-size one."""
+    from synergywarp.face.prior import PriorWarp, prior_grid_size
+
+    dataset = ClipDataset(talking, image_size=32, num_references=1, output_size=SIZE, prior_grid=True,
+                          prior_kind="head", seed=5)
+    item = dataset[0]
+    raw = np.load(talking / "train" / f"{item['clip']}.npz")["landmarks"]
+    source, driving = raw[int(item["source_index"])], raw[int(item["driving_index"])]
+    to_uint8 = lambda image: (image.permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8)  # noqa: E731
+    side = prior_grid_size(32)
+    expected = PriorWarp("head", source, to_uint8(item["source_hr"])).grid(driving, side)
+    assert np.abs(item["prior_grid"].numpy() - expected).max() < 1e-5

@@ -172,6 +172,17 @@ def test_the_eval_moves_references_by_the_warp_the_checkpoint_names(eval_dataset
         return original(cls, kind, landmarks, images)
 
     monkeypatch.setattr(baselines.PriorWarp, "for_references", classmethod(spy))
+    from synergywarp.models import SynergyWarpNet
+
+    handed: list[tuple[int, ...]] = []
+    animate = SynergyWarpNet.animate
+
+    def animate_spy(self, *args, **kwargs):
+        grids = kwargs.get("reference_grids")
+        handed.append(tuple(grids.shape) if grids is not None else ())
+        return animate(self, *args, **kwargs)
+
+    monkeypatch.setattr(SynergyWarpNet, "animate", animate_spy)
     for kind in ("head", "mesh"):
         config = get_config("tiny_tracked_head")
         config.cgf.reference_warp = kind
@@ -179,7 +190,9 @@ def test_the_eval_moves_references_by_the_warp_the_checkpoint_names(eval_dataset
         torch.manual_seed(0)
         create_model(config).save_pretrained(path, trained_stages=["explicit", "rac", "cgf"])
         built.clear()
+        handed.clear()
         run_eval(EvalOptions(data=eval_dataset, checkpoint=path, refs=(1,), protocol="self", out=tmp_path / kind,
                              max_frames=2, methods=("full",), face_metrics=False, device="cpu", figure=0))
         assert built and {k for k, _ in built} == {kind}
         assert all(has_images for _, has_images in built)  # the crops reach it (the mesh ignores them)
+        assert handed and all(shape[1:3] == (1, 128) for shape in handed)  # N×R×S×S×2 reach the network

@@ -191,3 +191,23 @@ def test_a_shrinking_head_does_not_stretch_the_stray_hair_beside_it_into_streaks
     # centre the rays fan out and their smoothed offsets partly cancel: a few still land in the fringe)
     assert np.median(beyond[filled]) > fringe, np.median(beyond[filled])
     assert np.mean(beyond[filled] < fringe) < 0.25, np.mean(beyond[filled] < fringe)
+
+
+def test_warps_to_one_target_rasterise_it_once_per_frame_whatever_the_batch(monkeypatch):
+    """``warp_grids`` goes target by target, so a prior and two references share each target's face-mesh
+    rasterisation even for batches longer than the cache (the eval and the Animator batch 8+ frames), and
+    its grids equal each warp's own."""
+    import synergywarp.face.mesh_render as mesh_render
+    from synergywarp.face.prior import PriorWarp, warp_grids
+
+    face = _face()
+    warps = [PriorWarp("head", _rolled(face, degrees), person=_person(face)) for degrees in (0.0, 8.0, -8.0)]
+    targets = np.stack([_rolled(face, 2.0 * t - 12.0, (0.004 * t, 0.0)) for t in range(12)])  # 12 > 8 kept
+    calls = []
+    rasterise = mesh_render._rasterise
+    monkeypatch.setattr(mesh_render, "_rasterise", lambda *a: calls.append(1) or rasterise(*a))
+    mesh_render._raster_cache.clear()
+    grids = warp_grids(warps, targets, SIZE)
+    assert grids.shape == (3, 12, SIZE, SIZE, 2) and len(calls) == 12
+    mesh_render._raster_cache.clear()
+    assert np.array_equal(grids[2], warps[2].grids(targets, SIZE))

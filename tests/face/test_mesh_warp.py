@@ -108,10 +108,14 @@ def test_rasterisations_are_shared_between_warps_to_the_same_target_and_cannot_b
         pass
     moved = target.copy()
     moved[0] += 0.5
+    same_bytes = depth.view(np.int64)  # equal bytes, another dtype: another array
     for args in ((moved, depth, triangles, valid, 32, 32), (target, -depth, triangles, valid, 32, 32),
-                 (target, depth, triangles, valid, 32, 40), (target, depth, triangles, ~valid, 32, 32)):
+                 (target, depth, triangles, valid, 32, 40), (target, depth, triangles, ~valid, 32, 32),
+                 (target, same_bytes, triangles, valid, 32, 32)):
         mesh_render.rasterise_triangle_ids(*args)
-    assert len(calls) == 5
+    assert len(calls) == 6
+    mesh_render.rasterise_triangle_ids(target, depth, triangles, valid, 32, 32, cache=False)
+    assert len(calls) == 7  # the synthetic renderer's path never reuses
     # two sources warped to one target: the second warp rasterises nothing and matches an uncached warp
     source_a, source_b = target + rng.normal(0, 1, target.shape), target * 0.9
     calls.clear()

@@ -40,12 +40,14 @@ def test_the_reference_warp_changes_and_nothing_else(trained, tmp_path, repo_scr
     ("nosection.field=1", "no config section 'nosection'"),
     ("cgf.reference_warp=rings", "'rings' is not one of"),
     ("reference_warp", "expected FIELD=VALUE"),
+    (["cgf.reference_warp=head", "cgf.reference_warp=mesh"], "cgf.reference_warp is assigned twice"),
 ])
 def test_bad_changes_are_refused_in_one_line_and_nothing_is_written(trained, tmp_path, capsys, repo_script_module,
                                                                     assignment, reason):
     script = repo_script_module("scripts/set_model_config.py")
     out = tmp_path / "out.safetensors"
-    assert script.main([str(trained), str(out), assignment]) == 2
+    assignments = assignment if isinstance(assignment, list) else [assignment]
+    assert script.main([str(trained), str(out), *assignments]) == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith("error: ") and "\n" not in error and reason in error
     assert not out.exists()
@@ -67,3 +69,6 @@ def test_any_field_still_refuses_a_change_of_parameter_shapes_and_allows_the_res
     assert "changes the model's parameters (5 tensors" in capsys.readouterr().err and not out.exists()
     assert script.main([str(trained), str(out), "cgf.reference_init=-4.0", "--any-field"]) == 0
     assert SynergyWarpNet.from_pretrained(out).config.cgf.reference_init == -4.0
+    for zero in ("rac.heads=0", "cgf.groups=0", "rac.attention_grid=0"):  # a ConfigError line, no traceback
+        assert script.main([str(trained), str(tmp_path / "zero.safetensors"), zero, "--any-field"]) == 2
+        assert capsys.readouterr().err.startswith("error: ")

@@ -57,11 +57,14 @@ _raster_lock = threading.Lock()
 
 
 def rasterise_triangle_ids(target_xy: np.ndarray, depth: np.ndarray, triangles: np.ndarray,
-                           valid: np.ndarray, height: int, width: int) -> np.ndarray:
+                           valid: np.ndarray, height: int, width: int, *, cache: bool = True) -> np.ndarray:
     """H×W int32 buffer of the front-most triangle index at each pixel (−1 where none); read-only (the
-    last :data:`RASTER_CACHE_SIZE` results are shared between callers with equal inputs).
+    last :data:`RASTER_CACHE_SIZE` results are shared between callers with equal inputs; ``cache=False``
+    rasterises anew, for callers whose every target differs, like the synthetic renderer).
 
     Triangles are drawn in order of decreasing mean vertex ``depth`` (N, larger = farther)."""
+    if not cache:
+        return _rasterise(target_xy, depth, triangles, valid, height, width)
     arrays = [np.ascontiguousarray(a) for a in (target_xy, depth, triangles, valid)]
     key = (int(height), int(width), *((a.dtype.str, a.shape, a.tobytes()) for a in arrays))
     with _raster_lock:
@@ -94,12 +97,14 @@ def _rasterise(target_xy: np.ndarray, depth: np.ndarray, triangles: np.ndarray, 
 
 
 def mesh_backward_maps(source_xy: np.ndarray, target_xy: np.ndarray, depth: np.ndarray, triangles: np.ndarray,
-                       height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per target pixel, the source pixel it samples: (H×W map_x, H×W map_y float32, H×W int32 ids).
+                       height: int, width: int, *, cache: bool = True
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per target pixel, the source pixel it samples: (H×W map_x, H×W map_y float32, H×W int32 ids; the
+    ids read-only and shared with other warps to the same target, see :func:`rasterise_triangle_ids`).
 
     Pixels no triangle covers (id −1) map through triangle 0's affine; callers mask them with ``ids``."""
     affine, valid = triangle_affines(source_xy, target_xy, triangles)
-    ids = rasterise_triangle_ids(target_xy, depth, triangles, valid, height, width)
+    ids = rasterise_triangle_ids(target_xy, depth, triangles, valid, height, width, cache=cache)
     xs, ys = _pixel_grid(height, width)
     per_pixel = affine[np.maximum(ids, 0)]  # H×W×2×3
     map_x = per_pixel[..., 0, 0] * xs + per_pixel[..., 0, 1] * ys + per_pixel[..., 0, 2]
@@ -111,9 +116,10 @@ def warp_mesh(source: np.ndarray, source_xy: np.ndarray, target_xy: np.ndarray, 
               triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Warp H×W×C float32 ``source`` so mesh points move from ``source_xy`` to ``target_xy`` (N×2 px).
 
-    Returns (H×W×C warped, H×W int32 triangle ids, −1 = not covered by the mesh)."""
+    Returns (H×W×C warped, H×W int32 triangle ids, −1 = not covered by the mesh). Never cached: it
+    serves the synthetic renderer, whose every frame has its own target at a supersampled size."""
     height, width = source.shape[:2]
-    map_x, map_y, ids = mesh_backward_maps(source_xy, target_xy, depth, triangles, height, width)
+    map_x, map_y, ids = mesh_backward_maps(source_xy, target_xy, depth, triangles, height, width, cache=False)
     warped = cv2.remap(source, map_x, map_y, interpolation=cv2.INTER_LINEAR,
                        borderMode=cv2.BORDER_REPLICATE)
     if warped.ndim == 2:

@@ -101,3 +101,15 @@ class PriorWarp:
         warped = cv2.remap(image.astype(np.float32), map_x, map_y, interpolation=cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_REPLICATE)
         return np.clip(np.rint(warped), 0, 255).astype(np.uint8)
+
+
+def warp_grids(warps: Sequence[PriorWarp], targets: np.ndarray, size: int) -> np.ndarray:
+    """K×T×size×size×2 grids of K warps (the prior, the references) to T×468×3 ``targets``, target by
+    target: every warp of one target in a row, so they share its face-mesh rasterisation
+    (:func:`synergywarp.face.mesh_render.rasterise_triangle_ids` keeps only the last few)."""
+    targets = np.asarray(targets)
+    grids = np.empty((len(warps), len(targets), size, size, 2), np.float32)
+    for t, target in enumerate(targets):
+        for k, warp in enumerate(warps):
+            grids[k, t] = warp.grid(target, size)
+    return grids

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from synergywarp.data import EvalClip
 from synergywarp.face.head_warp import WARP_VERSION
 from synergywarp.face.mesh_warp import RING_MOTION_SHARE
-from synergywarp.face.prior import PriorWarp, prior_grid_size
+from synergywarp.face.prior import PriorWarp, prior_grid_size, warp_grids
 from synergywarp.io.files import file_sha256
 from synergywarp.io.tensors import images_to_tensor, tensor_to_images
 from synergywarp.metrics.eval.protocol import EvalTask
@@ -285,21 +285,22 @@ class ModelMethod:
         outputs = []
         for start in range(0, len(frames), loaded.batch_size):
             chunk = frames[start:start + loaded.batch_size]
-            prior = None
+            prior = reference_grids = None
             if landmarks:
                 targets = inputs.target_landmarks(chunk)
                 driving_kp = _keypoints(targets, device)
-                if prior_warp is not None:
-                    prior = torch.from_numpy(prior_warp.grids(targets, grid_size)).to(device)
+                priors = [prior_warp] if prior_warp is not None else []
+                if priors or reference_warps:  # target by target: the warps share its rasterisation
+                    grids = warp_grids([*priors, *reference_warps], targets, grid_size)
+                    if priors:
+                        prior = torch.from_numpy(grids[0]).to(device)
+                    if reference_warps:  # R×N×… → N×R×…
+                        reference_grids = torch.from_numpy(np.ascontiguousarray(grids[len(priors):].swapaxes(0, 1)))
+                        reference_grids = reference_grids.to(device)
             else:
                 learned = model.learned_motion()
                 motion = learned.image_motion(loaded.to_input(inputs.driving(chunk)))
                 driving_kp = learned.transferred(state, motion, first_motion, inputs.task.motion_mode)
-            reference_grids = None
-            if reference_warps:
-                targets = inputs.target_landmarks(chunk)
-                grids = [w.grids(targets, grid_size) for w in reference_warps]
-                reference_grids = torch.from_numpy(np.stack(grids, axis=1)).to(device)
             image = model.animate(state, driving_kp, tokens, fusion_mode=self.fusion_mode, prior_grid=prior,
                                   output_size=output_size, reference_images=reference_images,
                                   reference_grids=reference_grids).image
