@@ -211,3 +211,39 @@ def test_warps_to_one_target_rasterise_it_once_per_frame_whatever_the_batch(monk
     assert grids.shape == (3, 12, SIZE, SIZE, 2) and len(calls) == 12
     mesh_render._raster_cache.clear()
     assert np.array_equal(grids[2], warps[2].grids(targets, SIZE))
+
+
+def test_the_source_pose_is_fitted_once_per_source_not_per_frame(monkeypatch):
+    """Per driving frame only the target's head pose is fitted; the maps equal a motion fitted afresh."""
+    import synergywarp.face.head_warp as head_warp
+
+    face = _face()
+    source = prepare_head_warp(face, _person(face))
+    calls = []
+    fit = head_warp.fit_head_pose
+    monkeypatch.setattr(head_warp, "fit_head_pose", lambda points: calls.append(1) or fit(points))
+    targets = [_rolled(face, degrees) for degrees in (5.0, 10.0, 15.0)]
+    maps = [head_warp_maps(source, target) for target in targets]
+    assert len(calls) == 1 + len(targets)  # the source once, each target once
+    xs, ys = np.meshgrid(np.arange(SIZE, dtype=np.float64), np.arange(SIZE, dtype=np.float64))
+    fresh = HeadMotion(face.astype(np.float64), targets[2].astype(np.float64)).backward_pixels(xs, ys, SIZE)
+    cached = HeadMotion(face.astype(np.float64), targets[2].astype(np.float64), source.pose).backward_pixels(
+        xs, ys, SIZE)
+    assert all(np.array_equal(a, b) for a, b in zip(fresh, cached)) and maps[2][0].shape == (SIZE, SIZE)
+
+
+def test_prior_and_reference_grids_split_the_shared_pass_per_frame():
+    """(T×S×S×2 prior, T×R×S×S×2 references), each equal to its warp's own grids; None without warps."""
+    from synergywarp.face.prior import PriorWarp, prior_and_reference_grids
+
+    face = _face()
+    prior = PriorWarp("head", face, person=_person(face))
+    references = [PriorWarp("mesh", _rolled(face, 6.0)), PriorWarp("head", _rolled(face, -6.0), person=_person(face))]
+    targets = np.stack([_rolled(face, d) for d in (3.0, -3.0)])
+    priors, refs = prior_and_reference_grids(prior, references, targets, 64)
+    assert priors.shape == (2, 64, 64, 2) and refs.shape == (2, 2, 64, 64, 2)
+    assert np.array_equal(priors, prior.grids(targets, 64))
+    assert np.array_equal(refs[:, 1], references[1].grids(targets, 64))
+    assert prior_and_reference_grids(None, None, targets, 64) == (None, None)
+    only_refs = prior_and_reference_grids(None, references, targets, 64)
+    assert only_refs[0] is None and np.array_equal(only_refs[1], refs)

@@ -29,13 +29,14 @@ With the target equal to the source every map is the identity. All coordinates a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
 
 from synergywarp.face import mesh_regions as rg
 from synergywarp.face.mesh_render import _pixel_grid, mesh_backward_maps, normalised_to_pixels
-from synergywarp.face.pose import FACE_TRIANGLES
+from synergywarp.face.pose import FACE_TRIANGLES, HeadPose, fit_head_pose
 
 HEAD_RADIUS = 0.6  # × the face width (landmarks 234 → 454): the sphere the head's pixels are lifted onto
 SHOULDER_SHARE = 0.0  # head weight of the shoulders (the body stays where it is)
@@ -61,6 +62,11 @@ class HeadWarpSource:
     still_x: np.ndarray
     still_y: np.ndarray
     size: int
+
+    @cached_property
+    def pose(self) -> HeadPose:
+        """The source's head pose, fitted once (every driving frame's :class:`HeadMotion` starts from it)."""
+        return fit_head_pose(np.asarray(self.landmarks, np.float64))
 
 
 def _face_frame(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -211,13 +217,14 @@ class HeadMotion:
     yaw turns the face while the head's outline stays, a roll turns everything in the image plane,
     and a nod moves the forehead but not the crown's outline."""
 
-    def __init__(self, source_landmarks: np.ndarray, target_landmarks: np.ndarray) -> None:
+    def __init__(self, source_landmarks: np.ndarray, target_landmarks: np.ndarray,
+                 source_pose: HeadPose | None = None) -> None:
         from synergywarp.face.head_mesh import head_centre
-        from synergywarp.face.pose import fit_head_pose
 
         src = np.asarray(source_landmarks, np.float64)
         tgt = np.asarray(target_landmarks, np.float64)
-        pose_s, pose_t = fit_head_pose(src), fit_head_pose(tgt)
+        pose_s = fit_head_pose(src) if source_pose is None else source_pose  # per source, not per frame
+        pose_t = fit_head_pose(tgt)
         self.rotation = np.asarray(pose_t.rotation, np.float64) @ np.asarray(pose_s.rotation, np.float64).T
         self.scale = pose_t.scale / pose_s.scale
         self.t_s = np.asarray(pose_s.translation, np.float64)
@@ -248,7 +255,7 @@ def head_warp_maps(source: HeadWarpSource, target_landmarks: np.ndarray) -> tupl
     tgt = np.asarray(target_landmarks, np.float64)
     src_px, tgt_px = normalised_to_pixels(src, size), normalised_to_pixels(tgt, size)
     xs, ys = _pixel_grid(size, size)
-    motion = HeadMotion(src, tgt)
+    motion = HeadMotion(src, tgt, source.pose)
     back_x, back_y = motion.backward_pixels(xs, ys, size)
     # the silhouette's non-rigid motion, spread outward (backward offsets at the target silhouette)
     oval = list(rg.FACE_OVAL)

@@ -113,3 +113,17 @@ def warp_grids(warps: Sequence[PriorWarp], targets: np.ndarray, size: int) -> np
         for k, warp in enumerate(warps):
             grids[k, t] = warp.grid(target, size)
     return grids
+
+
+def prior_and_reference_grids(prior: PriorWarp | None, references: Sequence[PriorWarp] | None,
+                              targets: np.ndarray, size: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The network's per-frame grids for T×468×3 ``targets``: (T×size×size×2 prior grids, T×R×size×size×2
+    reference grids), each None without its warps; built by :func:`warp_grids` (shared rasterisations)."""
+    priors = [prior] if prior is not None else []
+    if not priors and references is None:
+        return None, None
+    grids = warp_grids([*priors, *(references or [])], targets, size)
+    prior_grids = grids[0] if priors else None
+    reference_grids = np.ascontiguousarray(grids[len(priors):].swapaxes(0, 1)) if references is not None else None
+    return prior_grids, reference_grids
+

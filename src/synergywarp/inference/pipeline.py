@@ -23,7 +23,7 @@ import torch
 from synergywarp.assets import resolve_checkpoint
 from synergywarp.face import apply_crop, paste_back, tracked_keypoints
 from synergywarp.face.crop import resize_crop
-from synergywarp.face.prior import PriorWarp, prior_grid_size, warp_grids
+from synergywarp.face.prior import PriorWarp, prior_and_reference_grids, prior_grid_size
 from synergywarp.face.segment import SEGMENT_SIZE
 from synergywarp.inference.identity import warn_on_identity_mismatch
 from synergywarp.inference.inputs import (
@@ -401,16 +401,13 @@ class Animator:
             motion[row] = session.smoother(session.held_motion)
         keypoints = session.driving.keypoints(motion)
         grid_size = prior_grid_size(self.config.image_size)
-        prior = reference_grids = None
-        priors = [prepared.prior] if prepared.prior is not None else []
-        if priors or prepared.reference_warps is not None:
+        priors = references = None
+        if prepared.prior is not None or prepared.reference_warps is not None:
             with self.timed("mesh_warp"):
-                grids = warp_grids([*priors, *(prepared.reference_warps or [])], motion, grid_size)
-            if priors:
-                prior = torch.from_numpy(grids[0]).to(self.runtime.device)
-            if prepared.reference_warps is not None:  # R×N×… → N×R×…
-                references = np.ascontiguousarray(grids[len(priors):].swapaxes(0, 1))
-                reference_grids = torch.from_numpy(references).to(self.runtime.device)
+                priors, references = prior_and_reference_grids(prepared.prior, prepared.reference_warps, motion,
+                                                               grid_size)
+        prior = torch.from_numpy(priors).to(self.runtime.device) if priors is not None else None
+        reference_grids = torch.from_numpy(references).to(self.runtime.device) if references is not None else None
         return FrameInputs(indices, crops, valid, keypoints, prior, reference_grids)
 
     def _render(self, prepared: PreparedSource, inputs: FrameInputs,

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from synergywarp.data import EvalClip
 from synergywarp.face.head_warp import WARP_VERSION
 from synergywarp.face.mesh_warp import RING_MOTION_SHARE
-from synergywarp.face.prior import PriorWarp, prior_grid_size, warp_grids
+from synergywarp.face.prior import PriorWarp, prior_and_reference_grids, prior_grid_size
 from synergywarp.io.files import file_sha256
 from synergywarp.io.tensors import images_to_tensor, tensor_to_images
 from synergywarp.metrics.eval.protocol import EvalTask
@@ -289,14 +289,10 @@ class ModelMethod:
             if landmarks:
                 targets = inputs.target_landmarks(chunk)
                 driving_kp = _keypoints(targets, device)
-                priors = [prior_warp] if prior_warp is not None else []
-                if priors or reference_warps:  # target by target: the warps share its rasterisation
-                    grids = warp_grids([*priors, *reference_warps], targets, grid_size)
-                    if priors:
-                        prior = torch.from_numpy(grids[0]).to(device)
-                    if reference_warps:  # R×N×… → N×R×…
-                        reference_grids = torch.from_numpy(np.ascontiguousarray(grids[len(priors):].swapaxes(0, 1)))
-                        reference_grids = reference_grids.to(device)
+                priors, references = prior_and_reference_grids(prior_warp, reference_warps or None, targets,
+                                                               grid_size)
+                prior = torch.from_numpy(priors).to(device) if priors is not None else None
+                reference_grids = torch.from_numpy(references).to(device) if references is not None else None
             else:
                 learned = model.learned_motion()
                 motion = learned.image_motion(loaded.to_input(inputs.driving(chunk)))
