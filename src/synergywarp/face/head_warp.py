@@ -14,7 +14,7 @@ Per target (:func:`head_warp_maps`, backward: each output pixel x samples the so
 - inside the target's face mesh (468 landmarks, mediapipe's triangles, z-ordered): the
   piecewise-affine map of the face, as :mod:`synergywarp.face.mesh_warp` (expression included);
 - elsewhere ``b(x) = h·(A⁻¹x + d(x)) + (1 − h)·still(x)``: ``A`` is the head's rigid 3D motion (both
-  landmark sets fitted to the canonical face) acting on pixels lifted onto a sphere around the head
+  landmark sets fitted to the canonical face) acting on pixels lifted onto a bump around the head
   (:class:`HeadMotion`), ``d`` spreads the face silhouette's
   non-rigid motion (jaw, cheeks) outward with a Gaussian falloff so the face edge meets its
   surroundings, ``h = H(A⁻¹x + d)`` is the head weight carried along, and ``still(x)`` is x itself
@@ -38,7 +38,10 @@ from synergywarp.face import mesh_regions as rg
 from synergywarp.face.mesh_render import _pixel_grid, mesh_backward_maps, normalised_to_pixels
 from synergywarp.face.pose import FACE_TRIANGLES, HeadPose, fit_head_pose
 
-HEAD_RADIUS = 0.6  # × the face width (landmarks 234 → 454): the sphere the head's pixels are lifted onto
+HEAD_RADIUS = 0.6  # × the face width (landmarks 234 → 454, in 3D): how far the head bulges toward the camera
+HEAD_BUMP_WIDTH = 0.7  # × that depth: σ of the Gaussian bump the head's pixels are lifted onto (its steepest
+# slope, 0.87, keeps the backward map from folding over for turns up to ≈ 49°; a sphere folded a band
+# of hair over itself at its rim for any turn)
 SHOULDER_SHARE = 0.0  # head weight of the shoulders (the body stays where it is)
 NECK_START, NECK_END = 0.1, 0.8  # × face height below the chin: the weight falls from 1 to SHOULDER_SHARE
 SPREAD_SIGMA = 0.3  # × face height: reach of the silhouette's non-rigid motion beyond the face
@@ -48,7 +51,8 @@ CLEAR_MARGIN = 0.04  # × crop side: the fill is taken this far beyond the head 
 DEEP_REVEAL = (0.06, 0.12)  # × crop side: depth inside the head over which the fill turns from near to clear
 STILL_SMOOTH = 0.04  # × crop side: smoothing of the still map's offsets (a stretched fill, not streaks)
 SPREAD_GRID = 32  # the silhouette's motion is spread on this coarse grid and upsampled (it is smooth)
-WARP_VERSION = "head-warp-v3"  # v2: revealed background outward along rays; v3: deep reveals skip the fringe
+WARP_VERSION = "head-warp-v4"  # v2: revealed background outward along rays; v3: deep reveals skip the fringe;
+# v4: a Gaussian bump instead of a sphere (no fold at its rim), its size from the 3D face width
 
 
 @dataclass
@@ -211,11 +215,14 @@ class HeadMotion:
     """The head's rigid 3D motion from the source's to the target's landmarks, as a backward map.
 
     Both landmark sets are fitted to the canonical face (:func:`synergywarp.face.fit_head_pose`), giving
-    ``X_t = k·Q·(X_s − t_s) + t_t``. A target pixel is lifted onto a sphere around the target's head
-    centre (ear level, behind the face; radius ``HEAD_RADIUS`` × the face width), its front half facing
-    the camera, or to the centre's depth beyond the sphere, and moved back by the inverse motion. So a
-    yaw turns the face while the head's outline stays, a roll turns everything in the image plane,
-    and a nod moves the forehead but not the crown's outline."""
+    ``X_t = k·Q·(X_s − t_s) + t_t``. A target pixel at distance ρ from the target's head centre (ear
+    level, behind the face) is lifted onto a Gaussian bump facing the camera,
+    ``depth = c_z − D·exp(−ρ²/2σ²)`` (``D = HEAD_RADIUS`` × the face width in 3D, ``σ = HEAD_BUMP_WIDTH·D``),
+    and moved back by the inverse motion. So a yaw turns the face while the head's outline stays, a roll
+    turns everything in the image plane, and a nod moves the forehead but not the crown's outline. The
+    bump's slope is bounded, so the map stays one-to-one for turns up to ≈ 49°: a sphere's rim is
+    vertical, and under any turn the band of hair near it sampled the source's hidden side, folded over
+    (seen as an arc of repeated hair beside the face)."""
 
     def __init__(self, source_landmarks: np.ndarray, target_landmarks: np.ndarray,
                  source_pose: HeadPose | None = None) -> None:
@@ -229,13 +236,15 @@ class HeadMotion:
         self.scale = pose_t.scale / pose_s.scale
         self.t_s = np.asarray(pose_s.translation, np.float64)
         self.t_t = np.asarray(pose_t.translation, np.float64)
-        self.radius = HEAD_RADIUS * float(np.linalg.norm(src[454, :2] - src[234, :2])) * self.scale
+        # the 3D width: the projected one shrinks as the source turns away (a smaller head)
+        self.radius = HEAD_RADIUS * float(np.linalg.norm(src[454] - src[234])) * self.scale
         self.centre = self.scale * self.rotation @ (head_centre(src) - self.t_s) + self.t_t
 
     def backward(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Crop-normalised target positions (any shape) → the source positions they come from."""
         c = self.centre
-        depth = c[2] - np.sqrt(np.maximum(self.radius**2 - (x - c[0]) ** 2 - (y - c[1]) ** 2, 0.0))
+        sigma = HEAD_BUMP_WIDTH * self.radius
+        depth = c[2] - self.radius * np.exp(-((x - c[0]) ** 2 + (y - c[1]) ** 2) / (2.0 * sigma * sigma))
         points = np.stack([x, y, depth], axis=-1) - self.t_t
         back = (points @ self.rotation) / self.scale + self.t_s  # Qᵀ(X_t − t_t)/k + t_s, row-wise
         return back[..., 0], back[..., 1]
