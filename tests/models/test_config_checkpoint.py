@@ -118,6 +118,34 @@ def test_save_load_round_trip_is_bit_exact(tmp_path, name):
         assert torch.equal(model(x, x, **kw).image, loaded(x, x, **kw).image)
 
 
+def test_the_same_model_saved_twice_gives_the_same_bytes(tmp_path):
+    """safetensors writes its metadata keys in a random order per call; the saved header is canonical, so
+    the sha256 of a checkpoint is reproducible (a rewritten bundled model can be checked by its hash)."""
+    import hashlib
+    import json
+
+    model = create_model("tiny")
+    digests, orders = set(), set()
+    for i in range(6):
+        path = tmp_path / f"model_{i}.safetensors"
+        model.save_pretrained(path, trained_stages=["explicit"], source="a test")
+        data = path.read_bytes()
+        digests.add(hashlib.sha256(data).hexdigest())
+        header = json.loads(data[8:8 + int.from_bytes(data[:8], "little")])
+        orders.add(tuple(header["__metadata__"]))
+        assert SynergyWarpNet.from_pretrained(path).config == model.config
+    assert len(digests) == 1 and orders == {tuple(sorted(next(iter(orders))))}
+
+
+def test_an_unreadable_header_is_left_as_it_is(tmp_path):
+    from synergywarp.models.checkpoint import canonicalise_header
+
+    path = tmp_path / "broken.safetensors"
+    path.write_bytes((20).to_bytes(8, "little") + b"{not json")
+    assert canonicalise_header(path) is False
+    assert path.read_bytes() == (20).to_bytes(8, "little") + b"{not json"
+
+
 def test_wrong_architecture_checkpoint_gives_one_line_error(tmp_path):
     path = tmp_path / "tiny.safetensors"
     create_model("tiny").save_pretrained(path)

@@ -3,7 +3,8 @@
 Layout (docs/CONTRACTS.md#model-checkpoints): the model's state dict as tensors; string metadata
 ``format`` = ``synergywarp/1``, ``config`` (JSON of :class:`ModelConfig`), ``config_version`` (an
 integer; absent in checkpoints written before it existed, which are version 1) and optional JSON
-fields ``trained_stages``, ``step`` and ``source``. Writes are atomic.
+fields ``trained_stages``, ``step`` and ``source``. Writes are atomic and
+byte-reproducible (the header's metadata keys sorted: :func:`canonicalise_header`).
 
 This module reads and writes files only; :class:`~synergywarp.models.network.SynergyWarpNet` owns
 saving and loading itself (``save_pretrained`` / ``from_pretrained``) on top of it.
@@ -99,15 +100,47 @@ def _config_version(metadata: Mapping[str, str]) -> int:
         raise CheckpointError(f"config_version {raw!r} is not an integer") from None
 
 
+def canonicalise_header(path: str | Path) -> bool:
+    """Rewrite a safetensors file's header in place with its metadata keys sorted, so equal tensors and
+    metadata give equal bytes (safetensors writes its metadata in a per-call random order, so the sha256 of
+    a rewritten file was not reproducible). The header keeps its length (padded with spaces, as
+    safetensors pads it); returns False, leaving the file as it is, where that is not possible."""
+    with open(path, "r+b") as file:
+        head = file.read(8)
+        if len(head) < 8:
+            return False
+        length = int.from_bytes(head, "little")
+        raw = file.read(length)
+        try:
+            header = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return False
+        if not isinstance(header, dict) or len(raw) != length:
+            return False
+        metadata = header.pop("__metadata__", None)
+        ordered: dict[str, Any] = {}
+        if isinstance(metadata, dict):
+            ordered["__metadata__"] = dict(sorted(metadata.items()))
+        ordered.update(header)
+        text = json.dumps(ordered, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        if len(text) > length:
+            return False
+        file.seek(8)
+        file.write(text + b" " * (length - len(text)))
+    return True
+
+
 def atomic_save_tensors(tensors: Mapping[str, torch.Tensor], path: str | Path, metadata: dict[str, str]) -> None:
     """Write a safetensors file via a temporary file in the same folder and an atomic rename, with the
-    umask's permissions (safetensors creates 0600 files); OutputError naming ``path`` when the disk is
-    full or the folder not writable (an earlier file at ``path`` is then kept)."""
+    umask's permissions (safetensors creates 0600 files) and a canonical header (equal contents, equal
+    bytes); OutputError naming ``path`` when the disk is full or the folder not writable (an earlier file
+    at ``path`` is then kept)."""
     path = Path(path)
     tmp = temporary_sibling(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=metadata)
+        canonicalise_header(tmp)
         publish(tmp, path)
     except (OSError, SafetensorError) as error:
         raise write_failure(path, error) from None
