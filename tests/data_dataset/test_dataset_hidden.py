@@ -123,6 +123,23 @@ def test_mixed_folders_train_together(talking, tmp_path):
     assert dataset[len(dataset) - 1]["clip"] == "solo" and dataset[0]["source_hr"].shape[-1] == 128
 
 
+def _to_uint8(image: torch.Tensor) -> np.ndarray:
+    return (image.permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8)
+
+
+def _segmentable(image: torch.Tensor, flipped: bool = False) -> np.ndarray:
+    """A 3×S×S crop of the dataset at the person segmenter's input size, as the dataset segments it (resized
+    before the augmentation's flip)."""
+    import torch.nn.functional as F
+
+    from synergywarp.face.segment import SEGMENT_SIZE
+
+    image = image.flip(-1) if flipped else image
+    large = F.interpolate(image[None], size=(SEGMENT_SIZE, SEGMENT_SIZE), mode="bilinear", align_corners=False,
+                          antialias=True).clamp(0.0, 1.0)[0]
+    return _to_uint8(large.flip(-1) if flipped else large)
+
+
 def test_reference_grids_follow_the_configured_reference_warp(talking):
     """``reference_warp="head"``: each reference grid is the whole-head warp of that (flipped) reference, with
     the person mask of its flipped high-resolution crop, to the flipped driving landmarks; not the ring
@@ -147,8 +164,8 @@ def test_reference_grids_follow_the_configured_reference_warp(talking):
         driving, *references = augment_landmarks(raw[frames], params)
         side = head["reference_grids"].shape[1]
         for k, landmarks in enumerate(references):
-            image = (head["references_hr"][k].permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8)
-            expected = PriorWarp("head", landmarks, image).grid(driving, side)
+            mask_image = _segmentable(head["references_hr"][k], flipped=True)
+            expected = PriorWarp("head", landmarks, mask_image).grid(driving, side)
             assert np.abs(head["reference_grids"][k].numpy() - expected).max() < 1e-5
             from_mesh = PriorWarp("mesh", landmarks).grid(driving, side)
             assert np.abs(from_mesh - mesh["reference_grids"][k].numpy()).max() < 1e-5
@@ -172,7 +189,13 @@ def test_the_head_prior_segments_the_high_resolution_source(talking):
     item = dataset[0]
     raw = np.load(talking / "train" / f"{item['clip']}.npz")["landmarks"]
     source, driving = raw[int(item["source_index"])], raw[int(item["driving_index"])]
-    to_uint8 = lambda image: (image.permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8)  # noqa: E731
     side = prior_grid_size(32)
-    expected = PriorWarp("head", source, to_uint8(item["source_hr"])).grid(driving, side)
+    expected = PriorWarp("head", source, _segmentable(item["source_hr"])).grid(driving, side)
     assert np.abs(item["prior_grid"].numpy() - expected).max() < 1e-5
+    # without high-resolution crops (or with ones smaller than the segmenter's input) the mask still comes
+    # from a crop of SEGMENT_SIZE², never from the network's 32² one
+    low = ClipDataset(talking, image_size=32, num_references=1, prior_grid=True, prior_kind="head", seed=5)[0]
+    assert low["clip"] == item["clip"] and int(low["source_index"]) == int(item["source_index"])
+    assert np.abs(low["prior_grid"].numpy() - expected).max() < 1e-5
+    from_network_crop = PriorWarp("head", source, _to_uint8(low["source"])).grid(driving, side)
+    assert np.abs(from_network_crop - expected).max() > 1e-3

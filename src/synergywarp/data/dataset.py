@@ -36,6 +36,7 @@ from synergywarp.errors import ConfigError, InputError
 from synergywarp.face.keypoints import tracked_keypoints
 from synergywarp.face.prior import PRIOR_KINDS, PriorKind, PriorWarp, prior_grid_size
 from synergywarp.face.regions import SHOWS_MORE, closedness, eye_openness, mouth_openness, openness_gain
+from synergywarp.face.segment import SEGMENT_SIZE
 from synergywarp.io.tensors import images_to_tensor
 
 _ARRAY_CACHE_CLIPS = 256
@@ -110,6 +111,12 @@ class ClipDataset(Dataset):
         self._check_clips()
         self._frame_cache = FrameCache(cache_clips) if cache_frames else None
         self._array_cache: OrderedDict[Path, dict[str, np.ndarray]] = OrderedDict()
+
+    @property
+    def head_masks(self) -> bool:
+        """Whether items segment the person (a whole-head prior grid or head-warped reference grids)."""
+        return (self.prior_grid and self.prior_kind == "head") or (self.reference_grids and
+                                                                   self.reference_warp == "head")
 
     @property
     def frames_needed(self) -> int:
@@ -226,9 +233,13 @@ class ClipDataset(Dataset):
                 "driving_pose": poses[1],
                 "reference_pose": _pad(poses[2:], padding),
             })
-            # person masks are segmented from the (augmented) high-resolution crops when there are any, as the
-            # Animator and the evaluation segment crops of at least face.segment.SEGMENT_SIZE
-            segmentable = large if self.output_size is not None else images
+            # person masks are segmented from (augmented) crops of at least face.segment.SEGMENT_SIZE, as the
+            # Animator and the evaluation do: the high-resolution ones when they are that large
+            segmentable = images
+            if self.head_masks:
+                side = max(SEGMENT_SIZE, self.output_size or 0)
+                segmentable = large if self.output_size == side else augment_images(self._to_tensor(frames, side),
+                                                                                     params)
             if self.prior_grid:
                 source_image = None
                 if self.prior_kind == "head":
