@@ -140,10 +140,14 @@ def test_the_same_model_saved_twice_gives_the_same_bytes(tmp_path):
 def test_an_unreadable_header_is_left_as_it_is(tmp_path):
     from synergywarp.models.checkpoint import canonicalise_header
 
-    path = tmp_path / "broken.safetensors"
-    path.write_bytes((20).to_bytes(8, "little") + b"{not json")
-    assert canonicalise_header(path) is False
-    assert path.read_bytes() == (20).to_bytes(8, "little") + b"{not json"
+    for name, data in {"not json": (9).to_bytes(8, "little") + b"{not json",
+                       "too long": (2**62).to_bytes(8, "little") + b"{}",
+                       "lone surrogate": (12).to_bytes(8, "little") + b'{"\\ud800":1}',
+                       "short": b"\x01"}.items():
+        path = tmp_path / f"{name}.safetensors"
+        path.write_bytes(data)
+        assert canonicalise_header(path) is False, name
+        assert path.read_bytes() == data, name
 
 
 def test_wrong_architecture_checkpoint_gives_one_line_error(tmp_path):

@@ -217,7 +217,8 @@ class HeadMotion:
     Both landmark sets are fitted to the canonical face (:func:`synergywarp.face.fit_head_pose`), giving
     ``X_t = k·Q·(X_s − t_s) + t_t``. A target pixel at distance ρ from the target's head centre (ear
     level, behind the face) is lifted onto a Gaussian bump facing the camera,
-    ``depth = c_z − D·exp(−ρ²/2σ²)`` (``D = HEAD_RADIUS`` × the face width in 3D, ``σ = HEAD_BUMP_WIDTH·D``),
+    ``depth = c_z − D·exp(−ρ²/2σ²)`` (``D`` = :attr:`bulge` = ``HEAD_RADIUS`` × the source's face width in 3D ×
+    the motion's scale, ``σ = HEAD_BUMP_WIDTH·D``),
     and moved back by the inverse motion. So a yaw turns the face while the head's outline stays, a roll
     turns everything in the image plane, and a nod moves the forehead but not the crown's outline. The
     bump's slope is bounded, so the map stays one-to-one for turns up to ≈ 49°: a sphere's rim is
@@ -236,15 +237,16 @@ class HeadMotion:
         self.scale = pose_t.scale / pose_s.scale
         self.t_s = np.asarray(pose_s.translation, np.float64)
         self.t_t = np.asarray(pose_t.translation, np.float64)
-        # the 3D width: the projected one shrinks as the source turns away (a smaller head)
-        self.radius = HEAD_RADIUS * float(np.linalg.norm(src[454] - src[234])) * self.scale
+        # how far the head bulges toward the camera, in the target; from the 3D face width: the projected one
+        # shrinks as the source turns away (a smaller head)
+        self.bulge = max(HEAD_RADIUS * float(np.linalg.norm(src[454] - src[234])) * self.scale, 1e-6)
         self.centre = self.scale * self.rotation @ (head_centre(src) - self.t_s) + self.t_t
 
     def backward(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Crop-normalised target positions (any shape) → the source positions they come from."""
         c = self.centre
-        sigma = HEAD_BUMP_WIDTH * self.radius
-        depth = c[2] - self.radius * np.exp(-((x - c[0]) ** 2 + (y - c[1]) ** 2) / (2.0 * sigma * sigma))
+        sigma = HEAD_BUMP_WIDTH * self.bulge
+        depth = c[2] - self.bulge * np.exp(-((x - c[0]) ** 2 + (y - c[1]) ** 2) / (2.0 * sigma * sigma))
         points = np.stack([x, y, depth], axis=-1) - self.t_t
         back = (points @ self.rotation) / self.scale + self.t_s  # Qᵀ(X_t − t_t)/k + t_s, row-wise
         return back[..., 0], back[..., 1]

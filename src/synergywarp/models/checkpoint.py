@@ -16,6 +16,7 @@ renames to :data:`CONFIG_MIGRATIONS`; older checkpoints are migrated on load, so
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,22 +108,22 @@ def canonicalise_header(path: str | Path) -> bool:
     safetensors pads it); returns False, leaving the file as it is, where that is not possible."""
     with open(path, "r+b") as file:
         head = file.read(8)
-        if len(head) < 8:
-            return False
         length = int.from_bytes(head, "little")
+        if len(head) < 8 or length > os.fstat(file.fileno()).st_size - 8:
+            return False
         raw = file.read(length)
         try:
             header = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            if not isinstance(header, dict):
+                return False
+            metadata = header.pop("__metadata__", None)
+            ordered: dict[str, Any] = {}
+            if isinstance(metadata, dict):
+                ordered["__metadata__"] = dict(sorted(metadata.items()))
+            ordered.update(header)
+            text = json.dumps(ordered, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        except (UnicodeError, ValueError, TypeError):  # not JSON, lone surrogates, unsortable keys
             return False
-        if not isinstance(header, dict) or len(raw) != length:
-            return False
-        metadata = header.pop("__metadata__", None)
-        ordered: dict[str, Any] = {}
-        if isinstance(metadata, dict):
-            ordered["__metadata__"] = dict(sorted(metadata.items()))
-        ordered.update(header)
-        text = json.dumps(ordered, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         if len(text) > length:
             return False
         file.seek(8)
@@ -140,7 +141,7 @@ def atomic_save_tensors(tensors: Mapping[str, torch.Tensor], path: str | Path, m
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=metadata)
-        canonicalise_header(tmp)
+        canonicalise_header(tmp)  # always possible for safetensors' own output; the file is valid either way
         publish(tmp, path)
     except (OSError, SafetensorError) as error:
         raise write_failure(path, error) from None
