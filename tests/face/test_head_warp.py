@@ -288,3 +288,13 @@ def test_a_turned_source_lifts_the_same_size_of_head():
     assert abs(HeadMotion(turned, turned).bulge / frontal - 1.0) < 0.02
     projected = np.linalg.norm(turned[454, :2] - turned[234, :2]) / np.linalg.norm(face[454, :2] - face[234, :2])
     assert projected < 0.9  # the 2D width would have shrunk it
+
+
+def test_degenerate_targets_give_finite_maps():
+    """A target whose landmarks collapse to a point (a tracker glitch) or turn past 80° gives a finite map,
+    not NaN (the silhouette spread's width came from the target's face height, 0 there)."""
+    face = _face()
+    source = prepare_head_warp(face, _person(face))
+    for target in (np.repeat(face[:1], len(face), axis=0), _turned(face, 85.0), _shrunk(face, 0.05, 0.1)):
+        map_x, map_y = head_warp_maps(source, target)
+        assert np.isfinite(map_x).all() and np.isfinite(map_y).all()

@@ -273,7 +273,7 @@ def head_warp_maps(source: HeadWarpSource, target_landmarks: np.ndarray) -> tupl
     at = tgt_px[oval]
     residual = src_px[oval] - np.stack(motion.backward_pixels(at[:, 0], at[:, 1], size), axis=1)
     _, _, height = _face_frame(tgt)
-    sigma = SPREAD_SIGMA * height * size / 2.0
+    sigma = max(SPREAD_SIGMA * height * size / 2.0, 0.5)  # a collapsed target face: no spread, not NaN
     coarse = min(SPREAD_GRID, size)
     centres = (np.arange(coarse) + 0.5) * (size / coarse) - 0.5
     grid = np.stack(np.meshgrid(centres, centres, indexing="xy"), axis=-1).reshape(-1, 2)
