@@ -145,6 +145,31 @@ def test_hidden_eval_end_to_end(hidden_dataset, checkpoints, tmp_path):
     assert figure[tile:, :160].std() > 10  # tiles hold images, not blank space
 
 
+@pytest.mark.slow
+def test_the_figure_can_show_every_task_s_last_frame(hidden_dataset, checkpoints, tmp_path, monkeypatch):
+    """``figure_frames="last"``: one row per task, its last driving frame (a stress clip's extreme), instead
+    of the worst and typical frames; an unknown choice is a ConfigError."""
+    from synergywarp.errors import ConfigError
+    from synergywarp.metrics.eval import EvalOptions, figure, run_eval
+
+    rows: list = []
+    original = figure.render_figure
+
+    def spy(picks, *args, **kwargs):
+        rows.extend((task.driving_clip, frame, note) for task, frame, note in picks)
+        return original(picks, *args, **kwargs)
+
+    monkeypatch.setattr(figure, "render_figure", spy)
+    options = EvalOptions(data=hidden_dataset, checkpoint=checkpoints["tiny_tracked"], refs=(0,), out=tmp_path / "e",
+                          max_frames=3, methods=("static", "geometric"), face_metrics=False, device="cpu", figure=2,
+                          figure_frames="last")
+    result = run_eval(options)
+    assert sorted(rows) == sorted((t.driving_clip, max(t.driving_frames), "(last)") for t in result.tasks)
+    assert len(rows) == len(result.tasks) == 2
+    with pytest.raises(ConfigError, match="--figure-frames must be one of worst, last"):
+        EvalOptions(data=hidden_dataset, figure=1, figure_frames="best").validate()
+
+
 def test_rac_ablation_rows_exist_only_for_pixel_reference_models(checkpoints, tmp_path):
     from synergywarp.metrics.eval import LoadedModel, build_methods
     from synergywarp.models import create_model

@@ -30,6 +30,7 @@ from synergywarp.models.checkpoint import check_checkpoint_file
 METHOD_CHOICES = ("static", "geometric-mesh", "geometric", "explicit", "rac", "full")
 DEFAULT_METHODS = ("static", "geometric", "explicit", "full")
 MODEL_METHODS = ("explicit", "rac", "full")
+FIGURE_FRAMES = ("worst", "last")
 REAL_GROUP = "real-v1"
 
 
@@ -54,10 +55,13 @@ class EvalOptions:
     batch_size: int = 8
     inception: Path | None = None
     figure: int = 0  # > 0: OUT/figure.png with this many worst and this many typical frames
+    figure_frames: str = "worst"  # worst: the worst and typical frames; last: every task's last driving frame
 
     def validate(self) -> EvalOptions:
         if self.figure < 0:
             raise ConfigError(f"--figure must be ≥ 0, got {self.figure}")
+        if self.figure_frames not in FIGURE_FRAMES:
+            raise ConfigError(f"--figure-frames must be one of {', '.join(FIGURE_FRAMES)}, got {self.figure_frames!r}")
         if self.protocol not in PROTOCOLS:
             raise ConfigError(f"--protocol must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}")
         if self.protocol == "cross" and self.pairs is None:
@@ -204,20 +208,27 @@ def run_eval(options: EvalOptions, progress: bool = False) -> EvalResult:
                         time.perf_counter() - start, skipped=skipped)
     result.files = write_reports(result, Path(options.out))
     if options.figure > 0 and tasks:
-        result.files["figure"] = _figure(result, methods, clips, Path(options.out), options.figure)
+        result.files["figure"] = _figure(result, methods, clips, Path(options.out), options.figure,
+                                         options.figure_frames)
     return result
 
 
-def _figure(result: EvalResult, methods: list[Method], clips: ClipStore, out: Path, count: int) -> Path:
-    """OUT/figure.png: the worst and typical frames of the last model method (else the last method)."""
+def _figure(result: EvalResult, methods: list[Method], clips: ClipStore, out: Path, count: int,
+            frames: str = "worst") -> Path:
+    """OUT/figure.png: the worst and typical frames of the last model method (else the last method), or with
+    ``frames="last"`` the last driving frame of every task (a stress clip's extreme)."""
     from synergywarp.metrics.eval.figure import pick_frames, render_figure, row_task, write_figure
 
     focus = next((s for s in reversed(result.scores) if s.name.split("@")[0] in MODEL_METHODS), result.scores[-1])
     by_task = {(t.source_clip, t.source_frame, t.driving_clip): t for t in result.tasks}
     values = {(s.name, row_task(r), int(r["frame"])): float(r.get("LPIPS", float("nan")))
               for s in result.scores for r in s.rows}
-    picks = [(by_task[row_task(row)], int(row["frame"]), f"({why}, {focus.name})")
-             for row, why in pick_frames(focus.rows, count, count)]
+    if frames == "last":
+        picks = [(task, max(int(r["frame"]) for r in focus.rows if row_task(r) == key), "(last)")
+                 for key, task in by_task.items() if any(row_task(r) == key for r in focus.rows)]
+    else:
+        picks = [(by_task[row_task(row)], int(row["frame"]), f"({why}, {focus.name})")
+                 for row, why in pick_frames(focus.rows, count, count)]
     cache: dict[str, TaskInputs] = {}
 
     def inputs_for(task: EvalTask) -> TaskInputs:
