@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 from pathlib import Path
 
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         extract.FeatureExtractor.extract = original  # type: ignore[method-assign]
     totals = np.concatenate(records).sum(axis=0) if records else np.zeros(4)
     if totals[1] + totals[3] == 0:
-        print("error: no scored frame with ground-truth landmarks")
+        print("error: no scored frame with ground-truth landmarks", file=sys.stderr)
         return 1
     result = {"method": args.method, "refs": args.refs, "frames": int(sum(len(r) for r in records)),
               "L1_inside_face": totals[0] / totals[1], "L1_outside_face": totals[2] / totals[3],

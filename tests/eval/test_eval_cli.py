@@ -144,7 +144,8 @@ def test_cross_reenactment_pose_error(eval_dataset, tmp_path):
 
 
 @pytest.mark.parametrize("case", ["missing_data", "empty_split", "bad_refs", "negative_refs", "too_many_refs",
-                                  "cross_without_pairs", "missing_checkpoint", "bad_method"])
+                                  "cross_without_pairs", "missing_checkpoint", "bad_method",
+                                  "figure_frames_without_figure"])
 def test_bad_inputs_give_one_line_error(case, eval_dataset, tmp_path):
     args = {"missing_data": ["--data", str(tmp_path / "nowhere")],
             "empty_split": ["--data", str(eval_dataset), "--split", "train"],
@@ -153,7 +154,8 @@ def test_bad_inputs_give_one_line_error(case, eval_dataset, tmp_path):
             "too_many_refs": ["--data", str(eval_dataset), "--refs", "9"],
             "cross_without_pairs": ["--data", str(eval_dataset), "--protocol", "cross"],
             "missing_checkpoint": ["--data", str(eval_dataset), "--checkpoint", str(tmp_path / "none.safetensors")],
-            "bad_method": ["--data", str(eval_dataset), "--methods", "static,magic"]}[case]
+            "bad_method": ["--data", str(eval_dataset), "--methods", "static,magic"],
+            "figure_frames_without_figure": ["--data", str(eval_dataset), "--figure-frames", "last"]}[case]
     code, stdout, stderr = run_cli(*args, "--out", str(tmp_path / "out"))
     assert code == 1
     lines = stderr.strip().splitlines()

@@ -10,7 +10,8 @@ import pytest
 def test_the_rendered_clips_end_at_the_named_extremes(repo_script_module, tmp_path):
     script = repo_script_module("scripts/extremes_figure.py")
     names = script.build_dataset(tmp_path, size=64, frames=4)
-    expected_names = [f"{p}_{e}" for p in script.PORTRAITS for e in script.EXTREMES]
+    expected_names = [f"{p}_{e}" for p in script.PORTRAITS.values() for e in script.EXTREMES]
+    assert all(len(f"source {name}") <= 21 for name in names)  # the figure's labels show the whole name
     assert names == expected_names
     for name, extreme in zip(names, [e for _ in script.PORTRAITS for e in script.EXTREMES]):
         arrays = np.load(tmp_path / "test" / f"{name}.npz")

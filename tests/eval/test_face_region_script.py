@@ -14,9 +14,13 @@ from synergywarp.face import CANONICAL_FACE
 
 def test_the_face_oval_mask_and_the_split(repo_script_module):
     script = repo_script_module("scripts/face_region_l1.py")
-    face = (CANONICAL_FACE * 0.5).astype(np.float32)
+    face = (CANONICAL_FACE * 0.4).astype(np.float32)
+    face[:, :2] += np.array([-0.45, 0.3], np.float32)  # off centre: left of and below the crop's centre
     mask = script.face_oval_mask(face, 256)
-    assert 0.05 < mask.mean() < 0.5 and mask[128, 128] and not mask[0, 0]
+    nose = np.rint((face[1, :2] + 1.0) * 128 - 0.5).astype(int)  # pixel (x, y) of the nose tip
+    assert 0.03 < mask.mean() < 0.3 and mask[nose[1], nose[0]]
+    # a mask drawn flipped or transposed would cover the mirrored nose position instead
+    assert not mask[255 - nose[1], nose[0]] and not mask[nose[0], nose[1]] and not mask[nose[1], 255 - nose[0]]
     target = np.zeros((1, 256, 256, 3), np.uint8)
     image = target.copy()
     image[0][mask] = 51  # an error of 0.2 inside the face only

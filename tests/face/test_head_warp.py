@@ -298,3 +298,23 @@ def test_degenerate_targets_give_finite_maps():
     for target in (np.repeat(face[:1], len(face), axis=0), _turned(face, 85.0), _shrunk(face, 0.05, 0.1)):
         map_x, map_y = head_warp_maps(source, target)
         assert np.isfinite(map_x).all() and np.isfinite(map_y).all()
+
+
+def test_a_target_collapsed_to_zero_and_non_finite_landmarks():
+    """All-zero target landmarks (scale exactly 0) give a finite map; NaN landmarks are an InputError naming
+    the face, from the prior warp the app and the evaluation use, for the source and for a target."""
+    from synergywarp.errors import InputError
+    from synergywarp.face.prior import PriorWarp
+
+    face = _face()
+    source = prepare_head_warp(face, _person(face))
+    map_x, map_y = head_warp_maps(source, np.zeros_like(face))
+    assert np.isfinite(map_x).all() and np.isfinite(map_y).all()
+    broken = face.copy()
+    broken[10, 1] = np.nan
+    with pytest.raises(InputError, match="the source face's landmarks are not finite"):
+        PriorWarp("head", broken, person=_person(face))
+    for kind in ("head", "mesh"):
+        warp = PriorWarp(kind, face, person=_person(face))
+        with pytest.raises(InputError, match="the target face's landmarks are not finite"):
+            warp.grid(broken, 64)

@@ -113,12 +113,6 @@ class ClipDataset(Dataset):
         self._array_cache: OrderedDict[Path, dict[str, np.ndarray]] = OrderedDict()
 
     @property
-    def head_masks(self) -> bool:
-        """Whether items segment the person (a whole-head prior grid or head-warped reference grids)."""
-        return (self.prior_grid and self.prior_kind == "head") or (self.reference_grids and
-                                                                   self.reference_warp == "head")
-
-    @property
     def frames_needed(self) -> int:
         """Frames (with landmarks, when keypoints are used) a clip needs: 2 + the maximum R."""
         return 2 + self.max_references
@@ -234,23 +228,25 @@ class ClipDataset(Dataset):
                 "reference_pose": _pad(poses[2:], padding),
             })
             # person masks are segmented from (augmented) crops of at least face.segment.SEGMENT_SIZE, as the
-            # Animator and the evaluation do: the high-resolution ones when they are that large
-            segmentable = images
-            if self.head_masks:
-                side = max(SEGMENT_SIZE, self.output_size or 0)
-                segmentable = large if self.output_size == side else augment_images(self._to_tensor(frames, side),
-                                                                                     params)
+            # Animator and the evaluation do: the high-resolution ones when they are that large, else the
+            # segmented frames (the source and/or the references) resized to it
+            side = max(SEGMENT_SIZE, self.output_size or 0)
+            segmented = ([0] if self.prior_grid and self.prior_kind == "head" else []) + (
+                list(range(2, 2 + count)) if self.reference_grids and self.reference_warp == "head" else [])
+            segmentable: dict[int, np.ndarray] = {}
+            if segmented:
+                crops = large[segmented] if self.output_size == side else augment_images(
+                    self._to_tensor(frames[segmented], side), params)
+                segmentable = {index: _to_uint8(crop) for index, crop in zip(segmented, crops)}
             if self.prior_grid:
-                source_image = None
-                if self.prior_kind == "head":
-                    source_image = _to_uint8(segmentable[0])
+                source_image = segmentable.get(0)
                 prior = PriorWarp(self.prior_kind, landmarks[0], source_image)  # type: ignore[arg-type]
                 item["prior_grid"] = torch.from_numpy(prior.grid(landmarks[1], prior_grid_size(self.image_size)))
             if self.reference_grids:
                 side = prior_grid_size(self.image_size)
                 ref_images: list[np.ndarray | None] = [None] * count
                 if self.reference_warp == "head":
-                    ref_images = [_to_uint8(image) for image in segmentable[2:2 + count]]
+                    ref_images = [segmentable[index] for index in range(2, 2 + count)]
                 warps = PriorWarp.for_references(self.reference_warp, list(landmarks[2:2 + count]), ref_images)
                 grids = [warp.grid(landmarks[1], side) for warp in warps]
                 stacked = torch.from_numpy(np.stack(grids)) if grids else torch.zeros(0, side, side, 2)

@@ -51,6 +51,7 @@ CLEAR_MARGIN = 0.04  # × crop side: the fill is taken this far beyond the head 
 DEEP_REVEAL = (0.06, 0.12)  # × crop side: depth inside the head over which the fill turns from near to clear
 STILL_SMOOTH = 0.04  # × crop side: smoothing of the still map's offsets (a stretched fill, not streaks)
 SPREAD_GRID = 32  # the silhouette's motion is spread on this coarse grid and upsampled (it is smooth)
+MIN_SCALE = 1e-6  # the smallest face scale a motion divides by (a collapsed face has 0)
 WARP_VERSION = "head-warp-v4"  # v2: revealed background outward along rays; v3: deep reveals skip the fringe;
 # v4: a Gaussian bump instead of a sphere (no fold at its rim), its size from the 3D face width
 
@@ -234,7 +235,8 @@ class HeadMotion:
         pose_s = fit_head_pose(src) if source_pose is None else source_pose  # per source, not per frame
         pose_t = fit_head_pose(tgt)
         self.rotation = np.asarray(pose_t.rotation, np.float64) @ np.asarray(pose_s.rotation, np.float64).T
-        self.scale = pose_t.scale / pose_s.scale
+        # a face collapsed to a point (a tracker glitch) has scale 0: kept tiny rather than dividing by it
+        self.scale = max(pose_t.scale, MIN_SCALE) / max(pose_s.scale, MIN_SCALE)
         self.t_s = np.asarray(pose_s.translation, np.float64)
         self.t_t = np.asarray(pose_t.translation, np.float64)
         # how far the head bulges toward the camera, in the target; from the 3D face width: the projected one

@@ -115,7 +115,7 @@ def fit_head_pose(points_norm: np.ndarray) -> HeadPose:
         raise ValueError(f"fit_head_pose expects 468×3 landmarks, got {points.shape}")
     idx = list(RIGID_LANDMARK_INDICES)
     rotation, scale, translation = umeyama(CANONICAL_FACE[idx], points[idx])
-    canonical_obs = (points - translation) @ rotation / scale  # R^T (p - t) / s, row-wise
+    canonical_obs = (points - translation) @ rotation / max(scale, 1e-12)  # R^T (p - t) / s, row-wise
     pitch, yaw, roll = euler_from_rotation(rotation)
     return HeadPose(
         rotation=rotation.astype(np.float32),

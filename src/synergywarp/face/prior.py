@@ -19,6 +19,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from synergywarp.errors import InputError
 from synergywarp.face.head_mesh import build_head_mesh
 from synergywarp.face.head_warp import HeadWarpSource, head_warp_maps, maps_to_grid, prepare_head_warp
 from synergywarp.face.mesh_warp import mesh_warp_grid, mesh_warp_maps
@@ -37,6 +38,14 @@ def prior_grid_size(network_size: int) -> int:
     return max(int(network_size), MIN_PRIOR_SIZE)
 
 
+def _finite_landmarks(landmarks: np.ndarray, what: str) -> np.ndarray:
+    """468×3 float32 landmarks, or InputError naming ``what`` when any is NaN or infinite (the warp would be)."""
+    points = np.asarray(landmarks, np.float32)
+    if not np.isfinite(points).all():
+        raise InputError(f"the {what} face's landmarks are not finite (NaN or infinite); track the face again")
+    return points
+
+
 class PriorWarp:
     """The prior warp of one source.
 
@@ -48,7 +57,7 @@ class PriorWarp:
         if kind not in PRIOR_KINDS:
             raise ValueError(f"prior kind must be one of {', '.join(PRIOR_KINDS)}, got {kind!r}")
         self.kind = kind
-        self.landmarks = np.asarray(landmarks, np.float32)
+        self.landmarks = _finite_landmarks(landmarks, "source")
         self._mesh = build_head_mesh(self.landmarks) if kind == "mesh" else None
         self._person: np.ndarray | None = None
         self._heads: dict[int, HeadWarpSource] = {}
@@ -72,12 +81,14 @@ class PriorWarp:
 
     def maps(self, target: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
         """OpenCV remap maps (two size×size float32) to 468×3 ``target`` landmarks."""
+        target = _finite_landmarks(target, "target")
         if self.kind == "mesh":
             return mesh_warp_maps(self.landmarks, target, size, self._mesh)
         return head_warp_maps(self._head(size), target)
 
     def grid(self, target: np.ndarray, size: int) -> np.ndarray:
         """size×size×2 float32 backward grid for ``grid_sample`` (align_corners=False)."""
+        target = _finite_landmarks(target, "target")
         if self.kind == "mesh":
             return mesh_warp_grid(self.landmarks, target, size, self._mesh)
         return maps_to_grid(*self.maps(target, size))

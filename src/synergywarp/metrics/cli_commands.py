@@ -22,6 +22,8 @@ def _eval(args: argparse.Namespace) -> int:
         raise ConfigError(f"--max-frames must be ≥ 1, got {args.max_frames}")
     out = check_writable_folder(args.out, "eval output")
     earlier = [name for name in REPORT_FILES.values() if (out / name).exists()]
+    if args.figure_frames is not None and not args.figure:
+        raise ConfigError("--figure-frames chooses the frames of the figure: give --figure N too")
     if earlier and not args.overwrite:
         raise OutputError(f"{out} holds an earlier evaluation ({', '.join(earlier)}); pass --overwrite to replace "
                           "it (the extraction cache is kept and reused), or choose another --out")
@@ -32,7 +34,7 @@ def _eval(args: argparse.Namespace) -> int:
         max_frames=args.max_frames, max_clips=args.max_clips, device=args.device,
         face_metrics=not args.no_face_metrics, methods=_methods(args.methods), batch_size=args.batch,
         inception=Path(args.inception) if args.inception else None, figure=args.figure,
-        figure_frames=args.figure_frames,
+        figure_frames=args.figure_frames or "worst",
     )
     result = run_eval(options, progress=not args.no_progress)
     table = markdown(result).splitlines()
@@ -75,9 +77,9 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--figure", type=int, default=0, metavar="N",
                    help="also write OUT/figure.png: the N worst and N typical frames of the model (by LPIPS) "
                    "with source, references, driving and every method's output")
-    p.add_argument("--figure-frames", choices=("worst", "last"), default="worst",
-                   help="which frames --figure shows: worst (the N worst and N typical; default) or last (every "
-                   "clip's last driving frame: the end of a stress clip)")
+    p.add_argument("--figure-frames", choices=("worst", "last"), default=None,
+                   help="which frames --figure N shows: worst (the N worst and N typical; default) or last (the "
+                   "last driving frame of the first 2·N clips: the end of a stress clip)")
     p.add_argument("--cache", help="extraction cache folder (default OUT/cache)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the extraction cache")
     add_no_progress_flag(p)

@@ -55,7 +55,7 @@ class EvalOptions:
     batch_size: int = 8
     inception: Path | None = None
     figure: int = 0  # > 0: OUT/figure.png with this many worst and this many typical frames
-    figure_frames: str = "worst"  # worst: the worst and typical frames; last: every task's last driving frame
+    figure_frames: str = "worst"  # worst: the worst and typical frames; last: the last driving frame of 2·figure tasks
 
     def validate(self) -> EvalOptions:
         if self.figure < 0:
@@ -223,9 +223,9 @@ def _figure(result: EvalResult, methods: list[Method], clips: ClipStore, out: Pa
     by_task = {(t.source_clip, t.source_frame, t.driving_clip): t for t in result.tasks}
     values = {(s.name, row_task(r), int(r["frame"])): float(r.get("LPIPS", float("nan")))
               for s in result.scores for r in s.rows}
-    if frames == "last":
-        picks = [(task, max(int(r["frame"]) for r in focus.rows if row_task(r) == key), "(last)")
-                 for key, task in by_task.items() if any(row_task(r) == key for r in focus.rows)]
+    if frames == "last":  # the first 2·count clips, each at its last scored frame, named on the source tile
+        picks = [(task, max(int(r["frame"]) for r in focus.rows if row_task(r) == key), task.driving_clip)
+                 for key, task in by_task.items() if any(row_task(r) == key for r in focus.rows)][:2 * count]
     else:
         picks = [(by_task[row_task(row)], int(row["frame"]), f"({why}, {focus.name})")
                  for row, why in pick_frames(focus.rows, count, count)]
