@@ -230,13 +230,13 @@ class ClipDataset(Dataset):
             # person masks are segmented from (augmented) crops of at least face.segment.SEGMENT_SIZE, as the
             # Animator and the evaluation do: the high-resolution ones when they are that large, else the
             # segmented frames (the source and/or the references) resized to it
-            side = max(SEGMENT_SIZE, self.output_size or 0)
+            segment_side = max(SEGMENT_SIZE, self.output_size or 0)
             segmented = ([0] if self.prior_grid and self.prior_kind == "head" else []) + (
                 list(range(2, 2 + count)) if self.reference_grids and self.reference_warp == "head" else [])
             segmentable: dict[int, np.ndarray] = {}
             if segmented:
-                crops = large[segmented] if self.output_size == side else augment_images(
-                    self._to_tensor(frames[segmented], side), params)
+                crops = large[segmented] if self.output_size == segment_side else augment_images(
+                    self._to_tensor(frames[segmented], segment_side), params)
                 segmentable = {index: _to_uint8(crop) for index, crop in zip(segmented, crops)}
             if self.prior_grid:
                 source_image = segmentable.get(0)

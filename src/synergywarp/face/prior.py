@@ -91,7 +91,7 @@ class PriorWarp:
         target = _finite_landmarks(target, "target")
         if self.kind == "mesh":
             return mesh_warp_grid(self.landmarks, target, size, self._mesh)
-        return maps_to_grid(*self.maps(target, size))
+        return maps_to_grid(*head_warp_maps(self._head(size), target))
 
     def grids(self, targets: np.ndarray, size: int) -> np.ndarray:
         """T×size×size×2 grids for T×468×3 targets."""
