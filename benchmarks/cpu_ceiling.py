@@ -26,7 +26,7 @@ driving clip at 256² output, no references, one frame at a time:
 Writes JSON (with the CPU's name, its bf16/AMX instruction sets and the thread count)::
 
     python benchmarks/cpu_ceiling.py                                   # both bundled models
-    python benchmarks/cpu_ceiling.py --models demo --frames 30 --out /tmp/ceiling.json
+    python benchmarks/cpu_ceiling.py --models demo --frames 30 --out ceiling.json
 """
 
 from __future__ import annotations
