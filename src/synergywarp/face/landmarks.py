@@ -119,6 +119,7 @@ class LandmarkDetector:
         if points is None:
             self._last = None
             return None
+        assert box is not None  # given, detected, or from the tracked window's points
         self._last = FaceLandmarks(points=points, box=box)
         return self._last
 

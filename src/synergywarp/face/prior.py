@@ -73,6 +73,7 @@ class PriorWarp:
     def _head(self, size: int) -> HeadWarpSource:
         if size not in self._heads:
             person = self._person
+            assert person is not None  # set for the head prior, the only one with head warps
             if person.shape != (size, size):
                 person = cv2.resize(person, (size, size), interpolation=cv2.INTER_AREA if size < person.shape[0]
                                     else cv2.INTER_LINEAR)

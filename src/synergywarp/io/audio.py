@@ -24,6 +24,12 @@ _KEEP_BEFORE_START_SECONDS = 0.1
 _AAC_SAMPLE_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)
 
 
+def _timed(packet: av.Packet) -> tuple[float, av.Packet]:
+    """An encoded packet with its start time in seconds (encoders always stamp pts)."""
+    assert packet.pts is not None
+    return float(packet.pts * packet.time_base), packet
+
+
 class AudioPassthrough:
     """The first audio stream of `source` (a video or audio file), ready to mux into an output.
 
@@ -72,6 +78,7 @@ class AudioPassthrough:
         return self.codec_name in REMUX_AUDIO_CODECS
 
     def _source_start_seconds(self) -> float:
+        assert self._input is not None  # called once the source is open
         streams = self._input.streams.video or self._input.streams.audio
         if streams and streams[0].start_time is not None and streams[0].time_base is not None:
             return float(streams[0].start_time * streams[0].time_base)
@@ -82,6 +89,7 @@ class AudioPassthrough:
         if not self.available or self._output_stream is not None:
             return
         source_stream = self._input_stream
+        assert source_stream is not None  # available means the source has an audio stream
         if self.remuxed:
             self._output_stream = output.add_stream_from_template(source_stream)
             self._packets = self._copied_packets()
@@ -94,10 +102,11 @@ class AudioPassthrough:
             self._packets = self._reencoded_packets(rate, layout)
 
     def _copied_packets(self) -> Iterator[tuple[float, av.Packet]]:
-        stream = self._input_stream
+        container, stream, output_stream = self._input, self._input_stream, self._output_stream
+        assert container is not None and stream is not None and output_stream is not None  # set up by add_to
         offset_ticks = round(self._start_offset / stream.time_base) if stream.time_base else 0
         try:
-            for packet in self._input.demux(stream):
+            for packet in container.demux(stream):
                 if packet.dts is None or packet.pts is None:
                     continue  # demuxer flush packet
                 packet.pts -= offset_ticks
@@ -105,27 +114,29 @@ class AudioPassthrough:
                 end = (packet.pts + (packet.duration or 0)) * packet.time_base
                 if end <= -_KEEP_BEFORE_START_SECONDS:
                     continue  # audio long before the first video frame
-                packet.stream = self._output_stream
+                packet.stream = output_stream
                 yield float(packet.pts * packet.time_base), packet
         except (av.FFmpegError, OSError) as error:
             warnings.warn(f"{self.source}: audio stopped early ({error})", stacklevel=2)
 
     def _reencoded_packets(self, rate: int, layout: str) -> Iterator[tuple[float, av.Packet]]:
         resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
-        encoder = self._output_stream
+        container, stream, encoder = self._input, self._input_stream, self._output_stream
+        assert container is not None and stream is not None and encoder is not None  # set up by add_to
         time_base = Fraction(1, rate)
         next_sample: int | None = None
 
         def encode(frames: list[av.AudioFrame]) -> Iterator[tuple[float, av.Packet]]:
             nonlocal next_sample
             for frame in frames:
+                assert next_sample is not None  # set by the first decoded frame
                 frame.pts, frame.time_base = next_sample, time_base
                 next_sample += frame.samples
                 for packet in encoder.encode(frame):
-                    yield float(packet.pts * packet.time_base), packet
+                    yield _timed(packet)
 
         try:
-            for packet in self._input.demux(self._input_stream):
+            for packet in container.demux(stream):
                 for decoded in packet.decode():
                     if next_sample is None:
                         start = float(decoded.time or 0.0) - self._start_offset
@@ -136,7 +147,7 @@ class AudioPassthrough:
         if next_sample is not None:
             yield from encode(resampler.resample(None))
         for packet in encoder.encode(None):
-            yield float(packet.pts * packet.time_base), packet
+            yield _timed(packet)
 
     def mux_until(self, output: av.container.OutputContainer, seconds: float) -> None:
         """Mux every audio packet that starts before `seconds`."""

@@ -60,9 +60,10 @@ def read_image(path: str | Path) -> np.ndarray:
             raise InputError(f"image file is empty: {path}")
         with Image.open(path) as image:
             image.load()
+            upright: Image.Image = image
             if image.getexif().get(_EXIF_ORIENTATION, 1) != 1:  # (transposing copies the whole image)
-                image = ImageOps.exif_transpose(image)
-            return pil_to_rgb(image)
+                upright = ImageOps.exif_transpose(image)
+            return pil_to_rgb(upright)
     except InputError:
         raise
     except UnidentifiedImageError:

@@ -173,11 +173,13 @@ class VideoWriter:
             raise ValueError(
                 f"frame size {frames.shape[1:]} differs from the first frame's {self._frame_shape}"
             )
+        stream = self._stream
+        assert stream is not None  # _start ran on the first frame
         try:
             for rgb in pad_to_even(frames):
                 frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
                 frame.pts = self._pts(self.frames_written)
-                self._container.mux(self._stream.encode(frame))
+                self._container.mux(stream.encode(frame))
                 self.frames_written += 1
             if self._audio is not None:
                 self._audio.mux_until(self._container, self.time_of(self.frames_written))
@@ -208,8 +210,10 @@ class VideoWriter:
         if self.frames_written == 0:
             self.abort()
             raise ValueError(f"no frames were written to {self.path}; nothing saved")
+        stream = self._stream
+        assert stream is not None  # frames were written, so _start ran
         try:
-            self._container.mux(self._stream.encode(None))
+            self._container.mux(stream.encode(None))
             if self._audio is not None:
                 self._audio.finish(self._container, self.time_of(self.frames_written))
             self._container.close()

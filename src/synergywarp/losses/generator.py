@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import torch
 from torch import nn
@@ -30,6 +31,22 @@ from synergywarp.losses.pyramid import DEFAULT_SCALES
 from synergywarp.losses.reconstruction import l1_loss
 
 MOTION_ENCODER_TERMS = ("equivariance", "keypoint_prior", "deformation_prior")
+
+
+class _PerceptualOptions(TypedDict):
+    """Keyword arguments of :class:`PerceptualPyramid`."""
+
+    scales: tuple[float, ...]
+    layer_weights: Sequence[float] | None
+    vgg19_path: str | Path | None
+
+
+class _EquivarianceOptions(TypedDict):
+    """Random-warp options of :func:`equivariance_loss_from_estimator`."""
+
+    sigma_affine: float
+    sigma_tps: float
+    points: int
 
 
 @dataclass(frozen=True)
@@ -106,13 +123,13 @@ class GeneratorLoss(nn.Module):
     ) -> None:
         super().__init__()
         self.weights = weights if weights is not None else LossWeights()
-        self._perceptual_options = dict(
+        self._perceptual_options = _PerceptualOptions(
             scales=tuple(perceptual_scales), layer_weights=perceptual_layer_weights, vgg19_path=vgg19_path
         )
         self.perceptual: PerceptualPyramid | None = None
         if self.weights.perceptual > 0:
             self.perceptual = PerceptualPyramid(**self._perceptual_options)
-        self.equivariance_options = dict(
+        self.equivariance_options = _EquivarianceOptions(
             sigma_affine=equivariance_sigma_affine, sigma_tps=equivariance_sigma_tps, points=equivariance_points
         )
         self.detach_occlusion = detach_occlusion

@@ -18,7 +18,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 from torch import nn
@@ -27,6 +27,10 @@ from synergywarp.errors import AssetError
 from synergywarp.losses.pixel_pyramid import PixelPyramidLoss
 from synergywarp.losses.pyramid import DEFAULT_SCALES, image_pyramid
 from synergywarp.models.normalise import imagenet_normalise
+
+if TYPE_CHECKING:
+    from synergywarp.losses.vgg19 import VGG19Features
+    from synergywarp.models.lpips_nets import VGG16Features
 
 Backend = Literal["vgg16", "vgg19", "pixel"]
 
@@ -45,7 +49,7 @@ def _warn_fallback_once(reason: str) -> None:
     )
 
 
-def _tapped_features(net: nn.Module, image: torch.Tensor) -> list[torch.Tensor]:
+def _tapped_features(net: VGG16Features | VGG19Features, image: torch.Tensor) -> list[torch.Tensor]:
     """Run ``net.features`` (a tapped VGG trunk) on B×3×H×W; stop before a pool that would empty the map."""
     outputs = []
     x = image
@@ -78,7 +82,7 @@ class PerceptualPyramid(nn.Module):
         super().__init__()
         self.scales = tuple(scales)
         self.normalise = imagenet_normalise()
-        self.net: nn.Module | None = None
+        self.net: VGG16Features | VGG19Features | None = None
         self.fallback: PixelPyramidLoss | None = None
         self.backend: Backend
         if vgg19_path is not None:
@@ -109,6 +113,7 @@ class PerceptualPyramid(nn.Module):
         return self
 
     def _features(self, image: torch.Tensor) -> list[torch.Tensor]:
+        assert self.net is not None  # forward takes the fallback when there is no network
         return _tapped_features(self.net, self.normalise(image))
 
     def forward(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -51,9 +52,9 @@ class FaceAnalyzer:
     def __init__(self, size: int = EVAL_SIZE, upsample: int = 1) -> None:
         self.size = size
         self.upsample = upsample
-        self._detector = None
-        self._predictor = None
-        self._recognizer = None
+        self._detector: Any | None = None  # dlib models (untyped), set by _load
+        self._predictor: Any | None = None
+        self._recognizer: Any | None = None
         self._cache: dict[Hashable, FaceObservation] = {}
 
     def _load(self) -> None:
@@ -105,20 +106,23 @@ class FaceAnalyzer:
     def _observe(self, pixels: np.ndarray, descriptor: bool, cached: FaceObservation | None) -> FaceObservation:
         import dlib
 
+        detector, predictor, recognizer = self._detector, self._predictor, self._recognizer
+        assert detector is not None and predictor is not None and recognizer is not None  # analyze ran _load
         if cached is not None and cached.found:
+            assert cached.box is not None and cached.landmarks is not None  # found: both are set
             left, top, right, bottom = cached.box
             rect = dlib.rectangle(left, top, right, bottom)
             landmarks = cached.landmarks
             shape = dlib.full_object_detection(rect, [dlib.point(int(x), int(y)) for x, y in landmarks])
         else:
-            rects = self._detector(pixels, self.upsample)
+            rects = detector(pixels, self.upsample)
             if len(rects) == 0:
                 return FaceObservation(None, None, None)
             rect = max(rects, key=lambda r: r.width() * r.height())
-            shape = self._predictor(pixels, rect)
+            shape = predictor(pixels, rect)
             landmarks = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
         identity = None
         if descriptor:
-            identity = np.asarray(self._recognizer.compute_face_descriptor(pixels, shape), dtype=np.float64)
+            identity = np.asarray(recognizer.compute_face_descriptor(pixels, shape), dtype=np.float64)
         box = (rect.left(), rect.top(), rect.right(), rect.bottom())
         return FaceObservation(box, landmarks, identity)

@@ -102,10 +102,11 @@ def landmark_jitter(outputs: Sequence[Landmarks], driving: Sequence[Landmarks]) 
     driving_points = [_landmarks(item) for item in driving]
     per_transition = np.full(max(len(outputs) - 1, 0), np.nan)
     for t in range(1, len(outputs)):
-        frames = (output_points[t - 1], output_points[t], driving_points[t - 1], driving_points[t])
-        if any(points is None for points in frames):
+        output_before, output_now = output_points[t - 1], output_points[t]
+        driving_before, driving_now = driving_points[t - 1], driving_points[t]
+        if output_before is None or output_now is None or driving_before is None or driving_now is None:
             continue
-        output_velocity = frames[1] - frames[0]
-        driving_velocity = frames[3] - frames[2]
+        output_velocity = output_now - output_before
+        driving_velocity = driving_now - driving_before
         per_transition[t - 1] = np.linalg.norm(output_velocity - driving_velocity, axis=-1).mean()
     return mean_of_counted("Jitter", per_transition, JITTER_DEFINITION, FACE_NETWORK)

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import copy
+from typing import Generic, TypeVar
 
 import torch
 from torch import nn
 
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
-class ModelEMA:
+
+class ModelEMA(Generic[ModuleT]):
     """``θ_ema ← d·θ_ema + (1 − d)·θ`` after every optimiser step; buffers (BatchNorm statistics,
     spectral-norm vectors) are copied. The effective decay warms up as ``min(d, (1 + n)/(10 + n))``
     for the first updates so that the average is not dominated by the random initialisation.
     """
 
-    def __init__(self, model: nn.Module, decay: float = 0.999):
+    def __init__(self, model: ModuleT, decay: float = 0.999):
         self.decay = decay
         self.updates = 0
         self.module = copy.deepcopy(model).eval()
@@ -28,7 +31,7 @@ class ModelEMA:
     def update(self, model: nn.Module) -> None:
         decay = self.current_decay()
         self.updates += 1
-        ema_params = [p for p in self.module.parameters()]
+        ema_params: list[torch.Tensor] = [p for p in self.module.parameters()]
         params = [p.detach() for p in model.parameters()]
         torch._foreach_lerp_(ema_params, params, 1.0 - decay)
         for ema_buffer, buffer in zip(self.module.buffers(), model.buffers()):

@@ -94,7 +94,7 @@ class Trainer:
         self.ema = ModelEMA(self.model, t.ema_decay)
         self.loss = GeneratorLoss(self.weights, grid_align_quirk=cfg.model.grid_align_quirk,
                                   perceptual_scales=tuple(t.perceptual_scales)).to(self.device)
-        betas = tuple(t.betas)
+        betas = (t.betas[0], t.betas[1])  # validated: two values
         self.opt_g = torch.optim.Adam(parameter_groups(self.model, t.lr, t.lr_multipliers), lr=t.lr, betas=betas)
         self.sched_g = torch.optim.lr_scheduler.MultiStepLR(self.opt_g, t.lr_milestones, t.lr_gamma)
         self.opt_d = self.sched_d = None
@@ -239,6 +239,7 @@ class Trainer:
         self.scaler.step(self.opt_g)
         values = {"loss/total": g_total.detach()}
         if self.disc is not None:
+            assert self.opt_d is not None and self.sched_d is not None and self.d_forward is not None  # built with it
             self.disc.requires_grad_(True)
             self.opt_d.zero_grad(set_to_none=True)
             with self._autocast():
@@ -288,6 +289,7 @@ class Trainer:
             "stages": sorted(self.stages), "config": json.dumps(self.cfg.to_dict()),
         }
         if self.disc is not None:
+            assert self.opt_d is not None and self.sched_d is not None  # built with the discriminator
             weights.update(S.prefixed(self.disc.state_dict(), "discriminator"))
             state.update(optimizer_d=self.opt_d.state_dict(), scheduler_d=self.sched_d.state_dict())
         self.last_checkpoint = S.save_checkpoint(self.checkpoint_dir, self.step, weights, state,
@@ -315,6 +317,7 @@ class Trainer:
             if "optimizer_d" not in state:
                 raise ConfigError(f"train.discriminator: {path} was trained without a discriminator")
             load_state_dict_strict(self.disc, S.split_prefixed(weights, "discriminator"), str(path))
+            assert self.opt_d is not None and self.sched_d is not None  # built with the discriminator
             self.opt_d.load_state_dict(state["optimizer_d"])
             self.sched_d.load_state_dict(state["scheduler_d"])
         if state["scaler"]:

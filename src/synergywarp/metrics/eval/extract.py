@@ -20,6 +20,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -30,6 +31,9 @@ from synergywarp.metrics import FaceAnalyzer, l1, lpips_distance, lpips_network_
 from synergywarp.metrics.fid import FIDFeatures
 from synergywarp.metrics.image import region_metrics
 from synergywarp.metrics.preprocess import EVAL_SIZE, image_to_eval_uint8
+
+if TYPE_CHECKING:
+    from synergywarp.face.landmarks import LandmarkDetector
 
 #: PSNR of images whose every value differs by one 8-bit level; identical uint8 frames (the source
 #: frame driving itself) would otherwise score +inf and make means infinite.
@@ -107,7 +111,7 @@ class FeatureExtractor:
         self.lpips_net = lpips_net
         self.batch_size = batch_size
         self.face_analyzer = FaceAnalyzer() if face_metrics else None
-        self._landmark_detector = None
+        self._landmark_detector: LandmarkDetector | None = None
 
     @property
     def settings(self) -> str:
@@ -233,6 +237,7 @@ class Extraction:
             if path is not None:
                 _save(path, cached, fingerprint)
         self.stats.add(method, len(missing), len(frames) - len(missing))
+        assert cached is not None  # loaded or computed: a task scores at least one frame
         return cached.select(frames)
 
 
