@@ -5,25 +5,29 @@ For each bundled model (``demo``: 128² network; ``demo-live``: its 64² twin), 
 driving clip at 256² output, no references, one frame at a time:
 
 - the :class:`~synergywarp.inference.Animator`'s stages per frame (eager fp32, ``animate``'s default
-  backend; H.264 encoding included), and its frames per second;
-- every convolution the network runs per frame, captured with the input it gets, timed alone in fp32 as
-  the runtime runs it (3D ones through oneDNN), in bf16 (input cast included, as autocast would) and in
-  int8 (oneDNN's quantized convolutions, per-channel weights; quantizing the input and dequantizing the
-  output included);
-- the ceiling in each precision: the frame rate if every other stage and the network's non-convolution
-  work stayed as measured and the convolutions ran as fast as measured alone::
+  backend, batch 1; H.264 encoding included; "other" also holds the wall time no stage claims), and its
+  frames per second;
+- every convolution the network runs per frame, captured with the input it gets (checked against torch's
+  FLOP counter: none missed), timed alone in fp32 as the runtime runs it (3D ones through oneDNN,
+  spectral norm included), in bf16 (input and weight casts included) and in int8 (oneDNN's quantized
+  convolutions, per-channel weights; quantizing the input and dequantizing the output included; null
+  where this torch has no quantized convolutions);
+- the ceiling in each precision, an estimate: the frame rate if every other stage and the network's
+  non-convolution work stayed as measured and the convolutions ran as fast as measured alone (fp32: the
+  measured rate)::
 
-      ceiling ms = other stages + (network − Σ conv fp32) + Σ conv(precision)
+      ceiling ms = other + (network − Σ conv fp32) + Σ conv(precision)
 
-  An upper bound: the casts between layers, calibration and the output's fidelity are not counted;
-- the roofline: the frame rate if the convolutions ran at this CPU's GEMM peak in that precision (a large
-  matrix product, measured) and the network did nothing else, every other stage as measured::
+- the roofline, a bound for direct convolution: the frame rate if the convolutions ran at this CPU's
+  GEMM rate in that precision (the fastest of a few large matrix products) and the network did nothing
+  else, every other stage as measured::
 
-      roofline ms = other stages + conv GFLOPs / GEMM peak(precision)
+      roofline ms = other + conv GFLOPs / GEMM rate(precision)
 
-  No implementation of this network in that precision can beat it here.
+  It also gives the share of the GEMM rate a precision's convolutions would need for a target frame rate
+  (``--target-fps``): above 100 % no implementation of these convolutions reaches it.
 
-Writes JSON (with the CPU's name, its bf16/AMX instruction sets and the thread count)::
+Writes JSON (with the CPU's name, its bf16/int8 instruction sets and the thread count)::
 
     python benchmarks/cpu_ceiling.py                                   # both bundled models
     python benchmarks/cpu_ceiling.py --models demo --frames 30 --out ceiling.json
@@ -33,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 import tempfile
@@ -40,7 +45,7 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -131,19 +136,20 @@ def conv_function(call: ConvCall, precision: str) -> Callable[[], torch.Tensor]:
     m, x = call.module, call.input
     if precision == "fp32":
         return lambda: m(x)  # the runtime's forward (oneDNN for 3D on the CPU; spectral norm included)
-    if precision == "bf16":
-        weight = m.weight.detach().bfloat16()
-        bias = m.bias.detach().bfloat16() if m.bias is not None else None
+    if precision == "bf16":  # as autocast runs it: input and weights cast on every call
+        weight, bias = m.weight.detach(), m.bias.detach() if m.bias is not None else None
         conv = F.conv3d if isinstance(m, nn.Conv3d) else F.conv2d
-        return lambda: conv(x.bfloat16(), weight, bias, m.stride, m.padding, m.dilation, m.groups)
+        return lambda: conv(x.bfloat16(), weight.bfloat16(), bias.bfloat16() if bias is not None else None,
+                            m.stride, m.padding, m.dilation, m.groups)
     if precision == "int8":
         run = _quantized_conv(m, x)
         return lambda: run(x)
     raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
 
 
-def median_ms(fn: Callable[[], object], repeats: int, budget_s: float = 2.0) -> float:
-    """Median wall time of ``fn()`` in ms after one warm-up call (fewer repeats when a call is slow)."""
+def median_ms(fn: Callable[[], object], repeats: int, budget_s: float = 2.0, best: bool = False) -> float:
+    """Median (``best``: fastest) wall time of ``fn()`` in ms after one warm-up call (fewer repeats when a
+    call is slow)."""
     with torch.inference_mode():
         start = time.perf_counter()
         fn()
@@ -154,39 +160,98 @@ def median_ms(fn: Callable[[], object], repeats: int, budget_s: float = 2.0) -> 
             start = time.perf_counter()
             fn()
             times.append(time.perf_counter() - start)
-    return 1000.0 * statistics.median(times)
+    return 1000.0 * (min(times) if best else statistics.median(times))
 
 
-def ceiling_ms(other_ms: float, network_ms: float, conv_ms: dict[str, float]) -> dict[str, float]:
-    """Per precision: ``other_ms + max(network_ms − conv_ms['fp32'], 0) + conv_ms[precision]``."""
-    rest = max(network_ms - conv_ms["fp32"], 0.0)
-    return {precision: other_ms + rest + ms for precision, ms in conv_ms.items()}
+def ceiling_ms(other_ms: float, network_ms: float, conv_ms: dict[str, float | None]) -> dict[str, float | None]:
+    """Per precision: ``other_ms + max(network_ms − conv_ms['fp32'], 0) + conv_ms[precision]`` (None stays None)."""
+    fp32 = conv_ms["fp32"]
+    assert fp32 is not None  # fp32 convolutions always run
+    rest = max(network_ms - fp32, 0.0)
+    return {precision: None if ms is None else other_ms + rest + ms for precision, ms in conv_ms.items()}
 
 
-def roofline_fps(other_ms: float, conv_gflops: float, peaks: dict[str, float]) -> dict[str, float]:
-    """Per precision: ``1000 / (other_ms + conv_gflops / peak · 1000)`` (peaks in GFLOP/s)."""
-    return {precision: 1000.0 / (other_ms + 1000.0 * conv_gflops / peak) for precision, peak in peaks.items()}
+def roofline_fps(other_ms: float, conv_gflops: float, peaks: dict[str, float | None]) -> dict[str, float | None]:
+    """Per precision: ``1000 / (other_ms + conv_gflops / peak · 1000)`` (peaks in GFLOP/s; None stays None)."""
+    return {precision: None if peak is None else 1000.0 / (other_ms + 1000.0 * conv_gflops / peak)
+            for precision, peak in peaks.items()}
 
 
-def gemm_peaks(size: int = 2048) -> dict[str, float]:
-    """GFLOP/s (GOP/s for int8) of one ``size``² matrix product per precision, best of a few."""
-    import torch.ao.nn.quantized as nnq
+def required_share(target_fps: float, other_ms: float, conv_gflops: float,
+                   peaks: dict[str, float | None]) -> dict[str, float | None]:
+    """Per precision: the fraction of the GEMM rate the convolutions must run at for ``target_fps`` with
+    every other stage as measured and the rest of the network free (inf when the other stages alone are too
+    slow; above 1: out of reach)."""
+    budget_ms = 1000.0 / target_fps - other_ms
+    out: dict[str, float | None] = {}
+    for precision, peak in peaks.items():
+        if peak is None:
+            out[precision] = None
+        else:
+            out[precision] = math.inf if budget_ms <= 0 else 1000.0 * conv_gflops / peak / budget_ms
+    return out
 
+
+def int8_supported() -> bool:
+    """Whether this torch runs quantized 2D and 3D convolutions (the int8 columns are null otherwise)."""
+    try:
+        import torch.ao.nn.quantized as nnq
+
+        x = torch.quantize_per_tensor(torch.rand(1, 4, 2, 4, 4), 0.01, 0, torch.quint8)
+        nnq.Conv3d(4, 4, 3, padding=1)(x)
+        nnq.Conv2d(4, 4, 3, padding=1)(x[:, :, 0])
+    except (ImportError, RuntimeError, NotImplementedError, AttributeError):
+        return False
+    return True
+
+
+def gemm_peaks(size: int = 2048, int8: bool = True) -> dict[str, float | None]:
+    """GFLOP/s (GOP/s for int8) of one ``size``² matrix product per precision, the fastest of a few runs.
+    bf16 is timed at 512² where it is emulated (no AVX512-BF16/AMX: ≈ 1 GFLOP/s), at ``size`` otherwise."""
     a, b = torch.randn(size, size), torch.randn(size, size)
     flops = 2.0 * size**3
-    peaks = {"fp32": flops / median_ms(lambda: a @ b, 5) / 1e6}
-    small = 512  # bf16 is emulated (≈ 1 GFLOP/s) on CPUs without AVX512-BF16/AMX: a small product suffices
-    ab, bb = torch.randn(small, small).bfloat16(), torch.randn(small, small).bfloat16()
-    peaks["bf16"] = 2.0 * small**3 / median_ms(lambda: ab @ bb, 5) / 1e6
-    linear = nnq.Linear(size, size)
-    linear.set_weight_bias(torch.quantize_per_tensor(torch.randn(size, size) * 0.05, 1e-3, 0, torch.qint8),
-                           torch.zeros(size))
-    x = torch.quantize_per_tensor(torch.rand(size, size), 0.01, 0, torch.quint8)
-    peaks["int8"] = flops / median_ms(lambda: linear(x), 5) / 1e6
+    peaks: dict[str, float | None] = {"fp32": flops / median_ms(lambda: a @ b, 5, best=True) / 1e6}
+    native_bf16 = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    side = size if native_bf16 else 512
+    ab, bb = torch.randn(side, side).bfloat16(), torch.randn(side, side).bfloat16()
+    peaks["bf16"] = 2.0 * side**3 / median_ms(lambda: ab @ bb, 5, best=True) / 1e6
+    peaks["int8"] = None
+    if int8:
+        import torch.ao.nn.quantized as nnq
+
+        linear = nnq.Linear(size, size)
+        linear.set_weight_bias(torch.quantize_per_tensor(torch.randn(size, size) * 0.05, 1e-3, 0, torch.qint8),
+                               torch.zeros(size))
+        x = torch.quantize_per_tensor(torch.rand(size, size), 0.01, 0, torch.quint8)
+        peaks["int8"] = flops / median_ms(lambda: linear(x), 5, best=True) / 1e6
     return peaks
 
 
-def measure_model(name: str, frames: int, size: int, repeats: int, peaks: dict[str, float]) -> dict:
+def conv_flops_counted(model: nn.Module, call: Callable[[], object]) -> float:
+    """Convolution FLOPs of ``call()`` by torch's FLOP counter, with the runtime's oneDNN 3D forward (which
+    the counter does not see) switched off for the count."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from synergywarp.inference.runtime import use_fast_conv3d
+
+    patched = use_fast_conv3d(model, False)
+    counter = FlopCounterMode(display=False)
+    try:
+        with counter, torch.inference_mode():
+            call()
+    finally:
+        if patched:
+            use_fast_conv3d(model, True)
+    return float(sum(count for op, count in counter.get_flop_counts()["Global"].items() if "convolution" in str(op)))
+
+
+def _share(gflops: float, peak: float | None, ms: float | None) -> float | None:
+    """The fraction of the GEMM rate ``peak`` (GFLOP/s) that ``gflops`` done in ``ms`` amounts to."""
+    return None if peak is None or ms is None else 1000.0 * gflops / peak / ms
+
+
+def measure_model(name: str, frames: int, size: int, repeats: int, peaks: dict[str, float | None],
+                  target_fps: float = 20.0) -> dict[str, Any]:
     """One bundled model: stages, convolutions per precision, FLOPs and ceilings (see the module doc)."""
     from synergywarp.inference.demo import demo_inputs
     from synergywarp.io import read_video
@@ -197,7 +262,7 @@ def measure_model(name: str, frames: int, size: int, repeats: int, peaks: dict[s
     video, fps = read_video(driving)
     warm = 4
     video = video[: warm + frames]
-    prepared = animator.prepare(source, [], AnimateOptions(check_identity=False, output_size=size))
+    prepared = animator.prepare(source, [], AnimateOptions(check_identity=False, output_size=size, batch=1))
     with tempfile.TemporaryDirectory() as folder:
         _animate_prepared(animator, prepared, video[:warm], fps, Path(folder) / "warm.mp4")
         animator.stage_seconds.clear()
@@ -206,7 +271,8 @@ def measure_model(name: str, frames: int, size: int, repeats: int, peaks: dict[s
         wall = time.perf_counter() - start
     stages = {stage: 1000.0 * seconds / count for stage, seconds in animator.stage_seconds.items()}
     network_ms = stages.get("model", 0.0)
-    other_ms = sum(stages.get(stage, 0.0) for stage in OTHER_STAGES)
+    unstaged_ms = max(1000.0 * wall / count - sum(stages.values()), 0.0)  # the writer, the generator, Python
+    other_ms = sum(stages.get(stage, 0.0) for stage in OTHER_STAGES) + unstaged_ms
 
     one_frame = video[warm: warm + 1]
 
@@ -216,10 +282,16 @@ def measure_model(name: str, frames: int, size: int, repeats: int, peaks: dict[s
 
     calls = capture_convs(animator.model, frame)
     conv_gflops = sum(call.flops for call in calls) / 1e9
-    conv_ms = {precision: 0.0 for precision in PRECISIONS}
-    for call in calls:
-        for precision in PRECISIONS:
-            conv_ms[precision] += median_ms(conv_function(call, precision), repeats)
+    counted_gflops = conv_flops_counted(animator.model, frame) / 1e9
+    if abs(counted_gflops - conv_gflops) > 1e-6 * max(counted_gflops, 1.0):
+        raise RuntimeError(f"{name}: the captured convolutions hold {conv_gflops:.4f} GFLOPs, torch counts "
+                           f"{counted_gflops:.4f}: a convolution ran outside an nn.Conv2d/Conv3d module")
+    conv_ms: dict[str, float | None] = {precision: 0.0 for precision in PRECISIONS}
+    for precision in PRECISIONS:
+        if peaks.get(precision, 0.0) is None:  # not runnable on this torch (int8 without quantized kernels)
+            conv_ms[precision] = None
+            continue
+        conv_ms[precision] = sum(median_ms(conv_function(call, precision), repeats) for call in calls)
     ceilings = ceiling_ms(other_ms, network_ms, conv_ms)
     return {
         "model": name,
@@ -229,33 +301,46 @@ def measure_model(name: str, frames: int, size: int, repeats: int, peaks: dict[s
         "fps": count / wall,
         "stages_ms": stages,
         "network_ms": network_ms,
+        "unstaged_ms": unstaged_ms,
         "other_stages_ms": other_ms,
         "conv_gflops_per_frame": conv_gflops,
         "convolutions": len(calls),
         "conv_ms": conv_ms,
         "ceiling_ms": ceilings,
-        "ceiling_fps": {precision: 1000.0 / ms for precision, ms in ceilings.items()},
+        "ceiling_fps": {precision: None if ms is None else 1000.0 / ms for precision, ms in ceilings.items()},
         "roofline_fps": roofline_fps(other_ms, conv_gflops, peaks),
+        "target_fps": target_fps,
+        "required_share_of_gemm_rate": required_share(target_fps, other_ms, conv_gflops, peaks),
+        "conv_share_of_gemm_rate": {precision: _share(conv_gflops, peaks.get(precision), ms)
+                                    for precision, ms in conv_ms.items()},
     }
 
 
-def table(rows: list[dict], peaks: dict[str, float]) -> str:
-    """Markdown table: one row per model."""
+def _fmt(value: float | None, scale: float = 1.0, digits: int = 1, suffix: str = "") -> str:
+    return "–" if value is None else f"{value * scale:.{digits}f}{suffix}"
+
+
+def table(rows: list[dict[str, Any]], peaks: dict[str, float | None]) -> str:
+    """Markdown table: one row per model (– where a precision cannot run here)."""
     lines = [
-        "| model | conv GFLOPs/frame | fps measured | network ms | of which conv fp32 | conv bf16 | conv int8 "
-        "| other stages ms | ceiling fps fp32 | bf16 | int8 | roofline fps fp32 | bf16 | int8 |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| model | conv GFLOPs/frame | fps measured | network ms | conv fp32 / bf16 / int8 ms (alone) "
+        "| other ms | ceiling fps fp32 / bf16 / int8 | roofline fps fp32 / bf16 / int8 "
+        "| share of GEMM rate run / needed for the target, fp32 · int8 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         c, f, roof = r["conv_ms"], r["ceiling_fps"], r["roofline_fps"]
+        run, need = r["conv_share_of_gemm_rate"], r["required_share_of_gemm_rate"]
+        trio = " / ".join
         lines.append(
-            f"| {r['model']} (`{r['config']}`) | {r['conv_gflops_per_frame']:.2f} "
-            f"| {r['fps']:.1f} | {r['network_ms']:.1f} | {c['fp32']:.1f} | {c['bf16']:.1f} | {c['int8']:.1f} "
-            f"| {r['other_stages_ms']:.1f} | {f['fp32']:.1f} | {f['bf16']:.1f} | {f['int8']:.1f} "
-            f"| {roof['fp32']:.1f} | {roof['bf16']:.1f} | {roof['int8']:.1f} |")
+            f"| {r['model']} (`{r['config']}`) | {r['conv_gflops_per_frame']:.2f} | {r['fps']:.1f} "
+            f"| {r['network_ms']:.1f} | {trio(_fmt(c[p]) for p in PRECISIONS)} | {r['other_stages_ms']:.1f} "
+            f"| {trio(_fmt(f[p]) for p in PRECISIONS)} | {trio(_fmt(roof[p]) for p in PRECISIONS)} "
+            f"| {_fmt(run['fp32'], 100, 0, ' %')} / {_fmt(need['fp32'], 100, 0, ' %')} · "
+            f"{_fmt(run['int8'], 100, 0, ' %')} / {_fmt(need['int8'], 100, 0, ' %')} |")
     lines.append("")
-    lines.append("GEMM peak (large matrices): " + ", ".join(f"{p} {v:.1f} G{'OP' if p == 'int8' else 'FLOP'}/s"
-                                                          for p, v in peaks.items()))
+    lines.append("GEMM rate (fastest large matrix product): " + ", ".join(
+        f"{p} {_fmt(v)} G{'OP' if p == 'int8' else 'FLOP'}/s" for p, v in peaks.items()))
     return "\n".join(lines)
 
 
@@ -265,6 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=40, help="driving frames timed end to end (after 4 warm-up)")
     parser.add_argument("--size", type=int, default=256, help="output size")
     parser.add_argument("--repeats", type=int, default=9, help="timed calls per convolution and precision")
+    parser.add_argument("--target-fps", type=float, default=20.0, help="the frame rate the shares are computed for")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "cpu_ceiling.json")
     args = parser.parse_args(argv)
@@ -273,8 +359,8 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*quantize.*deprecated.*")
     if "onednn" in torch.backends.quantized.supported_engines:
         torch.backends.quantized.engine = "onednn"  # the fastest int8 convolutions measured on AVX2 and up
-    peaks = gemm_peaks()
-    rows = [measure_model(name, args.frames, args.size, args.repeats, peaks) for name in args.models]
+    peaks = gemm_peaks(int8=int8_supported())
+    rows = [measure_model(name, args.frames, args.size, args.repeats, peaks, args.target_fps) for name in args.models]
     report = {
         "cpu": _cpu_name(),
         "threads": torch.get_num_threads(),

@@ -187,14 +187,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _cpu_name() -> str:
-    """The CPU's model name and its bf16-relevant instruction sets (Linux), for reading the numbers."""
+    """The CPU's model name and its bf16- and int8-relevant instruction sets (Linux), for reading the numbers."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
         return platform.processor()
     name = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "")
     flags = set(next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), []))
-    present = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
+    wanted = ("avx2", "avx_vnni", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+    present = [f for f in wanted if f in flags]
     return f"{name} ({', '.join(present) or '-'})"
 
 
