@@ -262,11 +262,18 @@ def test_jit_matches_torch_and_traces_once_per_shape(name, refs, seed):
         got = backend(state, driving, tokens, **kwargs).image
         moved = backend(state, driving + 0.03, tokens, **kwargs).image  # same shapes: the same graph
         moved_expected = model.animate(state, driving + 0.03, tokens, **kwargs).image
-        single = backend(state, driving[:1], tokens, **_rows(kwargs, slice(0, 1))).image  # a new shape
+        single = backend(state, driving[:1], tokens, **_rows(kwargs, slice(0, 1))).image  # padded to 2
+        assert backend.traces == 1  # a clip's last, shorter batch reuses the graph
+        more = torch.cat([driving, driving[:1] - 0.02])
+        more_kwargs = {key: torch.cat([value, value[:1]]) if key in ("prior_grid", "reference_grids") else value
+                       for key, value in kwargs.items()}
+        bigger = backend(state, more, tokens, **more_kwargs).image  # a new shape
+        bigger_expected = model.animate(state, more, tokens, **more_kwargs).image
     assert got.shape == expected.shape == (2, 3, 96, 96) and expected.std() > 0.05
     assert (got - expected).abs().max() <= 1e-3 and (moved - moved_expected).abs().max() <= 1e-3
     assert (moved - got).abs().max() > 1e-3  # the graph follows its inputs, it did not bake them in
-    assert (single - expected[:1]).abs().max() <= 1e-3
+    assert single.shape == (1, 3, 96, 96) and (single - expected[:1]).abs().max() <= 1e-3
+    assert bigger.shape == (3, 3, 96, 96) and (bigger - bigger_expected).abs().max() <= 1e-3
     assert backend.traces == 2 and max(backend.max_error.values()) <= 1e-3
 
 

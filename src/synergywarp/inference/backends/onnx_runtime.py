@@ -18,7 +18,7 @@ import hashlib
 import json
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,21 @@ PARITY_TOLERANCE = 1e-3  # max abs difference of the exported image from PyTorch
 FORMAT_VERSION = 1  # bump when the graph's inputs change meaning
 #: inputs with one row per driving frame (padded when a smaller batch reuses a graph)
 PER_FRAME = ("driving_keypoints", "prior_grid", "reference_grids", "reference_mask")
+
+
+def pad_to_built_batch(inputs: dict[str, torch.Tensor], built: Iterable[int]) -> tuple[dict[str, torch.Tensor], int]:
+    """``(inputs, batch)``: the per-frame inputs (:data:`PER_FRAME`) padded with copies of their last row to
+    the smallest already built batch size that holds them (so a clip's last, shorter batch reuses the graph
+    of the full ones instead of building another), or unchanged with their own batch size. Padding needs
+    the other inputs at batch 1 (the source's); the caller keeps the first ``n`` rows of the output."""
+    n = inputs["driving_keypoints"].shape[0]
+    shared_source = all(t.shape[0] == 1 for name, t in inputs.items() if name not in PER_FRAME)
+    fitting = sorted(b for b in built if b >= n) if shared_source else []
+    batch = fitting[0] if fitting else n
+    if batch > n:
+        inputs = {name: torch.cat([t, t[-1:].expand(batch - n, *t.shape[1:])]) if name in PER_FRAME else t
+                  for name, t in inputs.items()}
+    return inputs, batch
 
 
 def onnx_cache_folder() -> Path:
@@ -210,12 +225,7 @@ class OnnxAnimate(GraphBackend):
     def run(self, inputs: dict[str, torch.Tensor], fusion_mode: str | None, output_size: int | None) -> ImageOutput:
         n = inputs["driving_keypoints"].shape[0]
         shape_key = self._shape_key(inputs, fusion_mode, output_size)
-        batched = all(inputs[name].shape[0] == 1 for name in inputs if name not in PER_FRAME)
-        fitting = sorted(b for key, b in self._graphs if key == shape_key and b >= n) if batched else []
-        batch = fitting[0] if fitting else n
-        if batch > n:  # pad the per-frame rows with copies of the last one
-            inputs = {name: torch.cat([t, t[-1:].expand(batch - n, *t.shape[1:])]) if name in PER_FRAME else t
-                      for name, t in inputs.items()}
+        inputs, batch = pad_to_built_batch(inputs, [b for key, b in self._graphs if key == shape_key])
         graph = self._graphs.get((shape_key, batch))
         if graph is None:
             graph = self._graphs[(shape_key, batch)] = self._load_or_export(inputs, fusion_mode, output_size)

@@ -9,7 +9,9 @@ neighbours fused); the result is checked against eager PyTorch on the tracing in
 Python between its operations, so it holds the GIL only at its entry: two frames rendering on two
 threads (``synergywarp live --workers 2``) do not wait for each other's Python.
 
-Traced graphs live in memory only (a few seconds per new shape; nothing is written to disk). TorchScript
+A batch smaller than one already traced (a clip's last, shorter batch) is padded to it with copies of its
+last frame instead of being traced again, as the ONNX backend does. Traced graphs live in memory only (a
+few seconds per new shape; nothing is written to disk). TorchScript
 is deprecated upstream: if tracing fails on some torch version, the call warns once per shape and runs
 eagerly.
 """
@@ -23,7 +25,14 @@ from typing import Any
 
 import torch
 
-from synergywarp.inference.backends.onnx_runtime import PARITY_TOLERANCE, FrameGraph, GraphBackend, ImageOutput
+from synergywarp.inference.backends.onnx_runtime import (
+    PARITY_TOLERANCE,
+    PER_FRAME,
+    FrameGraph,
+    GraphBackend,
+    ImageOutput,
+    pad_to_built_batch,
+)
 from synergywarp.models import SynergyWarpNet
 
 
@@ -31,7 +40,8 @@ class JitAnimate(GraphBackend):
     """``SynergyWarpNet.animate`` as frozen TorchScript graphs, one per input shapes (returns an
     :class:`~synergywarp.inference.backends.onnx_runtime.ImageOutput`: the image only, like ``onnx``).
 
-    ``traces`` counts the graphs traced; ``max_error`` maps each shape key to its check's max abs error."""
+    ``traces`` counts the graphs traced; ``max_error`` maps each shape key (fusion mode, output size, the
+    inputs' shapes without the per-frame batch, the batch) to its check's max abs error."""
 
     def __init__(self, model: SynergyWarpNet):
         self.model = model
@@ -43,16 +53,22 @@ class JitAnimate(GraphBackend):
     name = "jit"
 
     def run(self, inputs: dict[str, torch.Tensor], fusion_mode: str | None, output_size: int | None) -> ImageOutput:
-        key = (fusion_mode, output_size, tuple((name, tuple(t.shape), t.dtype) for name, t in inputs.items()))
-        if key not in self._graphs:
-            with self._lock:
-                if key not in self._graphs:
-                    self._graphs[key] = self._trace(key, inputs, fusion_mode, output_size)
+        n = inputs["driving_keypoints"].shape[0]
+        shapes = tuple((name, tuple(t.shape[1:] if name in PER_FRAME else t.shape), t.dtype)
+                       for name, t in inputs.items())
+        with self._lock:  # live workers may meet a new shape at the same time
+            built = [batch for (_, _, other, batch) in self._graphs if other == shapes]
+            inputs, batch = pad_to_built_batch(inputs, built)  # a clip's last, shorter batch: no new trace
+            key = (fusion_mode, output_size, shapes, batch)
+            if key not in self._graphs:
+                self._graphs[key] = self._trace(key, inputs, fusion_mode, output_size)
         graph = self._graphs[key]
         with torch.no_grad():
             if graph is None:
-                return ImageOutput(FrameGraph(self.model, list(inputs), fusion_mode, output_size)(*inputs.values()))
-            return ImageOutput(graph(*inputs.values()))
+                image = FrameGraph(self.model, list(inputs), fusion_mode, output_size)(*inputs.values())
+            else:
+                image = graph(*inputs.values())
+        return ImageOutput(image=image[:n])
 
     def _trace(self, key: tuple, inputs: dict[str, torch.Tensor], fusion_mode: str | None,
                output_size: int | None) -> Callable[..., torch.Tensor] | None:
