@@ -7,21 +7,13 @@ summed over the sequence).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import cast
 
 import torch
 import torch.nn.functional as F
 
-if TYPE_CHECKING:
-    from typing_extensions import TypeIs
-
 Logits = torch.Tensor | Sequence[torch.Tensor]
 DiscriminatorOutput = tuple[Sequence[torch.Tensor], torch.Tensor]
-
-
-def _is_single(outputs: DiscriminatorOutput | Sequence[DiscriminatorOutput]) -> TypeIs[DiscriminatorOutput]:
-    """True for one discriminator's ``(features, logits)``, False for a list of them."""
-    return len(outputs) == 2 and isinstance(outputs[1], torch.Tensor)
 
 
 def unpack_discriminator(
@@ -29,12 +21,12 @@ def unpack_discriminator(
 ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """``(features, logits)`` of one discriminator, or a list of them (one per scale) ->
     (all feature maps in order, the logits maps): the inputs of the functions below."""
-    if _is_single(outputs):
-        features, logits = outputs
+    if len(outputs) == 2 and isinstance(outputs[1], torch.Tensor):  # one discriminator's (features, logits)
+        features, logits = cast(DiscriminatorOutput, outputs)
         return list(features), [logits]
     features_all: list[torch.Tensor] = []
     logits_all: list[torch.Tensor] = []
-    for features, logits in outputs:
+    for features, logits in cast(Sequence[DiscriminatorOutput], outputs):
         features_all.extend(features)
         logits_all.append(logits)
     return features_all, logits_all
