@@ -270,3 +270,10 @@ def test_references_move_by_the_warp_the_config_names(grace_crops):
     assert prepared.prior is not None and prepared.prior._person is not None
     assert prepared.prior._person.shape == (SEGMENT_SIZE, SEGMENT_SIZE)
     assert seen["head"][1].shape[-2] == prior_grid_size(get_config("tiny_tracked_head").image_size)
+
+
+def test_describe_names_the_output_size_a_model_renders_at(tiny_animator):
+    assert "(learned motion, 64² → 64²)" in tiny_animator.describe()
+    torch.manual_seed(0)
+    any_size = Animator(create_model("tiny_tracked_head")).describe()  # renders at the size asked for
+    assert "64² network, output at any size" in any_size and "→" not in any_size

@@ -178,8 +178,9 @@ class Animator:
         metadata = self.model.checkpoint_metadata
         if metadata is not None and metadata.source:
             trained += f"; source: {metadata.source}"
-        return (f"model {cfg.name} ({cfg.motion} motion, {cfg.image_size}² → {cfg.output_size}²){origin} "
-                f"on {self.runtime.describe()}{trained}")
+        sizes = (f"{cfg.image_size}² network, output at any size" if cfg.decoder.image_skip
+                 else f"{cfg.image_size}² → {cfg.output_size}²")
+        return f"model {cfg.name} ({cfg.motion} motion, {sizes}){origin} on {self.runtime.describe()}{trained}"
 
     # ------------------------------------------------------------------ source and references (once)
     def prepare(self, source: ImageInput, references: Iterable[ImageInput] = (),
