@@ -55,6 +55,29 @@ def test_short_clip_says_how_many_frames_are_needed(tmp_path: Path) -> None:
     assert len(ClipDataset(tmp_path, num_references=1)) == 1
 
 
+@pytest.mark.parametrize("bad", ["abc", "nan", -1, 2.5, True, [4], {"n": 4}])
+def test_manifest_frame_count_that_is_not_a_count_is_named(tmp_path: Path, bad) -> None:
+    import json
+
+    write_clip(tmp_path, "odd", num_frames=6)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest["clips"][0]["num_frames"] = bad
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(InputError, match=r"clip odd in .*manifest\.json has num_frames .*, not a number of frames"):
+        ClipDataset(tmp_path, num_references=1)
+
+
+@pytest.mark.parametrize("count", [6, "6", 6.0])
+def test_manifest_frame_count_as_written_by_hand_still_reads(tmp_path: Path, count) -> None:
+    import json
+
+    write_clip(tmp_path, "odd", num_frames=6)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest["clips"][0]["num_frames"] = count
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    assert ClipDataset(tmp_path, num_references=1).clips[0].num_frames == 6
+
+
 def test_short_clip_without_manifest(tmp_path: Path) -> None:
     write_clip(tmp_path, "tiny", num_frames=3)
     (tmp_path / "manifest.json").unlink()

@@ -264,6 +264,10 @@ def test_jit_matches_torch_and_traces_once_per_shape(name, refs, seed):
         moved_expected = model.animate(state, driving + 0.03, tokens, **kwargs).image
         single = backend(state, driving[:1], tokens, **_rows(kwargs, slice(0, 1))).image  # padded to 2
         assert backend.traces == 1  # a clip's last, shorter batch reuses the graph
+        explicit = backend(state, driving[:1], tokens, fusion_mode="explicit", **_rows(kwargs, slice(0, 1))).image
+        assert backend.traces == 2 and [key[-1] for key in backend.max_error if key[0] == "explicit"] == [1]
+        explicit_expected = model.animate(state, driving[:1], tokens, fusion_mode="explicit",
+                                          **_rows(kwargs, slice(0, 1))).image
         more = torch.cat([driving, driving[:1] - 0.02])
         more_kwargs = {key: torch.cat([value, value[:1]]) if key in ("prior_grid", "reference_grids") else value
                        for key, value in kwargs.items()}
@@ -274,7 +278,8 @@ def test_jit_matches_torch_and_traces_once_per_shape(name, refs, seed):
     assert (moved - got).abs().max() > 1e-3  # the graph follows its inputs, it did not bake them in
     assert single.shape == (1, 3, 96, 96) and (single - expected[:1]).abs().max() <= 1e-3
     assert bigger.shape == (3, 3, 96, 96) and (bigger - bigger_expected).abs().max() <= 1e-3
-    assert backend.traces == 2 and max(backend.max_error.values()) <= 1e-3
+    assert (explicit - explicit_expected).abs().max() <= 1e-3  # another mode: its own graph, at its own batch
+    assert backend.traces == 3 and max(backend.max_error.values()) <= 1e-3
 
 
 @pytest.mark.slow
@@ -282,13 +287,28 @@ def test_jit_parity_failure_falls_back_to_torch_with_a_warning(monkeypatch):
     from synergywarp.inference.backends import torchscript
 
     monkeypatch.setattr(torchscript, "PARITY_TOLERANCE", -1.0)  # no graph can pass
-    model, state, tokens, driving, kwargs = _case("tiny_tracked_mesh", 0, frames=1, output_size=80, seed=0)
+    model, state, tokens, driving, kwargs = _case("tiny_tracked_mesh", 0, frames=2, output_size=80, seed=0)
+    eager_batches = []
+    frame_graph = torchscript.FrameGraph
+
+    class CountingGraph(frame_graph):
+        def forward(self, *args):
+            eager_batches.append(args[0].shape[0])  # driving_keypoints comes first
+            return super().forward(*args)
+
+    monkeypatch.setattr(torchscript, "FrameGraph", CountingGraph)
     with torch.inference_mode(), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        got = torchscript.JitAnimate(model)(state, driving, tokens, **kwargs).image
+        backend = torchscript.JitAnimate(model)
+        got = backend(state, driving, tokens, **kwargs).image
         expected = model.animate(state, driving, tokens, **kwargs).image
+        eager_batches.clear()
+        one = backend(state, driving[:1], tokens, **_rows(kwargs, slice(0, 1))).image
     assert any("running them on eager PyTorch" in str(w.message) for w in caught)
     torch.testing.assert_close(got, expected)
+    torch.testing.assert_close(one, expected[:1])
+    # a failed graph is not padded to: batch 1 is traced (and fails) on its own, then runs eagerly as it is
+    assert eager_batches and all(int(batch) == 1 for batch in eager_batches)
 
 
 def test_auto_backend_is_jit_on_a_cpu_in_fp32_and_torch_otherwise(monkeypatch):

@@ -62,10 +62,7 @@ def list_clips(root: str | Path, split: str = "train") -> list[ClipEntry]:
             arrays = root / str(record.get("arrays", f"{split}/{name}.npz"))
             if not video.is_file():
                 raise InputError(f"clip video {video} listed in {root / MANIFEST_NAME} is missing")
-            frames = record.get("num_frames")
-            if frames is not None and not isinstance(frames, (int, float, str)):
-                raise InputError(f"clip {name} in {root / MANIFEST_NAME} has num_frames {frames!r}, not a number")
-            entries.append(ClipEntry(name, split, video, arrays, int(frames) if frames is not None else None))
+            entries.append(ClipEntry(name, split, video, arrays, _frame_count(record.get("num_frames"), name, root)))
     else:
         folder = root / split
         videos = sorted(folder.glob("*.mp4")) if folder.is_dir() else []
@@ -266,3 +263,20 @@ def load_clip(root: str | Path, name: str, *, require_arrays: bool = True) -> Ev
         raise InputError(f"clip {name}: video {entry.video} has {len(frames)} frames but "
                          f"{entry.arrays} describes {len(arrays['valid'])}")
     return EvalClip(frames, arrays)
+
+
+def _frame_count(value: object, name: str, root: Path) -> int | None:
+    """A manifest's ``num_frames`` (None when absent); :class:`InputError` for anything but a whole number ≥ 0."""
+    if value is None:
+        return None
+    count: int | None = None
+    if isinstance(value, float) and value.is_integer():
+        count = int(value)
+    elif isinstance(value, int | str) and not isinstance(value, bool):
+        try:
+            count = int(value)
+        except ValueError:
+            pass
+    if count is None or count < 0:
+        raise InputError(f"clip {name} in {root / MANIFEST_NAME} has num_frames {value!r}, not a number of frames")
+    return count

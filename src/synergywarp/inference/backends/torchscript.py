@@ -35,6 +35,8 @@ from synergywarp.inference.backends.onnx_runtime import (
 )
 from synergywarp.models import SynergyWarpNet
 
+_MISSING: Any = object()  # a cache lookup's "no graph for this key yet" (None means: runs eagerly)
+
 
 class JitAnimate(GraphBackend):
     """``SynergyWarpNet.animate`` as frozen TorchScript graphs, one per input shapes (returns an
@@ -54,17 +56,23 @@ class JitAnimate(GraphBackend):
 
     def run(self, inputs: dict[str, torch.Tensor], fusion_mode: str | None, output_size: int | None) -> ImageOutput:
         n = inputs["driving_keypoints"].shape[0]
-        shapes = tuple((name, tuple(t.shape[1:] if name in PER_FRAME else t.shape), t.dtype)
-                       for name, t in inputs.items())
-        with self._lock:  # live workers may meet a new shape at the same time
-            built = [batch for (_, _, other, batch) in self._graphs if other == shapes]
-            inputs, batch = pad_to_built_batch(inputs, built)  # a clip's last, shorter batch: no new trace
-            key = (fusion_mode, output_size, shapes, batch)
-            if key not in self._graphs:
-                self._graphs[key] = self._trace(key, inputs, fusion_mode, output_size)
-        graph = self._graphs[key]
+        shapes = (fusion_mode, output_size, tuple((name, tuple(t.shape[1:] if name in PER_FRAME else t.shape), t.dtype)
+                                                  for name, t in inputs.items()))
+        key = (*shapes, n)
+        graph = self._graphs.get(key, _MISSING)  # the common case (every frame of a stream): no lock
+        if graph is _MISSING:
+            with self._lock:  # live workers may meet a new shape at the same time
+                traced = [batch for (*other, batch), built in self._graphs.items()
+                          if tuple(other) == shapes and built is not None]
+                padded, batch = pad_to_built_batch(inputs, traced)  # a clip's last, shorter batch: no new trace
+                key = (*shapes, batch)
+                if key not in self._graphs:
+                    self._graphs[key] = self._trace(key, padded, fusion_mode, output_size)
+                graph = self._graphs[key]
+            if graph is not None:
+                inputs = padded
         with torch.no_grad():
-            if graph is None:
+            if graph is None:  # eager (tracing failed or missed its check): the frames as they are, no padding
                 image = FrameGraph(self.model, list(inputs), fusion_mode, output_size)(*inputs.values())
             else:
                 image = graph(*inputs.values())
