@@ -234,7 +234,7 @@ def save_clip_arrays(path: Path, arrays: dict[str, np.ndarray | float | str]) ->
     temporary = temporary_sibling(path)
     try:
         with open(temporary, "wb") as handle:
-            np.savez(handle, **arrays)
+            np.savez(handle, allow_pickle=False, **arrays)  # loaded without pickle too
         publish(temporary, path)
     except OSError as error:
         raise write_failure(path, error) from None

@@ -71,7 +71,7 @@ def head_mask(image: np.ndarray, mesh: HeadMesh) -> np.ndarray:
         cv2.setRNGSeed(GRABCUT_SEED)
         bgd_model, fgd_model = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
         try:
-            cv2.grabCut(np.ascontiguousarray(image), labels, None, bgd_model, fgd_model,
+            cv2.grabCut(np.ascontiguousarray(image), labels, (0, 0, 0, 0), bgd_model, fgd_model,  # rect: unused
                         GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_MASK)
             hard = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
         except cv2.error:  # degenerate colour statistics: keep the geometric prior
@@ -96,9 +96,8 @@ def _keep_component(mask: np.ndarray, seed: np.ndarray) -> np.ndarray:
 def inpaint_background(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """S×S×3 uint8 crop with the head region (soft ``mask`` > 0.05, dilated) filled by inpainting."""
     size = image.shape[0]
-    hole = (mask > 0.05).astype(np.uint8)
     grow = max(3, int(round(INPAINT_DILATION * size)) * 2 + 1)
-    hole = cv2.dilate(hole, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
+    hole = cv2.dilate((mask > 0.05).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
     work = min(size, INPAINT_WORK_SIZE)
     small = cv2.resize(image, (work, work), interpolation=cv2.INTER_AREA)
     small_hole = (cv2.resize(hole.astype(np.float32), (work, work), interpolation=cv2.INTER_AREA) > 0).astype(np.uint8)

@@ -257,5 +257,5 @@ def _load(path: Path, fingerprint: str) -> FrameFeatures | None:
 def _save(path: Path, features: FrameFeatures, fingerprint: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.stem}.tmp.npz")
-    np.savez(temporary, fingerprint=np.asarray(fingerprint), **features.to_arrays())
+    np.savez(temporary, allow_pickle=False, fingerprint=np.asarray(fingerprint), **features.to_arrays())
     temporary.replace(path)
