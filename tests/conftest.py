@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -40,9 +41,11 @@ def repo_script_module():
 
     def load(relative: str) -> ModuleType:
         path = REPO / relative
-        spec = importlib.util.spec_from_file_location(path.stem, path)
+        name = f"_repo_script_{path.parent.name}_{path.stem}"  # registered: dataclasses look their module up
+        spec = importlib.util.spec_from_file_location(name, path)
         assert spec is not None and spec.loader is not None, path
         module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
         spec.loader.exec_module(module)
         return module
 
