@@ -27,10 +27,12 @@ driving clip at 256² output, no references, one frame at a time:
   It also gives the share of the GEMM rate a precision's convolutions would need for a target frame rate
   (``--target-fps``): above 100 % no implementation of these convolutions reaches it.
 
-Writes JSON (with the CPU's name, its bf16/int8 instruction sets and the thread count)::
+Writes JSON (with the CPU's name, its bf16/int8 instruction sets and the thread count) and, run into the
+default JSON, regenerates the README's table from it::
 
     python benchmarks/cpu_ceiling.py                                   # both bundled models
     python benchmarks/cpu_ceiling.py --models demo --frames 30 --out ceiling.json
+    python benchmarks/cpu_ceiling.py --table-only                      # README table from the JSON
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ from synergywarp.inference import AnimateOptions, Animator  # noqa: E402
 from synergywarp.inference.runtime import Runtime  # noqa: E402
 from synergywarp.models import SynergyWarpNet  # noqa: E402
 
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_JSON = ROOT / "benchmarks" / "results" / "cpu_ceiling.json"
+TABLE_BEGIN, TABLE_END = "<!-- cpu_ceiling table: begin -->", "<!-- cpu_ceiling table: end -->"
 PRECISIONS = ("fp32", "bf16", "int8")
 OTHER_STAGES = ("tracking", "crop", "motion", "mesh_warp", "paste_back", "encoding")
 
@@ -296,6 +301,7 @@ def measure_model(name: str, frames: int, size: int, repeats: int, peaks: dict[s
     return {
         "model": name,
         "config": model.config.name,
+        "network_size": model.config.image_size,
         "output_size": size,
         "frames": count,
         "fps": count / wall,
@@ -344,6 +350,39 @@ def table(rows: list[dict[str, Any]], peaks: dict[str, float | None]) -> str:
     return "\n".join(lines)
 
 
+def readme_table(report: dict[str, Any]) -> str:
+    """The README's table (fp32 and int8; the JSON has bf16 too) and the GEMM rates it used."""
+    peaks = report["gemm_peak_gflops"]
+    lines = [
+        f"Measured on {report['cpu']}, {report['threads']} threads, torch {report['torch']}; GEMM rate (fastest "
+        f"2048² product): fp32 {_fmt(peaks['fp32'])} GFLOP/s, int8 {_fmt(peaks['int8'])} GOP/s, bf16 "
+        f"{_fmt(peaks['bf16'])} GFLOP/s.",
+        "",
+        "| model | conv GFLOPs/frame | fps measured | network ms | conv ms alone, fp32 / int8 "
+        "| ceiling fps fp32 / int8 | roofline fps fp32 / int8 | share of the GEMM rate run / needed for "
+        f"{_fmt(report['rows'][0]['target_fps'], digits=0)} fps, fp32 · int8 | other ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in report["rows"]:
+        c, f, roof = r["conv_ms"], r["ceiling_fps"], r["roofline_fps"]
+        run, need = r["conv_share_of_gemm_rate"], r["required_share_of_gemm_rate"]
+        lines.append(
+            f"| {r['model']} (`{r['config']}`, {r['network_size']}²) "
+            f"| {r['conv_gflops_per_frame']:.2f} | {r['fps']:.1f} | {r['network_ms']:.1f} "
+            f"| {_fmt(c['fp32'])} / {_fmt(c['int8'])} | {_fmt(f['fp32'])} / {_fmt(f['int8'])} "
+            f"| {_fmt(roof['fp32'])} / {_fmt(roof['int8'])} "
+            f"| {_fmt(run['fp32'], 100, 0, ' %')} / {_fmt(need['fp32'], 100, 0, ' %')} · "
+            f"{_fmt(run['int8'], 100, 0, ' %')} / {_fmt(need['int8'], 100, 0, ' %')} | {r['other_stages_ms']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_readme_table(report: dict[str, Any], readme: Path) -> None:
+    """Replace the text between the README's cpu_ceiling markers with :func:`readme_table`."""
+    text = readme.read_text(encoding="utf-8")
+    start, end = text.index(TABLE_BEGIN) + len(TABLE_BEGIN), text.index(TABLE_END)
+    write_text_atomic(readme, text[:start] + "\n" + readme_table(report) + text[end:])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=["demo", "demo-live"], choices=sorted(BUNDLED_NAMES))
@@ -352,8 +391,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=9, help="timed calls per convolution and precision")
     parser.add_argument("--target-fps", type=float, default=20.0, help="the frame rate the shares are computed for")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "cpu_ceiling.json")
+    parser.add_argument("--out", type=Path, default=DEFAULT_JSON)
+    parser.add_argument("--readme", type=Path, default=None,
+                        help="rewrite this file's cpu_ceiling table (default: README.md when --out is the default)")
+    parser.add_argument("--table-only", action="store_true", help="regenerate the README table from --out")
     args = parser.parse_args(argv)
+    if args.readme is None and args.out.resolve() == DEFAULT_JSON.resolve():
+        args.readme = ROOT / "README.md"  # a run into another JSON leaves the README's table alone
+    if args.table_only:
+        if args.readme is None:
+            parser.error("--table-only with another --out needs --readme")
+        write_readme_table(json.loads(args.out.read_text()), args.readme)
+        print(f"wrote the table into {args.readme}")
+        return 0
     if args.threads:
         torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", message=".*quantize.*deprecated.*")
@@ -370,6 +420,8 @@ def main(argv: list[str] | None = None) -> int:
         "rows": rows,
     }
     write_text_atomic(args.out, json.dumps(report, indent=2) + "\n")
+    if args.readme is not None:
+        write_readme_table(report, args.readme)
     print(f"{report['cpu']}, {report['threads']} threads, torch {report['torch']}")
     print(table(rows, peaks))
     print(f"wrote {args.out}")

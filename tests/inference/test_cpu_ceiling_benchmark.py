@@ -90,3 +90,27 @@ def test_ceiling_roofline_and_required_share_arithmetic(script):
     share = script.required_share(20.0, 20.0, 9.0, {"fp32": 150.0, "int8": 600.0, "bf16": None})
     assert share == {"fp32": pytest.approx(2.0), "int8": pytest.approx(0.5), "bf16": None}
     assert script.required_share(20.0, 60.0, 9.0, {"fp32": 150.0})["fp32"] == math.inf
+
+
+def test_readme_table_is_the_committed_json(script):
+    import json
+
+    report = json.loads(script.DEFAULT_JSON.read_text())
+    readme = (script.ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index(script.TABLE_BEGIN) + len(script.TABLE_BEGIN)
+    assert readme[start:readme.index(script.TABLE_END)] == "\n" + script.readme_table(report)
+    assert "| demo (`small_tracked_head`, 128²) | 9.21 |" in script.readme_table(report)
+
+
+def test_table_only_rewrites_just_the_marked_table(script, tmp_path):
+    import json
+
+    report = json.loads(script.DEFAULT_JSON.read_text())
+    readme = tmp_path / "README.md"
+    readme.write_text(f"before\n{script.TABLE_BEGIN}\nstale\n{script.TABLE_END}\nafter\n", encoding="utf-8")
+    assert script.main(["--table-only", "--out", str(script.DEFAULT_JSON), "--readme", str(readme)]) == 0
+    text = readme.read_text(encoding="utf-8")
+    assert text.startswith("before\n") and text.endswith(f"{script.TABLE_END}\nafter\n") and "stale" not in text
+    assert script.readme_table(report) in text
+    with pytest.raises(SystemExit):  # another JSON without a README to write into
+        script.main(["--table-only", "--out", str(tmp_path / "other.json")])
