@@ -50,6 +50,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import readme_tables  # noqa: E402  (benchmarks/readme_tables.py)
 from animate_speed import _animate_prepared  # noqa: E402  (benchmarks/animate_speed.py)
 from live_speed import _cpu_name  # noqa: E402
 
@@ -61,7 +62,6 @@ from synergywarp.models import SynergyWarpNet, create_model  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 BACKENDS = ("eager-stock", "eager", "jit", "onnx", "compile")
 BASELINE = "eager-stock"
-TABLE_BEGIN, TABLE_END = "<!-- backend_speed table: begin -->", "<!-- backend_speed table: end -->"
 
 
 def runtime(backend: str, threads: int) -> Runtime:
@@ -248,9 +248,7 @@ def markdown_table(result: dict) -> str:
 
 def write_readme_table(result: dict, readme: Path) -> None:
     """Replace the text between the README's backend_speed markers with :func:`markdown_table`."""
-    text = readme.read_text(encoding="utf-8")
-    start, end = text.index(TABLE_BEGIN) + len(TABLE_BEGIN), text.index(TABLE_END)
-    write_text_atomic(readme, text[:start] + "\n" + markdown_table(result) + text[end:])
+    readme_tables.replace_table(readme, "backend_speed", markdown_table(result))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -266,18 +264,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch and ONNX Runtime threads (default: torch's)")
     parser.add_argument("--note", default="", help="recorded with the results (e.g. what else ran)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/backend_speed.json")
-    parser.add_argument("--readme", type=Path, default=None,
-                        help="rewrite this file's backend_speed table (default: README.md when --out is the default)")
-    parser.add_argument("--table-only", action="store_true", help="regenerate the README table from --out")
+    readme_tables.add_arguments(parser, "backend_speed")
     args = parser.parse_args(argv)
-    default_out = ROOT / "benchmarks/results/backend_speed.json"
-    if args.readme is None and args.out.resolve() == default_out.resolve():
-        args.readme = ROOT / "README.md"  # a run into another JSON leaves the README's table alone
-    if args.table_only:
-        if args.readme is None:
-            parser.error("--table-only with another --out needs --readme")
-        write_readme_table(json.loads(args.out.read_text()), args.readme)
-        print(f"wrote the table into {args.readme}")
+    if readme_tables.resolve(parser, args, "backend_speed", ROOT / "benchmarks/results/backend_speed.json",
+                             markdown_table):
         return 0
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -55,6 +55,7 @@ import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import readme_tables  # noqa: E402  (benchmarks/readme_tables.py)
 from animate_speed import _animate_prepared  # noqa: E402  (benchmarks/animate_speed.py)
 from live_speed import _cpu_name  # noqa: E402
 
@@ -64,9 +65,10 @@ from synergywarp.inference import AnimateOptions, Animator  # noqa: E402
 from synergywarp.inference.runtime import Runtime  # noqa: E402
 from synergywarp.models import SynergyWarpNet  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = readme_tables.ROOT
 DEFAULT_JSON = ROOT / "benchmarks" / "results" / "cpu_ceiling.json"
-TABLE_BEGIN, TABLE_END = "<!-- cpu_ceiling table: begin -->", "<!-- cpu_ceiling table: end -->"
+TABLE_NAME = "cpu_ceiling"
+TABLE_BEGIN, TABLE_END = readme_tables.markers(TABLE_NAME)
 PRECISIONS = ("fp32", "bf16", "int8")
 OTHER_STAGES = ("tracking", "crop", "motion", "mesh_warp", "paste_back", "encoding")
 
@@ -376,13 +378,6 @@ def readme_table(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_readme_table(report: dict[str, Any], readme: Path) -> None:
-    """Replace the text between the README's cpu_ceiling markers with :func:`readme_table`."""
-    text = readme.read_text(encoding="utf-8")
-    start, end = text.index(TABLE_BEGIN) + len(TABLE_BEGIN), text.index(TABLE_END)
-    write_text_atomic(readme, text[:start] + "\n" + readme_table(report) + text[end:])
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=["demo", "demo-live"], choices=sorted(BUNDLED_NAMES))
@@ -392,17 +387,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target-fps", type=float, default=20.0, help="the frame rate the shares are computed for")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--out", type=Path, default=DEFAULT_JSON)
-    parser.add_argument("--readme", type=Path, default=None,
-                        help="rewrite this file's cpu_ceiling table (default: README.md when --out is the default)")
-    parser.add_argument("--table-only", action="store_true", help="regenerate the README table from --out")
+    readme_tables.add_arguments(parser, TABLE_NAME)
     args = parser.parse_args(argv)
-    if args.readme is None and args.out.resolve() == DEFAULT_JSON.resolve():
-        args.readme = ROOT / "README.md"  # a run into another JSON leaves the README's table alone
-    if args.table_only:
-        if args.readme is None:
-            parser.error("--table-only with another --out needs --readme")
-        write_readme_table(json.loads(args.out.read_text()), args.readme)
-        print(f"wrote the table into {args.readme}")
+    if readme_tables.resolve(parser, args, TABLE_NAME, DEFAULT_JSON, readme_table):
         return 0
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -421,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     write_text_atomic(args.out, json.dumps(report, indent=2) + "\n")
     if args.readme is not None:
-        write_readme_table(report, args.readme)
+        readme_tables.replace_table(args.readme, TABLE_NAME, readme_table(report))
     print(f"{report['cpu']}, {report['threads']} threads, torch {report['torch']}")
     print(table(rows, peaks))
     print(f"wrote {args.out}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import sys
 from pathlib import Path
 
 import pytest
@@ -31,3 +32,18 @@ def test_run_all_writes_every_section(tmp_path, capsys):
     assert " 0 extracted" in warm["note"] and " 0 extracted" not in cold["note"]
     printed = capsys.readouterr().out
     assert "synergywarp eval (cold cache)" in printed and "end-to-end explicit" in printed
+
+
+def test_readme_tables_replace_only_their_own_marked_block(tmp_path):
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import readme_tables
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    readme = tmp_path / "README.md"
+    a_begin, a_end = readme_tables.markers("a")
+    b_begin, b_end = readme_tables.markers("b")
+    readme.write_text(f"top\n{a_begin}\nold a\n{a_end}\nmiddle\n{b_begin}\nold b\n{b_end}\nend\n", encoding="utf-8")
+    readme_tables.replace_table(readme, "b", "| new b |\n")
+    expected = f"top\n{a_begin}\nold a\n{a_end}\nmiddle\n{b_begin}\n| new b |\n{b_end}\nend\n"
+    assert readme.read_text(encoding="utf-8") == expected
