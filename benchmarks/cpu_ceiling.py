@@ -328,30 +328,6 @@ def _fmt(value: float | None, scale: float = 1.0, digits: int = 1, suffix: str =
     return "–" if value is None else f"{value * scale:.{digits}f}{suffix}"
 
 
-def table(rows: list[dict[str, Any]], peaks: dict[str, float | None]) -> str:
-    """Markdown table: one row per model (– where a precision cannot run here)."""
-    lines = [
-        "| model | conv GFLOPs/frame | fps measured | network ms | conv fp32 / bf16 / int8 ms (alone) "
-        "| other ms | ceiling fps fp32 / bf16 / int8 | roofline fps fp32 / bf16 / int8 "
-        "| share of GEMM rate run / needed for the target, fp32 · int8 |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in rows:
-        c, f, roof = r["conv_ms"], r["ceiling_fps"], r["roofline_fps"]
-        run, need = r["conv_share_of_gemm_rate"], r["required_share_of_gemm_rate"]
-        trio = " / ".join
-        lines.append(
-            f"| {r['model']} (`{r['config']}`) | {r['conv_gflops_per_frame']:.2f} | {r['fps']:.1f} "
-            f"| {r['network_ms']:.1f} | {trio(_fmt(c[p]) for p in PRECISIONS)} | {r['other_stages_ms']:.1f} "
-            f"| {trio(_fmt(f[p]) for p in PRECISIONS)} | {trio(_fmt(roof[p]) for p in PRECISIONS)} "
-            f"| {_fmt(run['fp32'], 100, 0, ' %')} / {_fmt(need['fp32'], 100, 0, ' %')} · "
-            f"{_fmt(run['int8'], 100, 0, ' %')} / {_fmt(need['int8'], 100, 0, ' %')} |")
-    lines.append("")
-    lines.append("GEMM rate (fastest large matrix product): " + ", ".join(
-        f"{p} {_fmt(v)} G{'OP' if p == 'int8' else 'FLOP'}/s" for p, v in peaks.items()))
-    return "\n".join(lines)
-
-
 def readme_table(report: dict[str, Any]) -> str:
     """The README's table (fp32 and int8; the JSON has bf16 too) and the GEMM rates it used."""
     peaks = report["gemm_peak_gflops"]
@@ -409,8 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     write_text_atomic(args.out, json.dumps(report, indent=2) + "\n")
     if args.readme is not None:
         readme_tables.replace_table(args.readme, TABLE_NAME, readme_table(report))
-    print(f"{report['cpu']}, {report['threads']} threads, torch {report['torch']}")
-    print(table(rows, peaks))
+    print(readme_table(report))  # bf16 (emulated on CPUs without AVX512-BF16/AMX) is in the JSON
     print(f"wrote {args.out}")
     return 0
 

@@ -7,8 +7,8 @@ checkpoints). Rows of their ``per_frame.csv`` are paired by (protocol, method, s
 driving clip and frame); for each method and metric the table gives the mean of A, of B, of B − A over
 the frames both score, and a 95 % confidence interval of that mean by a bootstrap that resamples
 driving clips, not frames (the frames of one clip are alike, so resampling frames would overstate
-the certainty). "B better" / "A better" where the interval excludes 0 (lower is better for every metric
-but PSNR, SSIM and CSIM), "–" where it does not.
+the certainty). "B better" / "A better" where the interval excludes 0 (in the direction the eval report's
+arrows give each metric), "–" where it does not.
 
     python scripts/compare_reports.py docs/results/real/demo_v2_headrefs/hidden \\
         docs/results/real/demo_live_slim_headrefs/hidden --methods full@0,full@2 --metrics LPIPS,L1,AKD
@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-KEY_COLUMNS = ("protocol", "method", "source_clip", "source_frame", "driving_clip", "frame")
-HIGHER_IS_BETTER = ("PSNR", "SSIM", "CSIM-dlib")
+from synergywarp.metrics.eval.report import ROW_KEYS
+from synergywarp.metrics.eval.score import LOWER_IS_BETTER
 
 
 class ReportError(ValueError):
@@ -55,7 +55,7 @@ class PairedDifference:
         if self.low <= 0.0 <= self.high:
             return "–"
         b_lower = self.high < 0.0
-        return "B better" if b_lower != (self.metric in HIGHER_IS_BETTER) else "A better"
+        return "B better" if b_lower == LOWER_IS_BETTER.get(self.metric, True) else "A better"
 
 
 def read_rows(report: Path) -> dict[tuple[str, ...], dict[str, str]]:
@@ -65,10 +65,10 @@ def read_rows(report: Path) -> dict[tuple[str, ...], dict[str, str]]:
         raise ReportError(f"{path} not found; pass a `synergywarp eval --out` folder or its per_frame.csv")
     with open(path, newline="") as handle:
         reader = csv.DictReader(handle)
-        missing = [c for c in KEY_COLUMNS if c not in (reader.fieldnames or [])]
+        missing = [c for c in ROW_KEYS if c not in (reader.fieldnames or [])]
         if missing:
             raise ReportError(f"{path} is not an eval per-frame table (no column {missing[0]!r})")
-        return {tuple(row[c] for c in KEY_COLUMNS): row for row in reader}
+        return {tuple(row[c] for c in ROW_KEYS): row for row in reader}
 
 
 def _value(row: dict[str, str], metric: str) -> float:
